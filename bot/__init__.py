@@ -1,0 +1,1 @@
+"""slack-approval-bot: the Slack approval gate for AI agents."""

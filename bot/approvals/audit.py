@@ -1,0 +1,57 @@
+"""Reading the audit trail: one Redis Stream per bucket, appended atomically by the Lua scripts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from bot.approvals import keys
+from bot.approvals.models import as_text
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One create or decision: ``event`` is ``created`` or the outcome (``approved``, ..., ``expired``)."""
+
+    entry_id: str
+    event: str
+    approval_id: str
+    workflow_id: str
+    step: int
+    workflow: str
+    user: str
+    at_ms: int
+    feedback: str
+    waited_ms: int
+
+
+async def read_audit(redis: aioredis.Redis, *, since_ms: int = 0, count: int = 10_000) -> list[AuditEntry]:
+    """Entries from every bucket at or after ``since_ms``, oldest first."""
+    pipe = redis.pipeline(transaction=False)
+    for tag in keys.all_buckets():
+        pipe.xrange(keys.audit_key(tag), min=f"{since_ms}-0", max="+", count=count)
+    entries = [_entry(entry_id, fields) for stream in await pipe.execute() for entry_id, fields in stream]
+    entries.sort(key=lambda entry: (entry.at_ms, _sequence(entry.entry_id)))
+    return entries[:count]
+
+
+def _entry(entry_id: bytes | str, raw: dict[bytes | str, bytes | str]) -> AuditEntry:
+    fields = {as_text(k): as_text(v) for k, v in raw.items()}
+    return AuditEntry(
+        entry_id=as_text(entry_id),
+        event=fields["event"],
+        approval_id=fields["id"],
+        workflow_id=fields["workflow_id"],
+        step=int(fields["step"]),
+        workflow=fields.get("workflow", ""),
+        user=fields.get("user", ""),
+        at_ms=int(fields["at_ms"]),
+        feedback=fields.get("feedback", ""),
+        waited_ms=int(fields.get("waited_ms") or 0),
+    )
+
+
+def _sequence(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)

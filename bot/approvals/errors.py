@@ -1,0 +1,29 @@
+"""What can go wrong with an approval, named for the condition. The Slack side turns these into plain words."""
+
+from __future__ import annotations
+
+from bot.approvals.models import Approval
+
+
+class ApprovalError(Exception):
+    """Base of every approval-engine error."""
+
+
+class UnknownApproval(ApprovalError):
+    """No such approval: never created, or its record has expired from Redis or was lost."""
+
+    def __init__(self, approval_id: str) -> None:
+        super().__init__(f"unknown approval {approval_id!r}")
+        self.approval_id = approval_id
+
+
+class AlreadyDecided(ApprovalError):
+    """Someone decided first; ``approval`` says who, what and when."""
+
+    def __init__(self, approval: Approval) -> None:
+        super().__init__(f"approval {approval.id} is already {approval.state}")
+        self.approval = approval
+
+
+class Expired(AlreadyDecided):
+    """The deadline passed before this decision; ``approval`` holds the expired record."""

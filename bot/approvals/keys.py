@@ -1,0 +1,52 @@
+"""Every Redis key name, channel and default lifetime the approval engine uses.
+
+One approval's keys share a hash-tag bucket (``{b07}``), so its record, the pending index and the audit stream
+it touches live in one Redis Cluster slot and the Lua scripts stay legal there. Sixteen buckets spread the load.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+BUCKETS = 16
+PREFIX = "appr"
+DECIDED_CHANNEL = f"{PREFIX}:decided"
+
+DEFAULT_RETENTION_S = 7 * 24 * 3600
+"""How long a record stays readable after its decision (and after its deadline, if never decided)."""
+
+DEFAULT_AUDIT_RETENTION_S = 90 * 24 * 3600
+"""Audit entries older than this are trimmed from the streams (``XADD ... MINID ~``)."""
+
+
+def bucket(approval_id: str) -> str:
+    return f"{{b{zlib.crc32(approval_id.encode()) % BUCKETS:02d}}}"
+
+
+def record_key(approval_id: str) -> str:
+    return f"{PREFIX}:{bucket(approval_id)}:{approval_id}"
+
+
+def pending_key(bucket_tag: str) -> str:
+    """ZSET of pending approval ids in one bucket, scored by deadline (ms)."""
+    return f"{PREFIX}:{bucket_tag}:pending"
+
+
+def audit_key(bucket_tag: str) -> str:
+    """Stream of audit entries for one bucket."""
+    return f"{PREFIX}:{bucket_tag}:audit"
+
+
+def message_key(channel: str, ts: str) -> str:
+    """Slack message (channel, ts) -> approval id, so thread replies find their approval."""
+    return f"{PREFIX}:msg:{channel}:{ts}"
+
+
+def all_buckets() -> list[str]:
+    return [f"{{b{n:02d}}}" for n in range(BUCKETS)]
+
+
+def keys_for(approval_id: str) -> list[str]:
+    """KEYS for the Lua scripts: record, pending index, audit stream (one slot)."""
+    tag = bucket(approval_id)
+    return [f"{PREFIX}:{tag}:{approval_id}", pending_key(tag), audit_key(tag)]

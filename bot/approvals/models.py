@@ -1,0 +1,106 @@
+"""Pure data shapes of the approval engine: no I/O here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+_WORKFLOW_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class State(StrEnum):
+    """Where an approval is in its life. Only ``PENDING`` can change, and only once."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REVISED = "revised"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Outcome(StrEnum):
+    """What a human (or the workflow itself) can decide. Expiry is not a choice, so it is not here."""
+
+    APPROVED = "approved"
+    REVISED = "revised"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalKey:
+    """What makes creation idempotent: the same workflow asking at the same step gets the same approval."""
+
+    workflow_id: str
+    step: int
+
+    def __post_init__(self) -> None:
+        if not _WORKFLOW_ID.match(self.workflow_id):
+            raise ValueError(f"workflow_id must match {_WORKFLOW_ID.pattern}, got {self.workflow_id!r}")
+        if self.step < 0:
+            raise ValueError(f"step must be >= 0, got {self.step}")
+
+    @property
+    def approval_id(self) -> str:
+        return f"{self.workflow_id}.{self.step}"
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """One approval record as Redis holds it. Times are milliseconds since the epoch, read from Redis's clock."""
+
+    id: str
+    workflow_id: str
+    step: int
+    state: State
+    prompt: str
+    requester: str
+    workflow: str
+    created_ms: int
+    deadline_ms: int
+    channel: str = ""
+    ts: str = ""
+    decider: str = ""
+    decided_ms: int = 0
+    feedback: str = ""
+
+    @property
+    def pending(self) -> bool:
+        return self.state is State.PENDING
+
+    @property
+    def waited_ms(self) -> int:
+        """How long the human took, or 0 while pending."""
+        return self.decided_ms - self.created_ms if self.decided_ms else 0
+
+    @classmethod
+    def from_hash(cls, fields: dict[str, str]) -> Approval:
+        return cls(
+            id=fields["id"],
+            workflow_id=fields["workflow_id"],
+            step=int(fields["step"]),
+            state=State(fields["state"]),
+            prompt=fields.get("prompt", ""),
+            requester=fields.get("requester", ""),
+            workflow=fields.get("workflow", ""),
+            created_ms=int(fields["created_ms"]),
+            deadline_ms=int(fields["deadline_ms"]),
+            channel=fields.get("channel", ""),
+            ts=fields.get("ts", ""),
+            decider=fields.get("decider", ""),
+            decided_ms=int(fields.get("decided_ms") or 0),
+            feedback=fields.get("feedback", ""),
+        )
+
+
+def as_text(value: bytes | str) -> str:
+    """Redis replies arrive as bytes unless the client decodes them; accept both."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def key_of(approval_id: str) -> ApprovalKey:
+    """The inverse of ``ApprovalKey.approval_id``."""
+    workflow_id, _, step = approval_id.rpartition(".")
+    if not workflow_id or not step.isdigit():
+        raise ValueError(f"not an approval id: {approval_id!r}")
+    return ApprovalKey(workflow_id, int(step))

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+
+from bot.approvals import ApprovalStore, StoreSettings
+from bot.approvals.connection import connect
+from tests.redis_server import RedisServer
+
+# slack-sdk applies proxy variables to loopback too; the emulator lives on 127.0.0.1.
+for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+    os.environ.pop(_var, None)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server for the session; each test gets it flushed."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def make_redis_server() -> Iterator[Callable[..., RedisServer]]:
+    """Redis servers of the test's own, which it may stop and restart; closed after the test."""
+    servers: list[RedisServer] = []
+
+    def make(*, appendonly: bool = True) -> RedisServer:
+        server = RedisServer(appendonly=appendonly)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    with redis_server.client() as client:
+        client.flushall()
+    return redis_server.url
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[ApprovalStore]:
+    redis = connect(redis_url)
+    approvals = ApprovalStore(redis, StoreSettings(sweep_interval_s=0.2))
+    await approvals.start(maintenance=False)
+    yield approvals
+    await approvals.aclose()
+    await redis.aclose()

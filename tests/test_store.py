@@ -1,0 +1,265 @@
+"""The approval engine against a real redis-server: atomicity, wake-ups, timeouts, TTLs, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from bot.approvals import (
+    AlreadyDecided,
+    Approval,
+    ApprovalKey,
+    ApprovalStore,
+    Expired,
+    Outcome,
+    State,
+    StoreSettings,
+    UnknownApproval,
+)
+from bot.approvals import keys
+from bot.approvals.audit import read_audit
+from bot.approvals.connection import connect
+
+
+async def ask(store: ApprovalStore, workflow_id: str = "wf1", step: int = 0, timeout_s: float = 60) -> Approval:
+    return await store.create(
+        ApprovalKey(workflow_id, step),
+        prompt="Send the release email?",
+        requester="U0ALICE123",
+        workflow="draft",
+        timeout_s=timeout_s,
+    )
+
+
+async def test_create_stores_a_pending_record_with_a_deadline(store: ApprovalStore) -> None:
+    approval = await ask(store, timeout_s=30)
+
+    assert approval.state is State.PENDING
+    assert approval.id == "wf1.0"
+    assert approval.deadline_ms - approval.created_ms == 30_000
+    assert await store.get(approval.id) == approval
+
+
+async def test_create_is_idempotent_by_workflow_and_step(store: ApprovalStore) -> None:
+    first = await ask(store)
+    again = await ask(store)
+    other_step = await ask(store, step=1)
+
+    assert again == first
+    assert other_step.id != first.id
+
+
+async def test_hundred_concurrent_decisions_record_exactly_one(store: ApprovalStore) -> None:
+    approval = await ask(store)
+
+    results = await asyncio.gather(
+        *(store.decide(approval.id, Outcome.APPROVED, f"U{n:09d}") for n in range(100)),
+        return_exceptions=True,
+    )
+
+    winners = [r for r in results if isinstance(r, Approval)]
+    losers = [r for r in results if isinstance(r, AlreadyDecided)]
+    assert len(winners) == 1 and len(losers) == 99
+    assert {loser.approval.decider for loser in losers} == {winners[0].decider}
+    assert (await store.get(approval.id)).decider == winners[0].decider  # type: ignore[union-attr]
+    decisions = [e for e in await read_audit(store.redis) if e.event == "approved"]
+    assert len(decisions) == 1
+
+
+async def test_decision_from_another_process_wakes_the_waiter(store: ApprovalStore, redis_url: str) -> None:
+    approval = await ask(store)
+    waiter = asyncio.create_task(store.wait(approval.id))
+    code = (
+        "import asyncio, sys\n"
+        "from bot.approvals import ApprovalStore, Outcome\n"
+        "from bot.approvals.connection import connect\n"
+        "async def main():\n"
+        "    redis = connect(sys.argv[1])\n"
+        "    await ApprovalStore(redis).decide(sys.argv[2], Outcome.REVISED, 'U0BOB45678', 'shorter please')\n"
+        "    await redis.aclose()\n"
+        "asyncio.run(main())\n"
+    )
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, redis_url, approval.id)
+    assert await proc.wait() == 0
+
+    decided = await asyncio.wait_for(waiter, 10)
+    assert (decided.state, decided.decider, decided.feedback) == (State.REVISED, "U0BOB45678", "shorter please")
+
+
+async def test_decision_made_before_the_wait_is_returned_at_once(store: ApprovalStore) -> None:
+    approval = await ask(store)
+    await store.decide(approval.id, Outcome.CANCELLED, "U0BOB45678")
+
+    decided = await asyncio.wait_for(store.wait(approval.id), 2)
+
+    assert decided.state is State.CANCELLED
+    assert store.subscriber.waiting == 0
+
+
+async def test_timeout_expires_the_approval_and_a_late_click_is_refused(store: ApprovalStore) -> None:
+    approval = await ask(store, timeout_s=0.2)
+
+    expired = await store.wait(approval.id)
+    with pytest.raises(Expired) as late:
+        await store.decide(approval.id, Outcome.APPROVED, "U0ALICE123")
+
+    assert expired.state is State.EXPIRED
+    assert late.value.approval.state is State.EXPIRED
+    assert await store.redis.zcard(keys.pending_key(keys.bucket(approval.id))) == 0
+
+
+async def test_wait_with_a_shorter_timeout_expires_before_the_deadline(store: ApprovalStore) -> None:
+    approval = await ask(store, timeout_s=3600)
+
+    expired = await store.wait(approval.id, timeout=0.1)
+
+    assert expired.state is State.EXPIRED
+    assert expired.decided_ms < approval.deadline_ms
+
+
+async def test_click_racing_the_timeout_gets_exactly_one_outcome(store: ApprovalStore) -> None:
+    rounds = 60
+    approvals = [await ask(store, "race", n, timeout_s=0.15) for n in range(rounds)]
+    offsets = [0.15 + (n % 7 - 3) * 0.004 for n in range(rounds)]  # clicks within +-12 ms of the deadline
+
+    async def click(approval: Approval, after: float) -> Approval | AlreadyDecided:
+        await asyncio.sleep(after)  # the race itself is the subject: the click is timed against the deadline
+        try:
+            return await store.decide(approval.id, Outcome.APPROVED, "U0ALICE123")
+        except AlreadyDecided as refused:
+            return refused
+
+    waits = [store.wait(a.id) for a in approvals]
+    clicks = [click(a, offset) for a, offset in zip(approvals, offsets, strict=True)]
+    results = await asyncio.gather(*waits, *clicks)
+    waited, clicked = results[:rounds], results[rounds:]
+
+    for outcome, click_result in zip(waited, clicked, strict=True):
+        if isinstance(click_result, Approval):
+            assert outcome.state is State.APPROVED
+        else:
+            assert outcome.state is State.EXPIRED
+            assert click_result.approval.state is State.EXPIRED
+    audit = [e for e in await read_audit(store.redis) if e.workflow_id == "race" and e.event != "created"]
+    assert len(audit) == rounds  # one decision per approval, never two
+    for tag in keys.all_buckets():
+        assert await store.redis.zcard(keys.pending_key(tag)) == 0
+
+
+async def test_cancelled_wait_leaves_no_waiter_behind(store: ApprovalStore) -> None:
+    approval = await ask(store)
+    waiter = asyncio.create_task(store.wait(approval.id))
+    await asyncio.wait_for(_until(lambda: store.subscriber.waiting == 1), 2)
+
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+
+    assert store.subscriber.waiting == 0
+    assert (await store.get(approval.id)).state is State.PENDING  # type: ignore[union-attr]
+
+
+async def test_unknown_approval_is_refused(store: ApprovalStore) -> None:
+    with pytest.raises(UnknownApproval):
+        await store.decide("nope.0", Outcome.APPROVED, "U0ALICE123")
+    with pytest.raises(UnknownApproval):
+        await store.wait("nope.0")
+
+
+async def test_sweeper_expires_orphans_once_across_replicas(store: ApprovalStore, redis_url: str) -> None:
+    approval = await ask(store, timeout_s=0.05)
+    reported: list[Approval] = []
+    other_redis = connect(redis_url)
+    other = ApprovalStore(other_redis)
+
+    async def report(decided: Approval) -> None:
+        reported.append(decided)
+
+    store.on_transition(report)
+    other.on_transition(report)
+    await _until_async(lambda: _past_deadline(store, approval))
+
+    swept = await asyncio.gather(store.expire_due(), other.expire_due(), store.expire_due())
+
+    assert sum(len(s) for s in swept) == 1
+    assert [a.id for a in reported] == [approval.id]
+    assert reported[0].state is State.EXPIRED
+    await other_redis.aclose()
+
+
+async def test_background_sweeper_expires_orphans(redis_url: str) -> None:
+    redis = connect(redis_url)
+    store = ApprovalStore(redis, StoreSettings(sweep_interval_s=0.05))
+    expired = asyncio.get_running_loop().create_future()
+
+    async def report(decided: Approval) -> None:
+        expired.set_result(decided)
+
+    store.on_transition(report)
+    await store.start()
+    approval = await ask(store, timeout_s=0.1)
+
+    swept = await asyncio.wait_for(expired, 5)
+
+    assert (swept.id, swept.state) == (approval.id, State.EXPIRED)
+    await store.aclose()
+    await redis.aclose()
+
+
+async def test_records_expire_some_time_after_their_decision(redis_url: str) -> None:
+    redis = connect(redis_url)
+    store = ApprovalStore(redis, StoreSettings(retention_s=60))
+    approval = await ask(store, timeout_s=3600)
+    await store.attach_message(approval.id, "C0APPROVAL", "1714000000.000100")
+    pending_ttl = await redis.pttl(keys.record_key(approval.id))
+
+    await store.decide(approval.id, Outcome.APPROVED, "U0ALICE123")
+
+    assert 3_600_000 < pending_ttl <= 3_660_000
+    assert 0 < await redis.pttl(keys.record_key(approval.id)) <= 60_000
+    assert 0 < await redis.pttl(keys.message_key("C0APPROVAL", "1714000000.000100")) <= 3_660_000
+    await redis.aclose()
+
+
+async def test_audit_records_every_create_and_decision(store: ApprovalStore) -> None:
+    first = await ask(store, step=0)
+    second = await ask(store, step=1)
+    await store.decide(first.id, Outcome.REVISED, "U0BOB45678", "add a summary")
+    await store.decide(second.id, Outcome.APPROVED, "U0ALICE123")
+
+    entries = await read_audit(store.redis)
+
+    # Buckets are separate streams, so only each approval's own entries have a strict order.
+    assert [e.event for e in entries if e.approval_id == first.id] == ["created", "revised"]
+    assert [e.event for e in entries if e.approval_id == second.id] == ["created", "approved"]
+    assert len(entries) == 4
+    revised = next(e for e in entries if e.event == "revised")
+    assert (revised.user, revised.feedback, revised.workflow) == ("U0BOB45678", "add a summary", "draft")
+    assert revised.waited_ms >= 0 and revised.at_ms >= first.created_ms
+
+
+async def test_message_lookup_finds_the_approval(store: ApprovalStore) -> None:
+    approval = await ask(store)
+    await store.attach_message(approval.id, "C0APPROVAL", "1714000000.000100")
+
+    found = await store.find_by_message("C0APPROVAL", "1714000000.000100")
+
+    assert found is not None and (found.id, found.channel, found.ts) == (approval.id, "C0APPROVAL", "1714000000.000100")
+    assert await store.find_by_message("C0APPROVAL", "1714000000.999999") is None
+
+
+async def _past_deadline(store: ApprovalStore, approval: Approval) -> bool:
+    now_s, now_us = await store.redis.time()
+    return now_s * 1000 + now_us // 1000 >= approval.deadline_ms
+
+
+async def _until(condition: object) -> None:
+    while not condition():  # type: ignore[operator]
+        await asyncio.sleep(0.005)
+
+
+async def _until_async(condition: object) -> None:
+    while not await condition():  # type: ignore[operator]
+        await asyncio.sleep(0.005)
