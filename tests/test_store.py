@@ -17,8 +17,8 @@ from bot.approvals import (
     State,
     StoreSettings,
     UnknownApproval,
+    keys,
 )
-from bot.approvals import keys
 from bot.approvals.audit import read_audit
 from bot.approvals.connection import connect
 
@@ -151,7 +151,7 @@ async def test_click_racing_the_timeout_gets_exactly_one_outcome(store: Approval
 async def test_cancelled_wait_leaves_no_waiter_behind(store: ApprovalStore) -> None:
     approval = await ask(store)
     waiter = asyncio.create_task(store.wait(approval.id))
-    await asyncio.wait_for(_until(lambda: store.subscriber.waiting == 1), 2)
+    await asyncio.wait_for(store.subscriber.until_waiting(1), 2)
 
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -179,7 +179,7 @@ async def test_sweeper_expires_orphans_once_across_replicas(store: ApprovalStore
 
     store.on_transition(report)
     other.on_transition(report)
-    await _until_async(lambda: _past_deadline(store, approval))
+    await asyncio.sleep(await _until_deadline(store, approval))
 
     swept = await asyncio.gather(store.expire_due(), other.expire_due(), store.expire_due())
 
@@ -250,16 +250,7 @@ async def test_message_lookup_finds_the_approval(store: ApprovalStore) -> None:
     assert await store.find_by_message("C0APPROVAL", "1714000000.999999") is None
 
 
-async def _past_deadline(store: ApprovalStore, approval: Approval) -> bool:
+async def _until_deadline(store: ApprovalStore, approval: Approval) -> float:
+    """Seconds until the deadline by Redis's clock (plus a millisecond, since the deadline itself still counts)."""
     now_s, now_us = await store.redis.time()
-    return now_s * 1000 + now_us // 1000 >= approval.deadline_ms
-
-
-async def _until(condition: object) -> None:
-    while not condition():  # type: ignore[operator]
-        await asyncio.sleep(0.005)
-
-
-async def _until_async(condition: object) -> None:
-    while not await condition():  # type: ignore[operator]
-        await asyncio.sleep(0.005)
+    return max(0.0, (approval.deadline_ms + 1 - (now_s * 1000 + now_us // 1000)) / 1000)

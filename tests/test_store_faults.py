@@ -46,17 +46,12 @@ async def create_many(store: ApprovalStore, count: int, timeout_s: float = 120) 
     ]
 
 
-async def waiting(store: ApprovalStore, count: int) -> None:
-    while store.subscriber.waiting < count:
-        await asyncio.sleep(0.005)
-
-
 async def test_decisions_made_while_pubsub_was_dropped_are_not_lost(redis_url: str, stores) -> None:
     waiter_store = await stores(redis_url)
     clicker = await stores(redis_url)
     approvals = await create_many(waiter_store, 50)
     waits = [asyncio.create_task(waiter_store.wait(a.id)) for a in approvals]
-    await asyncio.wait_for(waiting(waiter_store, 50), 5)
+    await asyncio.wait_for(waiter_store.subscriber.until_waiting(50), 5)
     resyncs = waiter_store.subscriber.resyncs
 
     # Kill the subscriber's connection and decide everything before it can reconnect.
@@ -75,7 +70,7 @@ async def test_redis_restart_with_persistence_loses_no_waiter(make_redis_server,
     waiter_store = await stores(server.url)
     approvals = await create_many(waiter_store, 50)
     waits = [asyncio.create_task(waiter_store.wait(a.id)) for a in approvals]
-    await asyncio.wait_for(waiting(waiter_store, 50), 5)
+    await asyncio.wait_for(waiter_store.subscriber.until_waiting(50), 5)
 
     await asyncio.to_thread(server.restart)
     clicker = await stores(server.url)
@@ -91,7 +86,7 @@ async def test_waiter_of_a_record_lost_in_a_restart_ends_with_unknown(make_redis
     waiter_store = await stores(server.url)
     [approval] = await create_many(waiter_store, 1)
     wait = asyncio.create_task(waiter_store.wait(approval.id))
-    await asyncio.wait_for(waiting(waiter_store, 1), 5)
+    await asyncio.wait_for(waiter_store.subscriber.until_waiting(1), 5)
 
     await asyncio.to_thread(server.restart)  # no persistence: the record is gone
 
@@ -104,7 +99,7 @@ async def test_waiters_survive_redis_being_down_for_a_while(make_redis_server, s
     waiter_store = await stores(server.url)
     approvals = await create_many(waiter_store, 5)
     waits = [asyncio.create_task(waiter_store.wait(a.id)) for a in approvals]
-    await asyncio.wait_for(waiting(waiter_store, 5), 5)
+    await asyncio.wait_for(waiter_store.subscriber.until_waiting(5), 5)
 
     await asyncio.to_thread(server.stop)
     await asyncio.sleep(1.5)  # an outage of a noticeable length is the subject here

@@ -18,6 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.approvals import keys, scripts
+from bot.approvals.connection import raise_if_cancelled
 from bot.approvals.errors import AlreadyDecided, Expired, UnknownApproval
 from bot.approvals.models import Approval, ApprovalKey, Outcome, State, as_text
 from bot.approvals.subscriber import MISSING, DecisionSubscriber
@@ -117,13 +118,9 @@ class ApprovalStore:
         approval_id = await self._redis.get(keys.message_key(channel, ts))
         return await self.get(as_text(approval_id)) if approval_id else None
 
-    async def decide(
-        self, approval_id: str, outcome: Outcome, user: str, feedback: str | None = None
-    ) -> Approval:
+    async def decide(self, approval_id: str, outcome: Outcome, user: str, feedback: str | None = None) -> Approval:
         """Record a decision if none was made yet. Raises ``AlreadyDecided``, ``Expired`` or ``UnknownApproval``."""
-        status, approval = await self._run_transition(
-            approval_id, outcome.value, user, feedback or "", "decide"
-        )
+        status, approval = await self._run_transition(approval_id, outcome.value, user, feedback or "", "decide")
         if status == "ok":
             return approval
         if status == "expired" or approval.state is State.EXPIRED:
@@ -157,9 +154,7 @@ class ApprovalStore:
                     approval = fresh
                     continue
                 status, result = await _retrying(
-                    lambda: self._run_transition(
-                        approval_id, "expired", "", "", "force" if force else "expire"
-                    )
+                    lambda: self._run_transition(approval_id, "expired", "", "", "force" if force else "expire")
                 )
                 if status == "not_yet":  # our clock ran ahead of Redis's: wait the rest
                     local_end = loop.time() + int(result) / 1000
@@ -251,20 +246,13 @@ async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
         try:
             result = await call()
         except _TRANSIENT as exc:
-            _raise_if_cancelled()
+            raise_if_cancelled()
             log.warning("Redis unavailable (%s); retrying in %.2fs", exc, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 1.0)
         else:
-            _raise_if_cancelled()
+            raise_if_cancelled()
             return result
-
-
-def _raise_if_cancelled() -> None:
-    """On Python 3.11, ``asyncio.wait_for`` inside redis-py can swallow a cancellation (gh-86296); honour it."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 def _decoded(fields: dict[bytes | str, bytes | str]) -> dict[str, str]:

@@ -35,6 +35,7 @@ class DecisionSubscriber:
         self._pubsub: aioredis.client.PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._registered = asyncio.Event()
         self.resyncs = 0
 
     async def start(self) -> None:
@@ -66,7 +67,14 @@ class DecisionSubscriber:
         """A future that is resolved with the new state when ``approval_id`` leaves ``pending``."""
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(approval_id, set()).add(fut)
+        self._registered.set()
         return fut
+
+    async def until_waiting(self, count: int) -> None:
+        """Return once at least ``count`` approvals are awaited in this process (for tests and benchmarks)."""
+        while len(self._waiters) < count:
+            self._registered.clear()
+            await self._registered.wait()
 
     def unregister(self, approval_id: str, fut: asyncio.Future[str]) -> None:
         futures = self._waiters.get(approval_id)

@@ -1,0 +1,261 @@
+"""Settings and ``load_settings(environ)``: the only module that reads configuration.
+
+Every value is validated and normalised here, once. A bad value raises ``ConfigError`` with one plain line that
+names the variable and says what to do; a secret's value never appears in that line, in a ``repr`` or in a log.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from dotenv import dotenv_values
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+DEFAULT_APPROVALS_CHANNEL = "#approvals"
+DEFAULT_APPROVAL_TIMEOUT = 3600.0
+DEFAULT_LOG_LEVEL = "INFO"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MODEL_CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_CHANNEL_NAME = re.compile(r"^[^\s#<>&|@,.]{1,80}$")
+_MASK = "**********"
+
+_T = TypeVar("_T")
+
+
+class ConfigError(ValueError):
+    """A configuration variable is missing or wrong. ``str(error)`` is one line fit to show a person."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable} {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Secret:
+    """A string that hides itself from ``repr``, ``str`` and f-strings; call ``get()`` for the value."""
+
+    _value: str = field(repr=False)
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{_MASK}')"
+
+    def __str__(self) -> str:
+        return _MASK
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Settings:
+    """Validated, normalised configuration. Build it with ``load_settings``."""
+
+    slack_bot_token: Secret | None = None
+    slack_app_token: Secret | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    approvals_channel: str = DEFAULT_APPROVALS_CHANNEL
+    approvers: frozenset[str] = frozenset()
+    approval_timeout: float = DEFAULT_APPROVAL_TIMEOUT
+    model_config: Path | None = None
+    openai_api_key: Secret | None = None
+    log_level: str = DEFAULT_LOG_LEVEL
+
+    @property
+    def approvals_channel_is_id(self) -> bool:
+        """True for a channel ID (``C…``/``G…``), False for a ``#name`` that must be resolved first."""
+        return not self.approvals_channel.startswith("#")
+
+    @property
+    def approvals_channel_name(self) -> str | None:
+        """The channel name without ``#`` (as ``conversations.list`` reports it), or None for an ID."""
+        return None if self.approvals_channel_is_id else self.approvals_channel[1:]
+
+    @property
+    def redis_url_redacted(self) -> str:
+        """``redis_url`` with any password masked, fit for logs."""
+        return redact_url(self.redis_url)
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelNamesMapping()[self.log_level]
+
+    def is_approver(self, user_id: str) -> bool:
+        """An empty approvers list means anyone in the channel may decide."""
+        return not self.approvers or user_id in self.approvers
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["redis_url"] = self.redis_url_redacted
+        return "Settings(" + ", ".join(f"{name}={value!r}" for name, value in shown.items()) + ")"
+
+
+def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> Settings:
+    """Validate and normalise ``environ`` into ``Settings``; raise ``ConfigError`` naming the first bad variable.
+
+    ``require_slack=False`` (demo, doctor, tests) makes the two Slack tokens optional; if set they are still checked.
+    Empty values count as unset.
+    """
+    return Settings(
+        slack_bot_token=_token(environ, "SLACK_BOT_TOKEN", require=require_slack),
+        slack_app_token=_token(environ, "SLACK_APP_TOKEN", require=require_slack),
+        slack_api_url=_parse(environ, "SLACK_API_URL", DEFAULT_SLACK_API_URL, _slack_api_url),
+        redis_url=_parse(environ, "REDIS_URL", DEFAULT_REDIS_URL, _redis_url),
+        approvals_channel=_parse(environ, "APPROVALS_CHANNEL", DEFAULT_APPROVALS_CHANNEL, _approvals_channel),
+        approvers=_parse(environ, "APPROVERS", frozenset(), _approvers),
+        approval_timeout=_parse(environ, "APPROVAL_TIMEOUT", DEFAULT_APPROVAL_TIMEOUT, _approval_timeout),
+        model_config=_parse(environ, "MODEL_CONFIG", None, _model_config),
+        openai_api_key=_parse(environ, "OPENAI_API_KEY", None, Secret),
+        log_level=_parse(environ, "LOG_LEVEL", DEFAULT_LOG_LEVEL, _log_level),
+    )
+
+
+def load_dotenv_file(path: str | os.PathLike[str] = ".env", environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The real environment (``environ``, default ``os.environ``) laid over the ``.env`` file at ``path``.
+
+    The real environment wins. A missing file is not an error: the result is then just the environment.
+    """
+    base = dict(os.environ if environ is None else environ)
+    if not Path(path).is_file():
+        return base
+    from_file = {key: value for key, value in dotenv_values(path).items() if value is not None}
+    logger.debug("read %d variables from %s", len(from_file), path)
+    return from_file | base
+
+
+def redact_url(url: str) -> str:
+    """Mask the password of a URL such as ``redis://user:pw@host``; other URLs come back unchanged."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{_MASK}@{host}"))
+
+
+def _parse(environ: Mapping[str, str], name: str, default: _T, parse: Callable[[str], _T]) -> _T:
+    raw = environ.get(name, "").strip()
+    return parse(raw) if raw else default
+
+
+_TOKEN_KINDS = {
+    "SLACK_BOT_TOKEN": ("xoxb-", "the bot token (xoxb-...) from your Slack app's OAuth & Permissions page"),
+    "SLACK_APP_TOKEN": (
+        "xapp-",
+        "an app-level token (xapp-...) with the connections:write scope, from your Slack app's Basic Information page",
+    ),
+}
+_OTHER_PREFIXES = {"xoxb-": "a bot token", "xapp-": "an app-level token", "xoxp-": "a user token"}
+
+
+def _token(environ: Mapping[str, str], name: str, *, require: bool) -> Secret | None:
+    prefix, what = _TOKEN_KINDS[name]
+    raw = environ.get(name, "").strip()
+    if not raw:
+        if require:
+            raise ConfigError(name, f"is missing: set it to {what}")
+        return None
+    if not raw.startswith(prefix):
+        seen = next((kind for other, kind in _OTHER_PREFIXES.items() if raw.startswith(other)), None)
+        looks = f"looks like {seen}" if seen else f"does not start with {prefix}"
+        raise ConfigError(name, f"{looks}: set it to {what}")
+    if len(raw) == len(prefix) or any(char.isspace() for char in raw):
+        raise ConfigError(name, f"is not a valid token: set it to {what}, copied whole")
+    return Secret(raw)
+
+
+def _slack_api_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("SLACK_API_URL", "must be an http(s) URL such as https://slack.com/api/")
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            "SLACK_API_URL", "must not have a query or fragment; use a base URL such as https://slack.com/api/"
+        )
+    # slack-sdk joins method names with urljoin: without the trailing slash, ".../api" + "chat.postMessage" drops /api.
+    return raw if raw.endswith("/") else raw + "/"
+
+
+def _redis_url(raw: str) -> str:
+    # The URL may hold a password, so the message never repeats it.
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ConfigError("REDIS_URL", "is not a valid URL; use e.g. redis://localhost:6379/0") from None
+    if parts.scheme in ("redis", "rediss"):
+        if not parts.hostname:
+            raise ConfigError("REDIS_URL", "has no host; use e.g. redis://localhost:6379/0")
+    elif parts.scheme == "unix":
+        if not parts.path:
+            raise ConfigError("REDIS_URL", "has no socket path; use e.g. unix:///run/redis/redis.sock")
+    else:
+        raise ConfigError("REDIS_URL", "must start with redis://, rediss:// or unix://")
+    return raw
+
+
+def _approvals_channel(raw: str) -> str:
+    if _CHANNEL_ID.match(raw):
+        return raw
+    name = raw.removeprefix("#").lower()
+    if not _CHANNEL_NAME.match(name):
+        raise ConfigError(
+            "APPROVALS_CHANNEL",
+            f"{raw!r} is neither a channel ID (C... or G...) nor a channel name such as #approvals",
+        )
+    return "#" + name
+
+
+def _approvers(raw: str) -> frozenset[str]:
+    ids = [item.strip() for item in raw.split(",") if item.strip()]
+    for user_id in ids:
+        if not _USER_ID.match(user_id):
+            raise ConfigError(
+                "APPROVERS",
+                f"has {user_id!r}, which is not a Slack member ID (U... or W...); "
+                "list member IDs separated by commas, or leave it empty to let anyone decide",
+            )
+    return frozenset(ids)
+
+
+def _approval_timeout(raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError("APPROVAL_TIMEOUT", f"must be a positive number of seconds, got {raw!r}")
+    return seconds
+
+
+def _model_config(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if path.suffix.lower() not in MODEL_CONFIG_SUFFIXES:
+        raise ConfigError("MODEL_CONFIG", f"must name a .json, .yaml or .yml file, got {raw!r}")
+    if not path.is_file():
+        raise ConfigError("MODEL_CONFIG", f"names {raw!r}, which does not exist or is not a file")
+    if not os.access(path, os.R_OK):
+        raise ConfigError("MODEL_CONFIG", f"names {raw!r}, which this process cannot read")
+    return path
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    level = "WARNING" if level == "WARN" else level
+    if level not in LOG_LEVELS:
+        raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}, got {raw!r}")
+    return level

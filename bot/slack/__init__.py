@@ -1,0 +1,1 @@
+"""The Slack surface: the only code importing slack_bolt / slack_sdk."""

@@ -1,0 +1,141 @@
+"""The input function inside a real AutoGen team, against a real Redis, with a recording prompt poster."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from autogen_core import CancellationToken
+
+from bot.approvals import Approval, ApprovalKey, ApprovalStore, Outcome, State
+from bot.approvals.audit import read_audit
+from bot.bridge import WORKFLOW_CANCELLED_BY, ApprovalInput, MessageRef
+from workflows import Verdict
+from workflows.draft import DraftWorkflow
+from workflows.model import model_factory, replay_config
+
+FIRST = "Subject: Launch\n\nWe launch on Monday. <!channel> please read."
+SECOND = "Subject: Launch\n\nShort version: we launch Monday."
+
+
+class RecordingPoster:
+    def __init__(self, fail: bool = False) -> None:
+        self.posted: asyncio.Queue[tuple[Approval, Approval | None]] = asyncio.Queue()
+        self.fail = fail
+
+    async def post(self, approval: Approval, previous: Approval | None) -> MessageRef:
+        if self.fail:
+            raise ConnectionError("Slack is unreachable")
+        self.posted.put_nowait((approval, previous))
+        return MessageRef("C0APPROVAL", f"1714000000.{self.posted.qsize():06d}")
+
+
+async def workflow(*answers: str) -> DraftWorkflow:
+    return DraftWorkflow(await model_factory(replay_config(list(answers))))
+
+
+def input_for(store: ApprovalStore, poster: RecordingPoster, timeout_s: float = 60) -> ApprovalInput:
+    return ApprovalInput(
+        store=store, poster=poster, workflow_id="wf42", workflow="draft", requester="U0ALICE123", timeout_s=timeout_s
+    )
+
+
+async def test_team_revises_once_then_ends_on_approve(store: ApprovalStore) -> None:
+    poster = RecordingPoster()
+    human_input = input_for(store, poster)
+    run = asyncio.create_task((await workflow(FIRST, SECOND)).run("Announce the launch", human_input))
+
+    first, previous = await asyncio.wait_for(poster.posted.get(), 10)
+    await store.decide(first.id, Outcome.REVISED, "U0BOB45678", "make it shorter")
+    second, second_previous = await asyncio.wait_for(poster.posted.get(), 10)
+    await store.decide(second.id, Outcome.APPROVED, "U0BOB45678")
+    result = await asyncio.wait_for(run, 10)
+
+    assert (first.prompt, previous) == (FIRST, None)  # the draft itself, not "Enter your response: "
+    assert second.prompt == SECOND and second_previous is not None
+    assert (second_previous.id, second_previous.feedback) == (first.id, "make it shorter")
+    assert (first.id, second.id) == ("wf42.0", "wf42.1")
+    assert (result.verdict, result.output, result.revisions) == (Verdict.APPROVE, SECOND, 1)
+    events = [(e.approval_id, e.event) for e in await read_audit(store.redis)]
+    assert sorted(events) == [
+        ("wf42.0", "created"),
+        ("wf42.0", "revised"),
+        ("wf42.1", "approved"),
+        ("wf42.1", "created"),
+    ]
+
+
+async def test_cancel_ends_the_run(store: ApprovalStore) -> None:
+    poster = RecordingPoster()
+    run = asyncio.create_task((await workflow(FIRST)).run("Announce", input_for(store, poster)))
+
+    approval, _ = await asyncio.wait_for(poster.posted.get(), 10)
+    await store.decide(approval.id, Outcome.CANCELLED, "U0BOB45678")
+    result = await asyncio.wait_for(run, 10)
+
+    assert result.verdict is Verdict.CANCEL
+    assert "U0BOB45678" in result.detail
+
+
+async def test_expiry_takes_the_safe_default(store: ApprovalStore) -> None:
+    poster = RecordingPoster()
+
+    result = await asyncio.wait_for((await workflow(FIRST)).run("Announce", input_for(store, poster, 0.2)), 10)
+
+    approval, _ = poster.posted.get_nowait()
+    assert result.verdict is Verdict.EXPIRED
+    assert (await store.get(approval.id)).state is State.EXPIRED  # type: ignore[union-attr]
+
+
+async def test_cancelling_the_workflow_cancels_the_wait_and_the_approval(store: ApprovalStore) -> None:
+    poster = RecordingPoster()
+    token = CancellationToken()
+    run = asyncio.create_task((await workflow(FIRST)).run("Announce", input_for(store, poster), token))
+
+    approval, _ = await asyncio.wait_for(poster.posted.get(), 10)
+    token.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(run, 10)
+    cancelled = await store.get(approval.id)
+    assert cancelled is not None
+    assert (cancelled.state, cancelled.decider) == (State.CANCELLED, WORKFLOW_CANCELLED_BY)
+    assert store.subscriber.waiting == 0
+
+
+async def test_prompt_that_cannot_be_posted_cancels_instead_of_hanging(store: ApprovalStore) -> None:
+    human_input = input_for(store, RecordingPoster(fail=True))
+
+    reply = await asyncio.wait_for(human_input("Deploy to production?"), 5)
+
+    assert reply.startswith("CANCEL:")
+    assert (await store.get("wf42.0")).state is State.CANCELLED  # type: ignore[union-attr]
+
+
+async def test_replayed_run_reattaches_without_posting_again(store: ApprovalStore) -> None:
+    poster = RecordingPoster()
+    # What a worker that died mid-wait leaves behind: a pending approval whose card was posted.
+    left = await store.create(
+        ApprovalKey("wf42", 0), prompt="Deploy?", requester="U0ALICE123", workflow="draft", timeout_s=60
+    )
+    await store.attach_message(left.id, "C0APPROVAL", "1714000000.000001")
+
+    replay = input_for(store, poster)  # the restarted worker replays the workflow from step 0
+    reply = asyncio.create_task(replay("Deploy?"))
+    await asyncio.wait_for(store.subscriber.until_waiting(1), 5)
+    await store.decide(left.id, Outcome.APPROVED, "U0BOB45678")
+
+    assert await asyncio.wait_for(reply, 5) == "APPROVE"
+    assert poster.posted.empty()  # the card posted before the restart is the one that was clicked
+
+
+async def test_lost_record_ends_the_wait_with_cancel(store: ApprovalStore) -> None:
+    poster = RecordingPoster()
+    reply = asyncio.create_task(input_for(store, poster)("Deploy?"))
+    await asyncio.wait_for(poster.posted.get(), 5)
+    await asyncio.wait_for(store.subscriber.until_waiting(1), 5)
+
+    await store.redis.flushall()
+    await store.subscriber.resync()  # what a reconnect or the periodic sweep does
+
+    assert await asyncio.wait_for(reply, 5) == "CANCEL: the approval record was lost"

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.config import (
+    ConfigError,
+    Secret,
+    Settings,
+    load_dotenv_file,
+    load_settings,
+    redact_url,
+)
+
+BOT = "xoxb-1234-5678-abcdefSECRET"
+APP = "xapp-1-A0APPROVE1-99-fedcbaSECRET"
+TOKENS = {"SLACK_BOT_TOKEN": BOT, "SLACK_APP_TOKEN": APP}
+
+
+def error_for(environ: dict[str, str], **kwargs: bool) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ, **kwargs)
+    return caught.value
+
+
+def test_defaults() -> None:
+    settings = load_settings(TOKENS)
+    assert settings.slack_bot_token == Secret(BOT)
+    assert settings.slack_app_token is not None
+    assert settings.slack_app_token.get() == APP
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.redis_url == "redis://localhost:6379/0"
+    assert settings.approvals_channel == "#approvals"
+    assert settings.approvals_channel_name == "approvals"
+    assert not settings.approvals_channel_is_id
+    assert settings.approvers == frozenset()
+    assert settings.approval_timeout == 3600.0
+    assert settings.model_config is None
+    assert settings.openai_api_key is None
+    assert settings.log_level == "INFO"
+    assert settings.log_level_number == logging.INFO
+    assert settings.is_approver("U0ANYONE1")
+
+
+def test_settings_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        load_settings(TOKENS).log_level = "DEBUG"  # type: ignore[misc]
+
+
+def test_tokens_optional_without_slack() -> None:
+    settings = load_settings({}, require_slack=False)
+    assert settings.slack_bot_token is None
+    assert settings.slack_app_token is None
+
+
+def test_empty_and_blank_values_count_as_unset() -> None:
+    settings = load_settings({**TOKENS, "SLACK_API_URL": "", "APPROVAL_TIMEOUT": "  ", "LOG_LEVEL": ""})
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.approval_timeout == 3600.0
+    assert settings.log_level == "INFO"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("http://127.0.0.1:8080/api", "http://127.0.0.1:8080/api/"),
+        ("http://127.0.0.1:8080/api/", "http://127.0.0.1:8080/api/"),
+        ("https://slack.com/api", "https://slack.com/api/"),
+        (" http://localhost:1234 ", "http://localhost:1234/"),
+    ],
+)
+def test_slack_api_url_ends_with_slash(raw: str, expected: str) -> None:
+    assert load_settings({**TOKENS, "SLACK_API_URL": raw}).slack_api_url == expected
+
+
+def test_normalisation() -> None:
+    settings = load_settings(
+        {
+            **TOKENS,
+            "APPROVERS": " U0ALICE123 ,W0BOB45678,, U0ALICE123 ",
+            "APPROVAL_TIMEOUT": "2.5",
+            "APPROVALS_CHANNEL": "Approvals",
+            "LOG_LEVEL": "debug",
+            "OPENAI_API_KEY": "sk-secret",
+            "REDIS_URL": "unix:///tmp/redis.sock",
+        }
+    )
+    assert settings.approvers == frozenset({"U0ALICE123", "W0BOB45678"})
+    assert settings.is_approver("W0BOB45678")
+    assert not settings.is_approver("U0MALLORY1")
+    assert settings.approval_timeout == 2.5
+    assert settings.approvals_channel == "#approvals"
+    assert settings.log_level == "DEBUG"
+    assert settings.openai_api_key == Secret("sk-secret")
+    assert settings.redis_url == "unix:///tmp/redis.sock"
+    assert load_settings({**TOKENS, "LOG_LEVEL": "warn"}).log_level == "WARNING"
+
+
+def test_channel_id() -> None:
+    settings = load_settings({**TOKENS, "APPROVALS_CHANNEL": "C0APPROVAL"})
+    assert settings.approvals_channel == "C0APPROVAL"
+    assert settings.approvals_channel_is_id
+    assert settings.approvals_channel_name is None
+    assert load_settings({**TOKENS, "APPROVALS_CHANNEL": "#ops-approvals"}).approvals_channel == "#ops-approvals"
+
+
+def test_model_config_must_exist(tmp_path: Path) -> None:
+    config = tmp_path / "model.yaml"
+    config.write_text("provider: x\n")
+    assert load_settings({**TOKENS, "MODEL_CONFIG": str(config)}).model_config == config
+    error = error_for({**TOKENS, "MODEL_CONFIG": str(tmp_path / "missing.json")})
+    assert error.variable == "MODEL_CONFIG"
+    assert "does not exist" in str(error)
+    assert "MODEL_CONFIG" in str(error_for({**TOKENS, "MODEL_CONFIG": str(tmp_path / "model.txt")}))
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable", "words"),
+    [
+        ({"SLACK_APP_TOKEN": APP}, "SLACK_BOT_TOKEN", "is missing: set it to the bot token (xoxb-...)"),
+        ({"SLACK_BOT_TOKEN": BOT}, "SLACK_APP_TOKEN", "is missing: set it to an app-level token (xapp-...)"),
+        ({**TOKENS, "SLACK_BOT_TOKEN": APP}, "SLACK_BOT_TOKEN", "looks like an app-level token"),
+        ({**TOKENS, "SLACK_APP_TOKEN": BOT}, "SLACK_APP_TOKEN", "looks like a bot token"),
+        ({**TOKENS, "SLACK_BOT_TOKEN": "xoxp-user-SECRET"}, "SLACK_BOT_TOKEN", "looks like a user token"),
+        ({**TOKENS, "SLACK_BOT_TOKEN": "nonsenseSECRET"}, "SLACK_BOT_TOKEN", "does not start with xoxb-"),
+        ({**TOKENS, "SLACK_BOT_TOKEN": "xoxb-abc SECRET"}, "SLACK_BOT_TOKEN", "is not a valid token"),
+        ({**TOKENS, "SLACK_API_URL": "ftp://example.com/api"}, "SLACK_API_URL", "http(s) URL"),
+        ({**TOKENS, "SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL", "http(s) URL"),
+        ({**TOKENS, "SLACK_API_URL": "https://slack.com/api?x=1"}, "SLACK_API_URL", "query"),
+        ({**TOKENS, "REDIS_URL": "http://localhost:6379"}, "REDIS_URL", "redis://, rediss:// or unix://"),
+        ({**TOKENS, "REDIS_URL": "redis://"}, "REDIS_URL", "no host"),
+        ({**TOKENS, "REDIS_URL": "redis://:SECRET@localhost:notaport"}, "REDIS_URL", "not a valid URL"),
+        ({**TOKENS, "APPROVALS_CHANNEL": "#two words"}, "APPROVALS_CHANNEL", "channel ID (C... or G...)"),
+        ({**TOKENS, "APPROVERS": "U0ALICE123,bob"}, "APPROVERS", "'bob', which is not a Slack member ID"),
+        ({**TOKENS, "APPROVERS": "S0GROUP123"}, "APPROVERS", "not a Slack member ID"),
+        ({**TOKENS, "APPROVAL_TIMEOUT": "0"}, "APPROVAL_TIMEOUT", "positive number of seconds"),
+        ({**TOKENS, "APPROVAL_TIMEOUT": "-5"}, "APPROVAL_TIMEOUT", "positive number of seconds"),
+        ({**TOKENS, "APPROVAL_TIMEOUT": "soon"}, "APPROVAL_TIMEOUT", "positive number of seconds"),
+        ({**TOKENS, "APPROVAL_TIMEOUT": "inf"}, "APPROVAL_TIMEOUT", "positive number of seconds"),
+        ({**TOKENS, "APPROVAL_TIMEOUT": "nan"}, "APPROVAL_TIMEOUT", "positive number of seconds"),
+        ({**TOKENS, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR"),
+    ],
+)
+def test_each_error_names_its_variable(environ: dict[str, str], variable: str, words: str) -> None:
+    error = error_for(environ)
+    message = str(error)
+    assert isinstance(error, ValueError)
+    assert error.variable == variable
+    assert message.startswith(variable + " ")
+    assert words in message
+    assert "\n" not in message
+    assert "SECRET" not in message
+
+
+def test_missing_bot_token_message_in_full() -> None:
+    assert str(error_for({"SLACK_APP_TOKEN": APP})) == (
+        "SLACK_BOT_TOKEN is missing: set it to the bot token (xoxb-...) from your Slack app's OAuth & Permissions page"
+    )
+
+
+def test_bad_token_checked_even_when_not_required() -> None:
+    assert error_for({"SLACK_BOT_TOKEN": "junkSECRET"}, require_slack=False).variable == "SLACK_BOT_TOKEN"
+
+
+def test_secret_hides_its_value() -> None:
+    secret = Secret(BOT)
+    assert repr(secret) == "Secret('**********')"
+    assert str(secret) == "**********"
+    assert f"{secret}" == "**********"
+    assert secret.get() == BOT
+
+
+def test_settings_repr_hides_tokens_and_redis_password() -> None:
+    settings = load_settings({**TOKENS, "OPENAI_API_KEY": "sk-SECRET", "REDIS_URL": "redis://u:SECRET@db:6379/1"})
+    text = repr(settings)
+    assert "SECRET" not in text
+    assert "redis://u:**********@db:6379/1" in text
+    assert settings.redis_url == "redis://u:SECRET@db:6379/1"
+
+
+def test_redact_url() -> None:
+    assert redact_url("redis://:SECRET@localhost:6379/0") == "redis://:**********@localhost:6379/0"
+    assert redact_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
+
+
+def test_settings_defaults_match_load_settings() -> None:
+    assert load_settings({}, require_slack=False) == Settings()
+
+
+def test_load_dotenv_file_real_environment_wins(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("LOG_LEVEL=DEBUG\nAPPROVERS=U0ALICE123\nBARE_KEY\n")
+    merged = load_dotenv_file(dotenv, {"LOG_LEVEL": "ERROR"})
+    assert merged == {"LOG_LEVEL": "ERROR", "APPROVERS": "U0ALICE123"}
+    assert load_dotenv_file(tmp_path / "absent.env", {"A": "1"}) == {"A": "1"}
