@@ -50,3 +50,8 @@ def keys_for(approval_id: str) -> list[str]:
     """KEYS for the Lua scripts: record, pending index, audit stream (one slot)."""
     tag = bucket(approval_id)
     return [f"{PREFIX}:{tag}:{approval_id}", pending_key(tag), audit_key(tag)]
+
+
+def seen_key(delivery_id: str) -> str:
+    """Marks a Slack delivery (event id or trigger id) as handled, so a redelivery is dropped by any replica."""
+    return f"{PREFIX}:seen:{delivery_id}"

@@ -1,0 +1,97 @@
+"""Owns the background workflow runs: starts them, reports how each ended, cancels and awaits them on exit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping
+
+from autogen_core import CancellationToken
+
+from bot.approvals import ApprovalStore
+from bot.bridge import ApprovalInput, PromptPoster
+from bot.runs import Reporter, RunOutcome, RunStatus
+from workflows import Verdict, Workflow
+
+log = logging.getLogger(__name__)
+
+_STATUS = {
+    Verdict.APPROVE: RunStatus.APPROVED,
+    Verdict.CANCEL: RunStatus.CANCELLED,
+    Verdict.EXPIRED: RunStatus.EXPIRED,
+    Verdict.REVISE: RunStatus.CANCELLED,
+}
+
+
+class WorkflowRunner:
+    def __init__(
+        self, store: ApprovalStore, poster: PromptPoster, workflows: Mapping[str, Workflow], timeout_s: float
+    ) -> None:
+        self._store = store
+        self._poster = poster
+        self._workflows = workflows
+        self._timeout_s = timeout_s
+        self._runs: dict[str, tuple[asyncio.Task[None], CancellationToken]] = {}
+
+    @property
+    def running(self) -> int:
+        return len(self._runs)
+
+    def start(self, workflow: str, task: str, requester: str, report: Reporter) -> str:
+        """Start ``workflow`` on ``task`` in the background; returns the new workflow id at once."""
+        chosen = self._workflows[workflow]
+        workflow_id = f"wf-{uuid.uuid4().hex[:12]}"
+        token = CancellationToken()
+        human = ApprovalInput(
+            store=self._store,
+            poster=self._poster,
+            workflow_id=workflow_id,
+            workflow=chosen.name,
+            requester=requester,
+            timeout_s=self._timeout_s,
+        )
+        run = asyncio.create_task(self._run(chosen, task, human, token, report), name=workflow_id)
+        self._runs[workflow_id] = (run, token)
+        run.add_done_callback(lambda _: self._runs.pop(workflow_id, None))
+        log.info("started workflow %s (%s) for %s", workflow_id, chosen.name, requester)
+        return workflow_id
+
+    async def aclose(self) -> None:
+        """Cancel every run (their pending approvals are cancelled too) and wait for them to finish."""
+        runs = [run for run, token in self._runs.values()]
+        for run, token in self._runs.values():
+            token.cancel()
+            run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*runs, return_exceptions=True)
+
+    async def _run(
+        self, workflow: Workflow, task: str, human: ApprovalInput, token: CancellationToken, report: Reporter
+    ) -> None:
+        try:
+            result = await workflow.run(task, human, token)
+        except asyncio.CancelledError:
+            log.info("workflow %s cancelled", human.workflow_id)
+            raise
+        except Exception:
+            log.exception("workflow %s failed", human.workflow_id)
+            outcome = RunOutcome(
+                human.workflow_id, workflow.name, RunStatus.FAILED, detail="the agent stopped with an error"
+            )
+        else:
+            last = human.decisions[-1] if human.decisions else None
+            outcome = RunOutcome(
+                workflow_id=human.workflow_id,
+                workflow=workflow.name,
+                status=_STATUS[result.verdict],
+                output=result.output,
+                detail=result.detail,
+                decided_by=last.decider if last is not None else "",
+            )
+        log.info("workflow %s ended: %s", human.workflow_id, outcome.status)
+        try:
+            await report(outcome)
+        except Exception:
+            log.exception("could not report the end of workflow %s", human.workflow_id)

@@ -1,0 +1,86 @@
+"""The running bot: everything with a lifetime opens here in order and closes in reverse.
+
+Used by ``approval-bot run`` (real Slack) and ``approval-bot demo`` (the emulator); both hand it settings, a
+Redis client and a model factory.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from types import TracebackType
+
+import redis.asyncio as aioredis
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot.approvals import ApprovalStore
+from bot.config import Settings
+from bot.runner import WorkflowRunner
+from bot.slack.app import build_app, web_client
+from bot.slack.listeners import Listeners
+from bot.slack.prompter import Prompter
+from bot.slack.startup import Workspace, preflight
+from workflows import DEFAULT_WORKFLOW, ModelFactory, registry
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(self, settings: Settings, redis: aioredis.Redis, model: ModelFactory) -> None:
+        if settings.slack_bot_token is None or settings.slack_app_token is None:
+            raise ValueError("the service needs both Slack tokens")
+        self.settings = settings
+        self.redis = redis
+        self.model = model
+        self.workspace: Workspace | None = None
+        self.runner: WorkflowRunner | None = None
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> Service:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        settings = self.settings
+        assert settings.slack_bot_token is not None and settings.slack_app_token is not None
+        app_token = settings.slack_app_token.get()
+        client = web_client(settings.slack_bot_token.get(), settings.slack_api_url)
+        self.workspace = await preflight(client, app_token, settings.approvals_channel)
+
+        store = ApprovalStore(self.redis)
+        await store.start()
+        self._stack.push_async_callback(store.aclose)
+        prompter = Prompter(client, store, self.workspace.approvals_channel_id)
+        store.on_transition(prompter.show_outcome)
+        self._stack.push_async_callback(prompter.aclose)
+
+        workflows = registry(self.model)
+        ordered = {DEFAULT_WORKFLOW: workflows[DEFAULT_WORKFLOW]} | workflows
+        self.runner = WorkflowRunner(store, prompter, ordered, settings.approval_timeout)
+        self._stack.push_async_callback(self.runner.aclose)
+        listeners = Listeners(
+            store=store,
+            prompter=prompter,
+            start_workflow=self.runner.start,
+            workflows={name: workflow.description for name, workflow in ordered.items()},
+            is_approver=settings.is_approver,
+        )
+        app = build_app(client, listeners, self.redis)
+        handler = AsyncSocketModeHandler(app, app_token)
+        await handler.connect_async()
+        self._stack.push_async_callback(handler.close_async)
+        log.info(
+            "approval-bot is connected to team %s; approvals go to %s (%s)",
+            self.workspace.team,
+            settings.approvals_channel,
+            self.workspace.approvals_channel_id,
+        )

@@ -1,0 +1,93 @@
+"""Checks before connecting, so bad configuration fails at start with one clear line instead of hanging.
+
+slack-sdk retries ``apps.connections.open`` forever on a bad app token, so both tokens are checked here first;
+the approvals channel is resolved to its ID once, and the bot joins it (thread replies reach only members).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """Why the bot cannot start, in one line that names what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    team: str
+    bot_user_id: str
+    approvals_channel_id: str
+
+
+async def preflight(client: AsyncWebClient, app_token: str, channel: str) -> Workspace:
+    try:
+        try:
+            auth = await client.auth_test()
+        except SlackApiError as exc:
+            raise _rejected("SLACK_BOT_TOKEN", exc) from exc
+        try:
+            await client.apps_connections_open(app_token=app_token)
+        except SlackApiError as exc:
+            raise _rejected("SLACK_APP_TOKEN", exc) from exc
+        channel_id = await _resolve(client, channel)
+        await _join(client, channel_id, channel)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        problem = type(exc).__name__
+        raise StartupError(f"cannot reach Slack at {client.base_url} ({problem}); check SLACK_API_URL") from exc
+    return Workspace(str(auth.get("team") or ""), str(auth["user_id"]), channel_id)
+
+
+def _rejected(variable: str, exc: SlackApiError) -> StartupError:
+    error = exc.response.get("error")
+    return StartupError(f"{variable} was rejected by Slack ({error}); copy it again from your Slack app's settings")
+
+
+async def _resolve(client: AsyncWebClient, channel: str) -> str:
+    """A channel ID for ``channel``: an ID as it is, or ``#name`` looked up (``load_settings`` normalises both)."""
+    if not channel.startswith("#"):
+        return channel
+    name = channel[1:]
+    cursor = ""
+    while True:
+        try:
+            page = await client.conversations_list(
+                types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor or None
+            )
+        except SlackApiError as exc:
+            raise StartupError(
+                f"APPROVALS_CHANNEL {channel} could not be looked up ({exc.response.get('error')}); "
+                "the bot needs the channels:read and groups:read scopes"
+            ) from exc
+        for found in page.get("channels") or []:
+            if found.get("name") == name:
+                return str(found["id"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
+        if not cursor:
+            raise StartupError(
+                f"APPROVALS_CHANNEL #{name} was not found: create it, or invite the bot if it is private"
+            )
+
+
+async def _join(client: AsyncWebClient, channel_id: str, channel: str) -> None:
+    try:
+        info = await client.conversations_info(channel=channel_id)
+    except SlackApiError as exc:
+        raise StartupError(f"APPROVALS_CHANNEL {channel} is not usable ({exc.response.get('error')})") from exc
+    details = info.get("channel") or {}
+    if details.get("is_member"):
+        return
+    if details.get("is_private"):
+        raise StartupError(f"the bot is not in the private channel {channel}: invite it with /invite @approval-bot")
+    try:
+        await client.conversations_join(channel=channel_id)
+    except SlackApiError as exc:
+        raise StartupError(f"the bot could not join {channel} ({exc.response.get('error')}); invite it") from exc
+    log.info("joined %s (%s)", channel, channel_id)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+
+from bot.sandbox import SlackEmulator
+from tests.botprocess import BotProcess
+
+DRAFT_1 = "Subject: Q3 launch\n\nWe launch the new billing page on Monday."
+DRAFT_2 = "Subject: Q3 launch\n\nBilling page: live Monday. Questions to #billing."
+
+
+@dataclass
+class People:
+    alice: str  # requester and approver
+    bob: str  # approver
+    mallory: str  # not an approver
+    approvals: str
+    general: str
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackEmulator]:
+    async with SlackEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def people(slack: SlackEmulator) -> People:
+    alice, bob, mallory = slack.add_user("alice"), slack.add_user("bob"), slack.add_user("mallory")
+    approvals = slack.add_channel("approvals", members=[alice, bob, mallory])
+    return People(alice, bob, mallory, approvals, slack.general)
+
+
+@pytest.fixture
+async def start_bot(
+    slack: SlackEmulator, people: People, redis_url: str
+) -> AsyncIterator[Callable[..., Awaitable[BotProcess]]]:
+    bots: list[BotProcess] = []
+
+    async def start(answers: list[str] | None = None, connections: int | None = None, **env: str) -> BotProcess:
+        env.setdefault("APPROVERS", f"{people.alice},{people.bob}")
+        bot = await BotProcess(slack, redis_url, answers=answers or [DRAFT_1, DRAFT_2, DRAFT_2], **env).start()
+        bots.append(bot)
+        await bot.until_connected(slack.wait_connections(connections or len(bots), timeout=30))
+        return bot
+
+    yield start
+    for bot in bots:
+        await bot.stop()
