@@ -48,6 +48,12 @@ class ApprovalInput:
     timeout_s: float
     step: int = 0
     decisions: list[Approval] = field(default_factory=list)
+    detached: bool = False
+    """Set by ``detach()``: a cancellation now leaves the pending approval as it is."""
+
+    def detach(self) -> None:
+        """The process is shutting down: stop waiting, but leave the approval pending for a restarted run."""
+        self.detached = True
 
     async def __call__(self, prompt: str, cancellation_token: CancellationToken | None = None) -> str:
         key = ApprovalKey(self.workflow_id, self.step)
@@ -58,7 +64,10 @@ class ApprovalInput:
         try:
             decided = await self._decision(approval, cancellation_token)
         except asyncio.CancelledError:
-            await asyncio.shield(self._cancel(approval.id))
+            # A cancelled workflow cancels its approval. A process shutting down leaves it pending: its card
+            # keeps working, and a restarted run re-attaches to it (creation is idempotent).
+            if cancellation_token is not None and cancellation_token.is_cancelled() and not self.detached:
+                await asyncio.shield(self._cancel(approval.id))
             raise
         if decided is None:
             return format_reply(Verdict.CANCEL, "the approval prompt could not be posted")

@@ -96,6 +96,9 @@ def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level_number, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    if settings.log_level_number > logging.DEBUG:  # AutoGen logs every message between agents at INFO
+        for noisy in ("autogen_core", "autogen_core.events", "autogen_agentchat"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ class WorkflowRunner:
         self._poster = poster
         self._workflows = workflows
         self._timeout_s = timeout_s
-        self._runs: dict[str, tuple[asyncio.Task[None], CancellationToken]] = {}
+        self._runs: dict[str, tuple[asyncio.Task[None], CancellationToken, ApprovalInput]] = {}
 
     @property
     def running(self) -> int:
@@ -53,17 +53,18 @@ class WorkflowRunner:
             timeout_s=self._timeout_s,
         )
         run = asyncio.create_task(self._run(chosen, task, human, token, report), name=workflow_id)
-        self._runs[workflow_id] = (run, token)
+        self._runs[workflow_id] = (run, token, human)
         run.add_done_callback(lambda _: self._runs.pop(workflow_id, None))
         log.info("started workflow %s (%s) for %s", workflow_id, chosen.name, requester)
         return workflow_id
 
     async def aclose(self) -> None:
-        """Cancel every run (their pending approvals are cancelled too) and wait for them to finish."""
-        runs = [run for run, token in self._runs.values()]
-        for run, token in self._runs.values():
-            token.cancel()
-            run.cancel()
+        """Stop every run for a shutdown. Their pending approvals stay pending: the cards keep recording
+        decisions, and a run restarted with the same workflow id re-attaches to them."""
+        runs = [run for run, _, _ in self._runs.values()]
+        for _, token, human in self._runs.values():
+            human.detach()
+            token.cancel()  # AutoGen runs the input function in its runtime's task: the token reaches it
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*runs, return_exceptions=True)
 
@@ -73,7 +74,11 @@ class WorkflowRunner:
         try:
             result = await workflow.run(task, human, token)
         except asyncio.CancelledError:
-            log.info("workflow %s cancelled", human.workflow_id)
+            log.info("workflow %s stopped", human.workflow_id)
+            detail = "the bot shut down before it finished" if human.detached else "it was stopped"
+            outcome = RunOutcome(human.workflow_id, workflow.name, RunStatus.FAILED, detail=detail)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(report(outcome)), 5)
             raise
         except Exception:
             log.exception("workflow %s failed", human.workflow_id)

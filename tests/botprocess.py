@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import Awaitable
 from pathlib import Path
 
@@ -16,8 +15,8 @@ from workflows.model import replay_config
 
 
 class BotProcess:
-    def __init__(self, slack: SlackEmulator, redis_url: str, *, answers: list[str], **env: str) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="approval-bot-"))
+    def __init__(self, slack: SlackEmulator, redis_url: str, workdir: Path, *, answers: list[str], **env: str) -> None:
+        self.dir = workdir
         model = self.dir / "model.json"
         model.write_text(json.dumps(replay_config(answers)))
         self.env = {

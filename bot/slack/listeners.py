@@ -117,12 +117,17 @@ class Listeners:
             text = _refusal(refused) + " Your reply was not sent to the agent."
             await _ephemeral(client, reply.channel, reply.user, text)
 
-    async def on_error(self, error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+    async def on_error(self, error: Exception, body: dict[str, Any], client: AsyncWebClient) -> BoltResponse:
+        """Every request is acknowledged, so Slack neither retries it nor shows the person an error."""
+        kind = body.get("type") if isinstance(body, dict) else None
         if isinstance(error, BoltUnhandledRequestError):
-            log.warning("ignored a request no listener handles (type %r)", body.get("type") if body else None)
-            return BoltResponse(status=200, body="")  # acknowledged, so Slack neither retries nor shows an error
-        log.error("listener failed", exc_info=error)
-        return None
+            log.warning("ignored a request no listener handles (type %r)", kind)
+        else:
+            log.error("failed to handle a request (type %r)", kind, exc_info=error)
+            who = clicker(body) if isinstance(body, dict) else None
+            if who is not None:
+                await _ephemeral(client, who[1], who[0], "Something went wrong on our side; nothing was recorded.")
+        return BoltResponse(status=200, body="")
 
     async def _answer_unknown(self, client: AsyncWebClient, body: dict[str, Any]) -> None:
         who = clicker(body)

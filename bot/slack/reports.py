@@ -38,6 +38,8 @@ def outcome_report(outcome: RunOutcome) -> str:
                 text += f" The approved result:\n```{output}```"
             return text
         case RunStatus.CANCELLED:
+            if outcome.decided_by:
+                return f"🛑 Your {run} was cancelled by {person(outcome.decided_by)}."
             return f"🛑 Your {run} was cancelled: {detail}." if detail else f"🛑 Your {run} was cancelled."
         case RunStatus.EXPIRED:
             return f"⌛ Your {run} expired: nobody decided before the deadline, so it was cancelled."

@@ -36,13 +36,14 @@ def people(slack: SlackEmulator) -> People:
 
 @pytest.fixture
 async def start_bot(
-    slack: SlackEmulator, people: People, redis_url: str
+    slack: SlackEmulator, people: People, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Callable[..., Awaitable[BotProcess]]]:
     bots: list[BotProcess] = []
 
     async def start(answers: list[str] | None = None, connections: int | None = None, **env: str) -> BotProcess:
         env.setdefault("APPROVERS", f"{people.alice},{people.bob}")
-        bot = await BotProcess(slack, redis_url, answers=answers or [DRAFT_1, DRAFT_2, DRAFT_2], **env).start()
+        workdir = tmp_path_factory.mktemp("bot")
+        bot = await BotProcess(slack, redis_url, workdir, answers=answers or [DRAFT_1, DRAFT_2, DRAFT_2], **env).start()
         bots.append(bot)
         await bot.until_connected(slack.wait_connections(connections or len(bots), timeout=30))
         return bot

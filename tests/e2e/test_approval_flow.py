@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.sandbox import SlackEmulator
 from bot.slack import blocks
 from tests.e2e.conftest import DRAFT_1, DRAFT_2, People
@@ -31,10 +33,19 @@ def action_ids(message_blocks: list[dict]) -> list[str]:
 
 
 async def post_prompt(slack: SlackEmulator, people: People, since: int):
-    call = await slack.next_call(
-        "chat.postMessage", timeout=20, since=since, where=lambda c: c.params.get("channel") == people.approvals
+    return await slack.next_call(
+        "chat.postMessage",
+        timeout=20,
+        since=since,
+        where=lambda c: c.ok and c.params.get("channel") == people.approvals and not c.params.get("thread_ts"),
     )
-    return call
+
+
+async def decided_card(slack: SlackEmulator, people: People, ts: str):
+    """The card once its buttons are gone (the update may land after the next prompt is posted)."""
+    return await slack.wait_for(
+        lambda: (m := slack.message(people.approvals, ts)) is not None and not action_ids(m.blocks) and m, timeout=10
+    )
 
 
 async def test_slash_command_prompt_then_approve(slack: SlackEmulator, people: People, start_bot) -> None:
@@ -53,8 +64,7 @@ async def test_slash_command_prompt_then_approve(slack: SlackEmulator, people: P
 
     mark = slack.mark()
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE)
-    await slack.next_call("chat.update", timeout=10, since=mark)
-    updated = slack.message(people.approvals, card.ts)
+    updated = await decided_card(slack, people, card.ts)
     report = await slack.wait_for(
         lambda: next((m for m in slack.ephemerals(people.alice) if "approved" in m.text), None), timeout=10
     )
@@ -64,3 +74,115 @@ async def test_slash_command_prompt_then_approve(slack: SlackEmulator, people: P
     assert "billing page" in report.text and f"<@{people.bob}>" in report.text
     assert DRAFT_1.splitlines()[0] in report.text
     assert DRAFT_2 not in report.text
+
+
+async def start_task(slack: SlackEmulator, people: People, text: str = "Announce the Q3 launch", **kwargs):
+    """Type the command and return the approval card it leads to."""
+    mark = slack.mark()
+    command = await slack.slash_command(people.alice, text, channel_id=people.general, **kwargs)
+    await slack.wait_ack(command, timeout=3)
+    prompt = await post_prompt(slack, people, mark)
+    return slack.message(people.approvals, prompt.response["ts"])
+
+
+async def report_to(slack: SlackEmulator, user: str, word: str):
+    return await slack.wait_for(
+        lambda: next((m for m in slack.ephemerals(user) if word in m.text and "Your" in m.text), None), timeout=15
+    )
+
+
+async def test_revise_through_the_thread_then_approve(slack: SlackEmulator, people: People, start_bot) -> None:
+    await start_bot()
+    card = await start_task(slack, people)
+
+    mark = slack.mark()
+    await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_REVISE)
+    ask = await slack.next_call("chat.postMessage", since=mark, where=lambda c: c.params.get("thread_ts") == card.ts)
+    await slack.user_message(people.bob, people.approvals, "Shorter, & mention #billing", thread_ts=card.ts)
+    second = await post_prompt(slack, people, mark)
+    revised = await decided_card(slack, people, card.ts)
+    new_card = slack.message(people.approvals, second.response["ts"])
+
+    assert "Reply in this thread" in ask.params["text"]
+    assert action_ids(revised.blocks) == []
+    assert f"Revision requested by <@{people.bob}>" in texts(revised.blocks)
+    assert "Shorter, &amp; mention #billing" in texts(revised.blocks)
+    assert "Questions to #billing" in texts(new_card.blocks)  # the agent's revision
+    assert "Shorter" in texts(new_card.blocks)  # linked to the feedback that caused it
+    assert action_ids(new_card.blocks) == [blocks.ACTION_APPROVE, blocks.ACTION_REVISE, blocks.ACTION_CANCEL]
+
+    await slack.click(people.alice, people.approvals, new_card.ts, blocks.ACTION_APPROVE)
+    report = await report_to(slack, people.alice, "approved")
+    assert "Questions to #billing" in report.text
+
+
+async def test_thread_reply_without_clicking_revise_counts_as_feedback(
+    slack: SlackEmulator, people: People, start_bot
+) -> None:
+    await start_bot()
+    card = await start_task(slack, people)
+    mark = slack.mark()
+
+    await slack.user_message(people.alice, people.approvals, "Add the date please", thread_ts=card.ts)
+    second = await post_prompt(slack, people, mark)
+
+    assert "Questions to #billing" in texts(slack.message(people.approvals, second.response["ts"]).blocks)
+    assert "Add the date please" in texts((await decided_card(slack, people, card.ts)).blocks)
+
+
+async def test_cancel_ends_the_run_and_tells_the_requester(slack: SlackEmulator, people: People, start_bot) -> None:
+    await start_bot()
+    card = await start_task(slack, people)
+
+    await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_CANCEL)
+    report = await report_to(slack, people.alice, "cancelled")
+
+    assert f"Cancelled by <@{people.bob}>" in texts((await decided_card(slack, people, card.ts)).blocks)
+    assert f"<@{people.bob}>" in report.text
+    cancel_button = next(
+        e for b in card.blocks if b["type"] == "actions" for e in b["elements"] if e["action_id"] == "approval_cancel"
+    )
+    assert cancel_button["style"] == "danger" and "confirm" in cancel_button
+
+
+async def test_unauthorized_click_changes_nothing(slack: SlackEmulator, people: People, start_bot) -> None:
+    await start_bot()
+    card = await start_task(slack, people)
+    mark = slack.mark()
+
+    await slack.click(people.mallory, people.approvals, card.ts, blocks.ACTION_APPROVE)
+    refusal = await slack.wait_for(lambda: next(iter(slack.ephemerals(people.mallory)), None), timeout=10)
+    await slack.user_message(people.mallory, people.approvals, "ship it", thread_ts=card.ts)
+    reply_refusal = await slack.wait_for(lambda: slack.ephemerals(people.mallory)[1:2], timeout=10)
+
+    assert "not on the approvers list" in refusal.text
+    assert "not sent to the agent" in reply_refusal[0].text
+    assert [c for c in slack.calls[mark:] if c.method == "chat.update"] == []
+    assert action_ids(slack.message(people.approvals, card.ts).blocks) != []
+    await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE)  # still decidable
+    assert f"<@{people.bob}>" in (await report_to(slack, people.alice, "approved")).text
+
+
+async def test_double_click_by_two_approvers_records_one(slack: SlackEmulator, people: People, start_bot) -> None:
+    await start_bot()
+    card = await start_task(slack, people)
+
+    await asyncio.gather(
+        slack.click(people.alice, people.approvals, card.ts, blocks.ACTION_APPROVE),
+        slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_CANCEL),
+    )
+    told = await slack.wait_for(
+        lambda: next(
+            (m for m in slack.ephemerals(people.alice) + slack.ephemerals(people.bob) if "already" in m.text), None
+        ),
+        timeout=10,
+    )
+    report = await slack.wait_for(
+        lambda: next((m for m in slack.ephemerals(people.alice) if "Your" in m.text), None), timeout=10
+    )
+
+    outcome = texts((await decided_card(slack, people, card.ts)).blocks)
+    if "Approved by" in outcome:
+        assert "approved" in report.text and f"already approved by <@{people.alice}>" in told.text
+    else:
+        assert "cancelled" in report.text and f"already cancelled by <@{people.bob}>" in told.text
