@@ -363,6 +363,7 @@ async def measure_polling(
 @dataclass
 class Load:
     how: str
+    pipelined: bool
     n: int
     create_s: float
     park_s: float
@@ -407,6 +408,7 @@ async def measure_load(server: RedisServer, probe: redis.Redis, n: int, concurre
     latencies = [waiters.resumed[i] - report.calls[i] for i in ids if i in waiters.resumed]
     return Load(
         how=how,
+        pipelined=pipelined,
         n=n,
         create_s=create_s,
         park_s=park_s,
@@ -464,7 +466,10 @@ def rows(push: Push, polls: dict[float, list[float]], loads: Sequence[Load]) -> 
     yield Row(f"  park {first.n:,} waits (register + first read)", f"{first.park_s:.2f} s")
     for load in loads:
         rate = load.n / load.resolve_s
-        yield Row(f"all {load.n:,} resolved, {load.how}", f"{rate:,.0f}/s", ">= 10,000/s", rate >= 10_000)
+        if load.pipelined:
+            yield Row(f"all {load.n:,} resolved, {load.how}", f"{rate:,.0f}/s", ">= 10,000/s", rate >= 10_000)
+        else:  # one clicker process's round trips set this rate, not the waiting side (see B's span)
+            yield Row(f"all {load.n:,} resolved, {load.how} (clicker-bound)", f"{rate:,.0f}/s")
         yield Row("  first decision -> last wait() returns", f"{load.resolve_s:.3f} s")
         yield Row(
             "  B's own span: first call -> last reply", f"{load.clicker_s:.3f} s ({load.n / load.clicker_s:,.0f}/s)"

@@ -67,7 +67,8 @@ redis.call('XADD', KEYS[3], 'MINID', '~', int(now - tonumber(ARGV[7])), '*',
   'event', outcome, 'id', ARGV[1], 'workflow_id', redis.call('HGET', KEYS[1], 'workflow_id'),
   'step', redis.call('HGET', KEYS[1], 'step'), 'workflow', redis.call('HGET', KEYS[1], 'workflow'),
   'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', int(now - created))
-redis.call('PUBLISH', ARGV[8], ARGV[1] .. ' ' .. outcome)
+redis.call('PUBLISH', ARGV[8], cjson.encode({id = ARGV[1], state = outcome, decider = user,
+  decided_ms = int(now), feedback = feedback}))
 local status = 'ok'
 if outcome == 'expired' then status = 'expired' end
 return {status, redis.call('HGETALL', KEYS[1])}

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import redis.asyncio as aioredis
@@ -21,6 +21,7 @@ from bot.approvals import keys, scripts
 from bot.approvals.connection import raise_if_cancelled
 from bot.approvals.errors import AlreadyDecided, Expired, UnknownApproval
 from bot.approvals.models import Approval, ApprovalKey, Outcome, State, as_text
+from bot.approvals.reads import RecordReader
 from bot.approvals.subscriber import MISSING, DecisionSubscriber
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class ApprovalStore:
         self._redis = redis
         self._settings = settings or StoreSettings()
         self._subscriber = DecisionSubscriber(redis)
+        self._reader = RecordReader(redis)
         self._create = redis.register_script(scripts.CREATE)
         self._transition = redis.register_script(scripts.TRANSITION)
         self._attach = redis.register_script(scripts.ATTACH)
@@ -72,6 +74,7 @@ class ApprovalStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._maintenance
             self._maintenance = None
+        await self._reader.aclose()
         await self._subscriber.aclose()
 
     def on_transition(self, listener: TransitionListener) -> None:
@@ -130,32 +133,35 @@ class ApprovalStore:
     async def wait(self, approval_id: str, timeout: float | None = None) -> Approval:
         """Wait for the decision and return the decided record.
 
-        The wait ends at the record's deadline, or after ``timeout`` seconds if that comes first; either way the
-        approval is then expired atomically, unless a decision won the race. Raises ``UnknownApproval`` when the
-        record does not exist or vanishes from Redis while waited for.
+        The wait ends at the record's deadline, or after ``timeout`` seconds if that comes first; either way
+        the approval is then expired atomically, unless a decision won the race. Raises ``UnknownApproval``
+        when the record does not exist or vanishes from Redis while waited for.
         """
+        # Register first, then read: a decision published after this line reaches the future, and one made
+        # before it is in the record.
         fut = self._subscriber.register(approval_id)
         try:
-            approval, now_ms = await _retrying(lambda: self._read_with_clock(approval_id))
-            if approval is None:
+            fields, now_ms = await _retrying(lambda: self._reader.read(approval_id))
+            if not fields:
                 raise UnknownApproval(approval_id)
+            approval = Approval.from_hash(fields)
             give_up_ms = now_ms + int(timeout * 1000) if timeout is not None else approval.deadline_ms
+            mode = "force" if give_up_ms < approval.deadline_ms else "expire"
             loop = asyncio.get_running_loop()
             local_end = loop.time() + (min(give_up_ms, approval.deadline_ms) - now_ms) / 1000
-            force = give_up_ms < approval.deadline_ms
             while approval.pending:
-                done, _ = await asyncio.wait({fut}, timeout=max(0.0, local_end - loop.time()))
-                if done:
-                    if fut.result() == MISSING:
-                        raise UnknownApproval(approval_id)
-                    fresh = await _retrying(lambda: self.get(approval_id))
-                    if fresh is None:
-                        raise UnknownApproval(approval_id)
-                    approval = fresh
+                try:
+                    async with asyncio.timeout_at(local_end):
+                        woken = await fut
+                except TimeoutError:
+                    woken = None
+                # A fresh future before asking Redis again, so no decision can slip between the two.
+                self._subscriber.unregister(approval_id, fut)
+                fut = self._subscriber.register(approval_id)
+                if woken is not None:
+                    approval = await self._decided(approval, woken)
                     continue
-                status, result = await _retrying(
-                    lambda: self._run_transition(approval_id, "expired", "", "", "force" if force else "expire")
-                )
+                status, result = await _retrying(lambda: self._run_transition(approval_id, "expired", "", "", mode))
                 if status == "not_yet":  # our clock ran ahead of Redis's: wait the rest
                     local_end = loop.time() + int(result) / 1000
                     continue
@@ -163,6 +169,23 @@ class ApprovalStore:
             return approval
         finally:
             self._subscriber.unregister(approval_id, fut)
+
+    async def _decided(self, approval: Approval, woken: dict[str, str]) -> Approval:
+        """The record after a wake-up: from the message's fields, or re-read after a resync."""
+        if woken.get("state") == MISSING:
+            raise UnknownApproval(approval.id)
+        if "decided_ms" in woken:
+            return replace(
+                approval,
+                state=State(woken["state"]),
+                decider=woken["decider"],
+                decided_ms=int(woken["decided_ms"]),
+                feedback=woken["feedback"],
+            )
+        fresh = await _retrying(lambda: self.get(approval.id))
+        if fresh is None:
+            raise UnknownApproval(approval.id)
+        return fresh
 
     async def expire_due(self, limit: int = 100) -> list[Approval]:
         """Expire pending approvals whose deadline has passed, whoever waits for them. Safe on every replica."""
@@ -211,14 +234,6 @@ class ApprovalStore:
                 await listener(approval)
             except Exception:
                 log.exception("transition listener failed for approval %s", approval.id)
-
-    async def _read_with_clock(self, approval_id: str) -> tuple[Approval | None, int]:
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hgetall(keys.record_key(approval_id))
-        pipe.time()
-        fields, (now_s, now_us) = await pipe.execute()
-        approval = Approval.from_hash(_decoded(fields)) if fields else None
-        return approval, now_s * 1000 + now_us // 1000
 
     async def _maintain(self) -> None:
         interval = self._settings.sweep_interval_s

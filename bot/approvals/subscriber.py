@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Iterable
 
@@ -26,12 +27,14 @@ MISSING = "missing"
 
 _RESYNC_BATCH = 500
 
+Fields = dict[str, str]
+
 
 class DecisionSubscriber:
     def __init__(self, redis: aioredis.Redis, channel: str = keys.DECIDED_CHANNEL) -> None:
         self._redis = redis
         self._channel = channel
-        self._waiters: dict[str, set[asyncio.Future[str]]] = {}
+        self._waiters: dict[str, set[asyncio.Future[Fields]]] = {}
         self._pubsub: aioredis.client.PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
@@ -63,9 +66,10 @@ class DecisionSubscriber:
     def waiting(self) -> int:
         return len(self._waiters)
 
-    def register(self, approval_id: str) -> asyncio.Future[str]:
-        """A future that is resolved with the new state when ``approval_id`` leaves ``pending``."""
-        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    def register(self, approval_id: str) -> asyncio.Future[Fields]:
+        """A future resolved when ``approval_id`` leaves ``pending``: with the decided fields (``state``,
+        ``decider``, ``decided_ms``, ``feedback``) from a message, or only ``state`` after a resync."""
+        fut: asyncio.Future[Fields] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(approval_id, set()).add(fut)
         self._registered.set()
         return fut
@@ -76,7 +80,7 @@ class DecisionSubscriber:
             self._registered.clear()
             await self._registered.wait()
 
-    def unregister(self, approval_id: str, fut: asyncio.Future[str]) -> None:
+    def unregister(self, approval_id: str, fut: asyncio.Future[Fields]) -> None:
         futures = self._waiters.get(approval_id)
         if futures is None:
             return
@@ -84,10 +88,10 @@ class DecisionSubscriber:
         if not futures:
             del self._waiters[approval_id]
 
-    def _wake(self, approval_id: str, state: str) -> None:
+    def _wake(self, approval_id: str, fields: Fields) -> None:
         for fut in self._waiters.get(approval_id, ()):
             if not fut.done():
-                fut.set_result(state)
+                fut.set_result(fields)
 
     async def _read(self) -> None:
         assert self._pubsub is not None
@@ -106,8 +110,7 @@ class DecisionSubscriber:
             if message is None:
                 continue
             if message["type"] == "message":
-                approval_id, _, state = as_text(message["data"]).partition(" ")
-                self._wake(approval_id, state)
+                self._on_message(as_text(message["data"]))
             elif message["type"] == "subscribe":
                 # First subscription or a silent re-subscription after a reconnect: anything published
                 # while we were away is lost, so re-read every record we are waiting for.
@@ -119,6 +122,16 @@ class DecisionSubscriber:
                 except (RedisError, OSError) as exc:
                     log.warning("approval resync failed (%s); the next reconnect or sweep retries it", exc)
 
+    def _on_message(self, data: str) -> None:
+        try:
+            decided = json.loads(data)
+            fields = {key: str(decided[key]) for key in ("state", "decider", "decided_ms", "feedback")}
+            approval_id = str(decided["id"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored a malformed decision message")
+            return
+        self._wake(approval_id, fields)
+
     async def resync(self) -> int:
         """Re-read the state of every awaited approval; wake those that are decided or gone. Returns how many."""
         self.resyncs += 1
@@ -129,7 +142,7 @@ class DecisionSubscriber:
             states = await self._states(batch)
             for approval_id, state in zip(batch, states, strict=True):
                 if state != "pending":
-                    self._wake(approval_id, state)
+                    self._wake(approval_id, {"state": state})
                     woken += 1
         return woken
 
