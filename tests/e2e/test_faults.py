@@ -129,11 +129,13 @@ async def test_socket_disconnects_and_drops_are_survived(slack: SlackEmulator, p
     await slack.disconnect(first, reason="refresh_requested")
     [second] = await slack.wait_for(lambda: [c for c in slack.connections if c != first] or None, timeout=15)
     await slack.drop(second, abrupt=False)
-    await slack.wait_for(lambda: [c for c in slack.connections if c not in (first, second)] or None, timeout=15)
+    [third] = await slack.wait_for(lambda: [c for c in slack.connections if c not in (first, second)] or None, 15)
+    await slack.drop(third, abrupt=True)  # a cut TCP connection: noticed by the client's ping check (~10 s)
+    await slack.wait_for(lambda: [c for c in slack.connections if c not in (first, second, third)] or None, 40)
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE)
 
     await report_to(slack, people.alice, "approved")
-    assert len(slack.calls_to("apps.connections.open")) >= 4  # the start-up check, then one per connection
+    assert len(slack.calls_to("apps.connections.open")) >= 5  # the start-up check, then one per connection
 
 
 async def test_two_processes_command_on_one_click_on_the_other(slack: SlackEmulator, people: People, start_bot) -> None:
