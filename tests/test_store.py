@@ -254,3 +254,16 @@ async def _until_deadline(store: ApprovalStore, approval: Approval) -> float:
     """Seconds until the deadline by Redis's clock (plus a millisecond, since the deadline itself still counts)."""
     now_s, now_us = await store.redis.time()
     return max(0.0, (approval.deadline_ms + 1 - (now_s * 1000 + now_us // 1000)) / 1000)
+
+
+async def test_sweeper_drops_index_entries_whose_record_is_gone(store: ApprovalStore) -> None:
+    gone = await ask(store, "gone", timeout_s=0.05)
+    orphan = await ask(store, "orphan", timeout_s=0.05)
+    await store.redis.delete(keys.record_key(gone.id))  # as if its TTL had run out
+    await asyncio.sleep(await _until_deadline(store, orphan))
+
+    swept = await store.expire_due()
+
+    assert [a.id for a in swept] == [orphan.id]
+    for tag in keys.all_buckets():
+        assert await store.redis.zcard(keys.pending_key(tag)) == 0

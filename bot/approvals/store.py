@@ -42,6 +42,19 @@ class StoreSettings:
     resync_interval_s: float = 30.0
 
 
+@dataclass(frozen=True, slots=True)
+class _Transition:
+    """What the TRANSITION script answered: ok | expired | already (with the record) or not_yet (ms left)."""
+
+    status: str
+    approval: Approval | None = None
+    ms_left: int = 0
+
+    def record(self) -> Approval:
+        assert self.approval is not None, f"no record with status {self.status}"
+        return self.approval
+
+
 class ApprovalStore:
     def __init__(self, redis: aioredis.Redis, settings: StoreSettings | None = None) -> None:
         self._redis = redis
@@ -123,10 +136,11 @@ class ApprovalStore:
 
     async def decide(self, approval_id: str, outcome: Outcome, user: str, feedback: str | None = None) -> Approval:
         """Record a decision if none was made yet. Raises ``AlreadyDecided``, ``Expired`` or ``UnknownApproval``."""
-        status, approval = await self._run_transition(approval_id, outcome.value, user, feedback or "", "decide")
-        if status == "ok":
+        result = await self._run_transition(approval_id, outcome.value, user, feedback or "", "decide")
+        approval = result.record()
+        if result.status == "ok":
             return approval
-        if status == "expired" or approval.state is State.EXPIRED:
+        if approval.state is State.EXPIRED:
             raise Expired(approval)
         raise AlreadyDecided(approval)
 
@@ -161,11 +175,11 @@ class ApprovalStore:
                 if woken is not None:
                     approval = await self._decided(approval, woken)
                     continue
-                status, result = await _retrying(lambda: self._run_transition(approval_id, "expired", "", "", mode))
-                if status == "not_yet":  # our clock ran ahead of Redis's: wait the rest
-                    local_end = loop.time() + int(result) / 1000
+                result = await _retrying(lambda: self._run_transition(approval_id, "expired", "", "", mode))
+                if result.status == "not_yet":  # our clock ran ahead of Redis's: wait the rest
+                    local_end = loop.time() + result.ms_left / 1000
                     continue
-                approval = result
+                approval = result.record()
             return approval
         finally:
             self._subscriber.unregister(approval_id, fut)
@@ -197,14 +211,15 @@ class ApprovalStore:
         expired: list[Approval] = []
         for ids in await pipe.execute():
             for approval_id in ids:
-                status, result = await self._run_transition(as_text(approval_id), "expired", "", "", "expire")
-                if status == "expired":
-                    expired.append(result)
+                try:
+                    result = await self._run_transition(as_text(approval_id), "expired", "", "", "expire")
+                except UnknownApproval:
+                    continue  # its record already expired from Redis; the script dropped it from the index
+                if result.status == "expired":
+                    expired.append(result.record())
         return expired
 
-    async def _run_transition(
-        self, approval_id: str, outcome: str, user: str, feedback: str, mode: str
-    ) -> tuple[str, Approval]:
+    async def _run_transition(self, approval_id: str, outcome: str, user: str, feedback: str, mode: str) -> _Transition:
         reply = await self._transition(
             keys=keys.keys_for(approval_id),
             args=[
@@ -222,11 +237,11 @@ class ApprovalStore:
         if status == "missing":
             raise UnknownApproval(approval_id)
         if status == "not_yet":
-            return status, reply[1]
+            return _Transition(status, ms_left=int(reply[1]))
         approval = Approval.from_hash(_pairs(reply[1]))
         if status in ("ok", "expired"):
             await self._notify(approval)
-        return status, approval
+        return _Transition(status, approval)
 
     async def _notify(self, approval: Approval) -> None:
         for listener in self._listeners:
