@@ -10,30 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Protocol
 
 from autogen_core import CancellationToken
 
 from bot.approvals import AlreadyDecided, Approval, ApprovalKey, ApprovalStore, Outcome, State, UnknownApproval
 from bot.approvals.connection import raise_if_cancelled
+from bot.prompts import PromptPoster
 from workflows.types import Verdict, format_reply
 
 log = logging.getLogger(__name__)
 
 WORKFLOW_CANCELLED_BY = "workflow"
 """The decider recorded when the workflow itself is cancelled (not a Slack user)."""
-
-
-@dataclass(frozen=True, slots=True)
-class MessageRef:
-    channel: str
-    ts: str
-
-
-class PromptPoster(Protocol):
-    """Shows an approval to the people who can decide it (the Slack surface implements this)."""
-
-    async def post(self, approval: Approval, previous: Approval | None) -> MessageRef: ...
 
 
 @dataclass

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from autogen_core import CancellationToken
 
 from bot.approvals import ApprovalStore
-from bot.bridge import ApprovalInput, PromptPoster
+from bot.bridge import ApprovalInput
+from bot.prompts import PromptPoster
 from bot.runs import Reporter, RunOutcome, RunStatus
 from workflows import Verdict, Workflow
 

@@ -24,5 +24,8 @@ echo "==> ruff"
 .venv/bin/ruff check bot workflows tests benchmarks
 .venv/bin/ruff format --check bot workflows tests benchmarks
 
+echo "==> import contracts"
+.venv/bin/lint-imports
+
 echo "==> pytest"
 exec .venv/bin/python -m pytest "$@"

@@ -9,7 +9,8 @@ from autogen_core import CancellationToken
 
 from bot.approvals import Approval, ApprovalKey, ApprovalStore, Outcome, State
 from bot.approvals.audit import read_audit
-from bot.bridge import WORKFLOW_CANCELLED_BY, ApprovalInput, MessageRef
+from bot.bridge import WORKFLOW_CANCELLED_BY, ApprovalInput
+from bot.prompts import MessageRef
 from workflows import Verdict
 from workflows.draft import DraftWorkflow
 from workflows.model import model_factory, replay_config

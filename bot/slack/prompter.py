@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import Approval, ApprovalKey, ApprovalStore, State
-from bot.bridge import MessageRef
+from bot.prompts import MessageRef
 from bot.slack import blocks
 
 log = logging.getLogger(__name__)
