@@ -36,10 +36,6 @@ class WorkflowRunner:
         self._timeout_s = timeout_s
         self._runs: dict[str, tuple[asyncio.Task[None], CancellationToken, ApprovalInput]] = {}
 
-    @property
-    def running(self) -> int:
-        return len(self._runs)
-
     def start(self, workflow: str, task: str, requester: str, report: Reporter) -> str:
         """Start ``workflow`` on ``task`` in the background; returns the new workflow id at once."""
         chosen = self._workflows[workflow]
@@ -59,13 +55,18 @@ class WorkflowRunner:
         log.info("started workflow %s (%s) for %s", workflow_id, chosen.name, requester)
         return workflow_id
 
-    async def aclose(self) -> None:
-        """Stop every run for a shutdown. Their pending approvals stay pending: the cards keep recording
-        decisions, and a run restarted with the same workflow id re-attaches to them."""
+    async def aclose(self, grace_s: float = 10.0) -> None:
+        """Stop every run for a shutdown. Their pending approvals stay pending, so the cards keep recording
+        decisions from any process (a later run with the same workflow id would re-attach to them)."""
         runs = [run for run, _, _ in self._runs.values()]
         for _, token, human in self._runs.values():
             human.detach()
             token.cancel()  # AutoGen runs the input function in its runtime's task: the token reaches it
+        if not runs:
+            return
+        _, late = await asyncio.wait(runs, timeout=grace_s)
+        for run in late:
+            run.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*runs, return_exceptions=True)
 
