@@ -16,10 +16,9 @@ from redis.exceptions import RedisError
 
 from bot.approvals.connection import connect
 from bot.config import ConfigError, Settings, load_dotenv_file, load_settings
-from bot.service import Service
+from bot.service import Service, load_model
 from bot.slack.startup import StartupError
-from workflows import ModelFactory
-from workflows.model import ModelConfigError, component_config, model_factory, openai_config
+from workflows.model import ModelConfigError
 
 log = logging.getLogger("approval-bot")
 
@@ -60,17 +59,6 @@ async def run(settings: Settings) -> int:
     finally:
         await redis.aclose()
     return 0
-
-
-async def load_model(settings: Settings, *, fallback: dict[str, object] | None = None) -> ModelFactory:
-    """MODEL_CONFIG if set, else OpenAI with OPENAI_API_KEY, else ``fallback`` (the demo's scripted model)."""
-    if settings.model_config is not None:
-        return await model_factory(component_config(settings.model_config))
-    if settings.openai_api_key is not None:
-        return await model_factory(openai_config(settings.openai_api_key.get()))
-    if fallback is not None:
-        return await model_factory(fallback)
-    raise ModelConfigError("no model configured: set OPENAI_API_KEY, or MODEL_CONFIG to an AutoGen component config")
 
 
 async def _check_redis(redis: object, settings: Settings) -> None:

@@ -21,8 +21,20 @@ from bot.slack.listeners import Listeners
 from bot.slack.prompter import Prompter
 from bot.slack.startup import Workspace, preflight
 from workflows import DEFAULT_WORKFLOW, ModelFactory, registry
+from workflows.model import ModelConfigError, component_config, model_factory, openai_config
 
 log = logging.getLogger(__name__)
+
+
+async def load_model(settings: Settings, *, fallback: dict[str, object] | None = None) -> ModelFactory:
+    """MODEL_CONFIG if set, else OpenAI with OPENAI_API_KEY, else ``fallback`` (the demo's scripted model)."""
+    if settings.model_config is not None:
+        return await model_factory(component_config(settings.model_config))
+    if settings.openai_api_key is not None:
+        return await model_factory(openai_config(settings.openai_api_key.get()))
+    if fallback is not None:
+        return await model_factory(fallback)
+    raise ModelConfigError("no model configured: set OPENAI_API_KEY, or MODEL_CONFIG to an AutoGen component config")
 
 
 class Service:

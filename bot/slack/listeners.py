@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
@@ -70,9 +70,13 @@ class Listeners:
             await _ephemeral(client, click.channel, click.user, blocks.not_an_approver_text())
             return
         try:
-            await self.store.decide(click.approval_id, _OUTCOMES[click.action_id], click.user)
+            decided = await self.store.decide(click.approval_id, _OUTCOMES[click.action_id], click.user)
         except ApprovalError as refused:
             await _ephemeral(client, click.channel, click.user, _refusal(refused))
+            return
+        if not decided.ts:  # clicked before the bot had recorded where the card is: the click says where
+            await self.store.attach_message(decided.id, click.channel, click.message_ts)
+            await self.prompter.show_outcome(replace(decided, channel=click.channel, ts=click.message_ts))
 
     async def on_revise(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -90,7 +94,8 @@ class Listeners:
             await _ephemeral(client, click.channel, click.user, blocks.already_decided_text(approval))
         else:
             await self.prompter.say_in_thread(
-                approval,
+                click.channel,
+                click.message_ts,
                 f"<@{click.user}> asked for changes. Reply in this thread with what should change: "
                 "the first reply from an approver goes back to the agent.",
             )
@@ -117,8 +122,13 @@ class Listeners:
             text = _refusal(refused) + " Your reply was not sent to the agent."
             await _ephemeral(client, reply.channel, reply.user, text)
 
-    async def on_error(self, error: Exception, body: dict[str, Any], client: AsyncWebClient) -> BoltResponse:
-        """Every request is acknowledged, so Slack neither retries it nor shows the person an error."""
+    async def on_error(
+        self, error: Exception, body: dict[str, Any], client: AsyncWebClient, response: BoltResponse | None
+    ) -> BoltResponse | None:
+        """Every request is acknowledged, so Slack neither retries it nor shows the person an error.
+
+        Bolt passes no ``response`` for a failure after ``ack()``: the ack is already sent, nothing to return.
+        """
         kind = body.get("type") if isinstance(body, dict) else None
         if isinstance(error, BoltUnhandledRequestError):
             log.warning("ignored a request no listener handles (type %r)", kind)
@@ -127,7 +137,7 @@ class Listeners:
             who = clicker(body) if isinstance(body, dict) else None
             if who is not None:
                 await _ephemeral(client, who[1], who[0], "Something went wrong on our side; nothing was recorded.")
-        return BoltResponse(status=200, body="")
+        return BoltResponse(status=200, body="") if response is not None else None
 
     async def _answer_unknown(self, client: AsyncWebClient, body: dict[str, Any]) -> None:
         who = clicker(body)

@@ -56,8 +56,8 @@ class Prompter:
             blocks.decided_blocks(approval, previous=previous),
         )
 
-    async def say_in_thread(self, approval: Approval, text: str) -> None:
-        await self.client.chat_postMessage(channel=approval.channel, thread_ts=approval.ts, text=text)
+    async def say_in_thread(self, channel: str, ts: str, text: str) -> None:
+        await self.client.chat_postMessage(channel=channel, thread_ts=ts, text=text)
 
     def update(self, channel: str, ts: str, text: str, card: list[dict[str, Any]]) -> None:
         """Schedule ``chat.update``; of several updates to one message, only the latest still waiting is sent."""

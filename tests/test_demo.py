@@ -1,0 +1,324 @@
+"""``approval-bot demo`` run as a person runs it (a subprocess, a clean environment), and its message renderer."""
+
+from __future__ import annotations
+
+import io
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.approvals.models import Approval, State
+from bot.demo.terminal import Terminal
+from bot.demo.transcript import Demo
+from bot.sandbox import SlackEmulator
+from bot.sandbox.render import render_message, render_mrkdwn
+from bot.slack.blocks import decided_blocks, prompt_blocks, prompt_text
+from workflows.model import DEMO_DRAFTS
+
+FIRST_DRAFT = "Release 2.4 ships today with faster approvals and a new audit export."
+REVISED_DRAFT = "- audit logs can be exported"
+BUTTONS = "[ Approve ]  [ Revise ]  [ Cancel ]"
+QUESTION = "Approve, Revise or Cancel? [a/r/c]"
+
+
+def clean_env() -> dict[str, str]:
+    """The environment of a fresh machine: no Redis, model, Slack or proxy settings."""
+    dropped = ("REDIS_", "OPENAI_", "MODEL_", "SLACK_", "APPROV", "LOG_LEVEL")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped) and "PROXY" not in k.upper()}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def demo(tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env or clean_env(),
+        timeout=60,
+    )
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output, output
+    assert "Warning" not in done.stderr and "ERROR" not in done.stderr, output
+    return done.returncode, done.stdout
+
+
+def after(text: str, *parts: str) -> bool:
+    """``parts`` appear in ``text`` in this order."""
+    at = 0
+    for part in parts:
+        at = text.find(part, at)
+        if at < 0:
+            return False
+        at += len(part)
+    return True
+
+
+# --- the command -------------------------------------------------------------------------------------------------
+
+
+def test_auto_approve(tmp_path: Path) -> None:
+    status, out = demo(tmp_path, "--auto", "approve")
+
+    assert status == 0, out
+    assert "offline" in out and "emulat" in out  # the intro says what is going on
+    assert "#general  you:\n    /agent-task Draft the announcement email for release 2.4" in out
+    assert "(only visible to you)" in out and "Started draft" in out
+    assert "#approvals  approval-bot:\n    Approval needed\n    Requested by @you for draft, step 0" in out
+    assert after(out, "Subject: Release 2.4 is out", FIRST_DRAFT, BUTTONS, f"{QUESTION} a")
+    assert after(out, f"{QUESTION} a", "(edited)", "✅ Approved by @you", "✅ Your draft", FIRST_DRAFT)
+    assert "<@" not in out and "<!date" not in out and "&gt;" not in out
+    assert REVISED_DRAFT not in out
+    assert out.count(BUTTONS) == 1
+
+
+def test_auto_revise_then_approve(tmp_path: Path) -> None:
+    status, out = demo(tmp_path, "--auto", "revise")
+
+    assert status == 0, out
+    assert after(
+        out,
+        FIRST_DRAFT,
+        BUTTONS,
+        f"{QUESTION} r",
+        "↳ approval-bot, in the thread:",
+        "Reply in this thread",
+        "Feedback: Shorter, and use bullet points",
+        "↳ you, in the thread:\n        Shorter, and use bullet points",
+        "approval-bot (edited):\n    ✏️ Revision requested",
+        "step 1",
+        "This is a revision of the previous prompt",
+        REVISED_DRAFT,
+        BUTTONS,
+        f"{QUESTION} a",
+        "✅ Approved by @you",
+        "✅ Your draft",
+        REVISED_DRAFT,
+        "The demo is over.",
+    ), out
+    assert out.count(BUTTONS) == 2
+
+
+def test_auto_cancel(tmp_path: Path) -> None:
+    status, out = demo(tmp_path, "--auto", "cancel")
+
+    assert status == 0, out
+    assert after(
+        out,
+        FIRST_DRAFT,
+        BUTTONS,
+        f"{QUESTION} c",
+        "Cancel this request? [y/N] y",
+        "🛑 Cancelled by @you",
+        "🛑 Your draft",
+        "was cancelled by @you",
+    ), out
+    assert "✅" not in out
+
+
+def test_interactive_revise_then_approve(tmp_path: Path) -> None:
+    status, out = demo(tmp_path, "--task", "Write the release email", stdin="r\nMake it shorter\na\n")
+
+    assert status == 0, out
+    assert "/agent-task Write the release email" in out
+    assert after(
+        out,
+        FIRST_DRAFT,
+        f"{QUESTION} r\n",
+        "Reply in this thread",
+        "Feedback: Make it shorter\n",
+        "↳ you, in the thread:\n        Make it shorter",
+        REVISED_DRAFT,
+        f"{QUESTION} a\n",
+        "✅ Your draft",
+        REVISED_DRAFT,
+    ), out
+
+
+def test_interactive_end_of_input_cancels(tmp_path: Path) -> None:
+    status, out = demo(tmp_path, stdin="maybe\n")
+
+    assert status == 0, out
+    assert after(out, "Please answer a (approve), r (revise) or c (cancel).", "no more input", "🛑 Your draft"), out
+
+
+def test_proxy_variables_do_not_reroute_the_local_slack(tmp_path: Path) -> None:
+    env = clean_env() | {"HTTPS_PROXY": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
+    status, out = demo(tmp_path, "--auto", "approve", env=env)
+
+    assert status == 0, out
+    assert "✅ Your draft" in out
+
+
+def test_ctrl_c_at_the_prompt_stops_cleanly(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "demo"],
+        stdin=subprocess.PIPE,  # kept open: the demo waits at its question
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        env=clean_env(),
+    )
+    assert process.stdout is not None
+    seen = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + 30
+        while b"[a/r/c]" not in seen and time.monotonic() < deadline:
+            if selector.select(timeout=0.5):
+                chunk = os.read(process.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                seen += chunk
+    assert b"[a/r/c]" in seen, seen.decode(errors="replace")
+
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=30)
+    output = (seen + rest).decode(errors="replace")
+
+    assert process.returncode == 130, output
+    assert "Interrupted: stopping the bot and the emulator." in output
+    assert "Traceback" not in output and "ERROR" not in output, output
+
+
+def test_unreachable_redis_is_one_line(tmp_path: Path) -> None:
+    env = clean_env() | {"REDIS_URL": "redis://127.0.0.1:1/0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo", "--auto", "approve"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.startswith("approval-bot: cannot reach Redis at redis://127.0.0.1:1/0")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+async def test_gives_up_with_a_clear_message_when_the_bot_never_answers() -> None:
+    out = io.StringIO()
+    async with SlackEmulator() as slack:  # no bot connected: the slash command is never delivered
+        user = slack.add_user("you")
+        approvals = slack.add_channel("approvals", members=[user])
+        demo = Demo(slack, user, approvals, auto="approve", out=out, terminal=Terminal(None), bot_time_s=0.3)
+
+        assert await demo.run("anything") == 1
+    assert "The demo gave up" in out.getvalue()
+
+
+# --- render_message ----------------------------------------------------------------------------------------------
+
+NAMES = {"U0SBX00001": "alice", "C0SBX00002": "approvals"}
+
+
+def test_mentions_channels_and_specials() -> None:
+    text = "<@U0SBX00001> in <#C0SBX00002>, <@U0UNKNOWN> in <#C0OTHER|random>, <!here> <!subteam^S1|@ops>"
+
+    assert render_mrkdwn(text, NAMES) == "@alice in #approvals, @U0UNKNOWN in #random, @here @ops"
+
+
+def test_dates_show_their_fallback() -> None:
+    assert render_mrkdwn("*Asked:* <!date^1714000000^{date_short_pretty} at {time}|2024-04-24 23:06 UTC>") == (
+        "Asked: 2024-04-24 23:06 UTC"
+    )
+
+
+def test_links() -> None:
+    assert render_mrkdwn("see <https://example.com/a_b|the docs> or <https://example.com>") == (
+        "see the docs (https://example.com/a_b) or https://example.com"
+    )
+    assert render_mrkdwn("<mailto:ops@example.com|ops@example.com>") == "ops@example.com"
+
+
+def test_entities_are_unescaped_last_so_escaped_text_stays_text() -> None:
+    escaped = "Ping &lt;!channel&gt; &amp; &lt;@U0SBX00001&gt;, a &amp;lt; b"
+
+    assert render_mrkdwn(escaped, NAMES) == "Ping <!channel> & <@U0SBX00001>, a &lt; b"
+
+
+def test_bold_and_italic_markers_go_code_stays() -> None:
+    assert render_mrkdwn("*Requested by* you, _(no text)_, `wf-1.0`, 2 * 3 * 4, snake_case_name") == (
+        "Requested by you, (no text), `wf-1.0`, 2 * 3 * 4, snake_case_name"
+    )
+    assert render_mrkdwn("Result:\n```Hi *team*\n\nBye```") == "Result:\n│ Hi *team*\n│\n│ Bye"
+    assert render_mrkdwn("Result: ```one```") == "Result: \n│ one"
+
+
+def approval(**changes: object) -> Approval:
+    fields: dict[str, object] = {
+        "id": "wf-abc.0",
+        "workflow_id": "wf-abc",
+        "step": 0,
+        "state": State.PENDING,
+        "prompt": DEMO_DRAFTS[0] + "\n<!channel> & co",
+        "requester": "U0SBX00001",
+        "workflow": "draft",
+        "created_ms": 1_714_000_000_000,
+        "deadline_ms": 1_714_003_600_000,
+    }
+    return Approval(**(fields | changes))  # type: ignore[arg-type]
+
+
+def test_a_card_reads_top_to_bottom_with_its_buttons() -> None:
+    card = approval()
+    shown = render_message(prompt_text(card), prompt_blocks(card), NAMES)
+
+    assert shown.startswith("Approval needed\nRequested by @alice for draft, step 0 (`wf-abc.0`)\nAsked: 2024-04-2")
+    assert "Expires: " in shown and "<!date" not in shown
+    assert "\n\nSubject: Release 2.4 is out\n\nHi team," in shown
+    assert "<!channel> & co" in shown  # the agent's text, unescaped for reading, never a ping
+    assert shown.endswith("\n\n[ Approve ]  [ Revise ]  [ Cancel ]")
+
+
+def test_an_edit_collapses_what_did_not_change() -> None:
+    card = approval()
+    decided = approval(state=State.APPROVED, decider="U0SBX00001", decided_ms=1_714_000_060_000)
+    shown = render_message("", decided_blocks(decided), NAMES, previous=prompt_blocks(card))
+
+    assert shown.startswith("✅ Approved\nRequested by @alice")
+    assert "Hi team" not in shown and "\n\n…\n\n" in shown
+    assert shown.endswith("✅ Approved by @alice at 2024-04-24 23:07 UTC")
+    assert "[ Approve ]" not in shown
+
+
+def test_other_blocks_and_plain_text() -> None:
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Deploy"}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "*Service:* api"},
+            "fields": [{"type": "plain_text", "text": "region: eu"}],
+            "accessory": {"type": "button", "text": {"type": "plain_text", "text": "Details"}, "action_id": "d"},
+        },
+        {"type": "divider"},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "by <@U0SBX00001>"}, {"type": "image"}]},
+        {
+            "type": "actions",
+            "elements": [
+                {"type": "static_select", "placeholder": {"type": "plain_text", "text": "Pick"}, "action_id": "s"},
+                {"type": "overflow", "action_id": "o"},
+            ],
+        },
+        {"type": "unknown_kind"},
+    ]
+
+    assert render_message("fallback", blocks, NAMES) == (
+        "Deploy\nService: api\nregion: eu\n[ Details ]\n\n" + "─" * 24 + "\n\nby @alice\n\n[ Pick ▾ ]  [ … ]"
+    )
+    assert render_message("Hi <@U0SBX00001> &amp; all", [], NAMES) == "Hi @alice & all"
+    assert render_message("Hi", None) == "Hi"
+
+
+@pytest.mark.parametrize("junk", [None, "text", 3, {"type": "section", "text": "not an object"}])
+def test_malformed_blocks_are_skipped(junk: object) -> None:
+    assert render_message("the text", [junk]) == "the text"
