@@ -18,6 +18,14 @@ from workflows import Verdict, Workflow
 
 log = logging.getLogger(__name__)
 
+
+def _not_a_stopped_run(record: logging.LogRecord) -> bool:
+    """AutoGen logs a run stopped through its cancellation token as an ERROR with a traceback; it is not one."""
+    return not (record.exc_info and record.exc_info[0] is asyncio.CancelledError)
+
+
+logging.getLogger("autogen_core").addFilter(_not_a_stopped_run)
+
 _STATUS = {
     Verdict.APPROVE: RunStatus.APPROVED,
     Verdict.CANCEL: RunStatus.CANCELLED,
