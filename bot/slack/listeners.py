@@ -20,7 +20,7 @@ from bot.approvals import AlreadyDecided, ApprovalStore, Outcome, UnknownApprova
 from bot.approvals.errors import ApprovalError
 from bot.runs import RunOutcome, StartWorkflow
 from bot.slack import blocks
-from bot.slack.payloads import clicker, parse_click, parse_task, parse_thread_reply
+from bot.slack.payloads import Click, clicker, parse_click, parse_task, parse_thread_reply
 from bot.slack.prompter import Prompter
 from bot.slack.reports import not_an_approver_reply_text, outcome_report, started_text, unknown_workflow_text
 
@@ -62,12 +62,8 @@ class Listeners:
 
     async def on_decision(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        click = parse_click(body)
-        if click is None or not click.approval_id:
-            await self._answer_unknown(client, body)
-            return
-        if not self.is_approver(click.user):
-            await _ephemeral(client, click.channel, click.user, blocks.not_an_approver_text())
+        click = await self._approver_click(body, client)
+        if click is None:
             return
         try:
             decided = await self.store.decide(click.approval_id, _OUTCOMES[click.action_id], click.user)
@@ -80,12 +76,8 @@ class Listeners:
 
     async def on_revise(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        click = parse_click(body)
-        if click is None or not click.approval_id:
-            await self._answer_unknown(client, body)
-            return
-        if not self.is_approver(click.user):
-            await _ephemeral(client, click.channel, click.user, blocks.not_an_approver_text())
+        click = await self._approver_click(body, client)
+        if click is None:
             return
         approval = await self.store.get(click.approval_id)
         if approval is None:
@@ -138,6 +130,17 @@ class Listeners:
             if who is not None:
                 await _ephemeral(client, who[1], who[0], "Something went wrong on our side; nothing was recorded.")
         return BoltResponse(status=200, body="") if response is not None else None
+
+    async def _approver_click(self, body: dict[str, Any], client: AsyncWebClient) -> Click | None:
+        """The click, if it is a well-formed click by an approver; anyone else is answered privately."""
+        click = parse_click(body)
+        if click is None or not click.approval_id:
+            await self._answer_unknown(client, body)
+            return None
+        if not self.is_approver(click.user):
+            await _ephemeral(client, click.channel, click.user, blocks.not_an_approver_text())
+            return None
+        return click
 
     async def _answer_unknown(self, client: AsyncWebClient, body: dict[str, Any]) -> None:
         who = clicker(body)
