@@ -71,7 +71,7 @@ class Service:
         store = ApprovalStore(self.redis)
         await store.start()
         self._stack.push_async_callback(store.aclose)
-        prompter = Prompter(client, store, self.workspace.approvals_channel_id)
+        prompter = Prompter(client, store, self.workspace.approvals_channel_id, self.workspace.url)
         store.on_transition(prompter.show_outcome)
         self._stack.push_async_callback(prompter.aclose)
 

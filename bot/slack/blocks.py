@@ -199,15 +199,23 @@ def _meta(approval: Approval, now_ms: int | None) -> str:
     return "\n".join(lines)
 
 
-def _revision_line(previous: Approval) -> str:
-    line = f"↩️ This is a revision of the previous prompt (step {previous.step})"
+def message_link(workspace_url: str, channel: str, ts: str) -> str:
+    """The permalink form of a message: ``https://acme.slack.com/archives/C123/p1714000000000100``."""
+    return f"{workspace_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+
+
+def _revision_line(previous: Approval, workspace_url: str) -> str:
+    what = "the previous prompt"
+    if workspace_url and previous.channel and previous.ts:
+        what = f"<{message_link(workspace_url, previous.channel, previous.ts)}|{what}>"
+    line = f"↩️ This is a revision of {what} (step {previous.step})"
     line += f", requested by {person(previous.decider)}"
     if previous.feedback.strip():
         line += f". Feedback: “{escape_mrkdwn(shorten(previous.feedback, 300))}”"
     return line
 
 
-def _card(approval: Approval, previous: Approval | None, now_ms: int | None) -> list[Block]:
+def _card(approval: Approval, previous: Approval | None, now_ms: int | None, workspace_url: str) -> list[Block]:
     header = PlainTextObject(text=_HEADERS[approval.state], emoji=True)
     meta = _meta(approval, now_ms)
     blocks: list[Block] = [
@@ -215,7 +223,7 @@ def _card(approval: Approval, previous: Approval | None, now_ms: int | None) -> 
         SectionBlock(block_id=_block_id("approval_meta", approval), text=MarkdownTextObject(text=meta)),
     ]
     if previous is not None:
-        blocks.append(_context(_block_id("approval_revision", approval), _revision_line(previous)))
+        blocks.append(_context(_block_id("approval_revision", approval), _revision_line(previous, workspace_url)))
     chunks, truncated = _shown_chunks(approval.prompt)
     texts = [escape_mrkdwn(chunk) for chunk in chunks if chunk.strip()] or ["_(the agent sent no text)_"]
     blocks += [
@@ -267,13 +275,14 @@ def _dicts(blocks: list[Block]) -> list[dict[str, Any]]:
 
 
 def prompt_blocks(
-    approval: Approval, *, previous: Approval | None = None, now_ms: int | None = None
+    approval: Approval, *, previous: Approval | None = None, now_ms: int | None = None, workspace_url: str = ""
 ) -> list[dict[str, Any]]:
     """The card asking for a decision, with Approve / Revise / Cancel buttons whose ``value`` is the approval id.
 
-    ``previous`` is the approval this one revises (its feedback is quoted); ``now_ms`` adds "(in 59 min)".
+    ``previous`` is the approval this one revises (its feedback is quoted, and with ``workspace_url`` its card is
+    linked); ``now_ms`` adds "(in 59 min)".
     """
-    return _dicts([*_card(approval, previous, now_ms), _actions(approval)])
+    return _dicts([*_card(approval, previous, now_ms, workspace_url), _actions(approval)])
 
 
 def outcome_line(approval: Approval) -> str:
@@ -294,10 +303,13 @@ def outcome_line(approval: Approval) -> str:
     raise ValueError(f"approval {approval.id} is still pending")
 
 
-def decided_blocks(approval: Approval, *, previous: Approval | None = None) -> list[dict[str, Any]]:
+def decided_blocks(
+    approval: Approval, *, previous: Approval | None = None, workspace_url: str = ""
+) -> list[dict[str, Any]]:
     """The same card with the buttons removed and the outcome added. ``approval`` must not be pending."""
     line = outcome_line(approval)
-    return _dicts([*_card(approval, previous, None), _context(_block_id("approval_outcome", approval), line)])
+    outcome = _context(_block_id("approval_outcome", approval), line)
+    return _dicts([*_card(approval, previous, None, workspace_url), outcome])
 
 
 # --- plain text ------------------------------------------------------------------------------------------------

@@ -24,10 +24,12 @@ log = logging.getLogger(__name__)
 
 
 class Prompter:
-    def __init__(self, client: AsyncWebClient, store: ApprovalStore, channel_id: str) -> None:
+    def __init__(self, client: AsyncWebClient, store: ApprovalStore, channel_id: str, workspace_url: str = "") -> None:
         self.client = client
         self._store = store
         self.channel_id = channel_id
+        self.workspace_url = workspace_url
+        """The workspace's address (auth.test ``url``), for links between a card and its revision."""
         self._latest: dict[tuple[str, str], tuple[str, list[dict[str, Any]]]] = {}
         self._senders: dict[tuple[str, str], asyncio.Task[None]] = {}
 
@@ -35,14 +37,28 @@ class Prompter:
         response = await self.client.chat_postMessage(
             channel=self.channel_id,
             text=blocks.prompt_text(approval),
-            blocks=blocks.prompt_blocks(approval, previous=previous),
+            blocks=blocks.prompt_blocks(approval, previous=previous, workspace_url=self.workspace_url),
             unfurl_links=False,
             unfurl_media=False,
         )
         ref = MessageRef(str(response["channel"]), str(response["ts"]))
         for chunk in blocks.prompt_overflow(approval):
             await self.client.chat_postMessage(channel=ref.channel, thread_ts=ref.ts, text=chunk)
+        if previous is not None and previous.channel and previous.ts:
+            await self._link_revision(previous, ref)
         return ref
+
+    async def _link_revision(self, previous: Approval, ref: MessageRef) -> None:
+        """Tell the previous card's thread where its revision is (best effort: the new card is what matters)."""
+        where = "below in the channel"
+        if self.workspace_url:
+            where = f"<{blocks.message_link(self.workspace_url, ref.channel, ref.ts)}|here>"
+        try:
+            await self.client.chat_postMessage(
+                channel=previous.channel, thread_ts=previous.ts, text=f"The agent posted its revision {where}."
+            )
+        except SlackApiError as exc:
+            log.warning("could not link revision %s from its previous card: %s", ref.ts, exc.response.get("error"))
 
     async def show_outcome(self, approval: Approval) -> None:
         """Replace the card's buttons with the outcome (transition listener of the store)."""
@@ -53,7 +69,7 @@ class Prompter:
             approval.channel,
             approval.ts,
             blocks.decision_text(approval),
-            blocks.decided_blocks(approval, previous=previous),
+            blocks.decided_blocks(approval, previous=previous, workspace_url=self.workspace_url),
         )
 
     async def say_in_thread(self, channel: str, ts: str, text: str) -> None:

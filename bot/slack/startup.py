@@ -23,6 +23,8 @@ class StartupError(Exception):
 @dataclass(frozen=True, slots=True)
 class Workspace:
     team: str
+    url: str
+    """The workspace's address, e.g. ``https://acme.slack.com/``."""
     bot_user_id: str
     approvals_channel_id: str
 
@@ -42,7 +44,7 @@ async def preflight(client: AsyncWebClient, app_token: str, channel: str) -> Wor
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         problem = type(exc).__name__
         raise StartupError(f"cannot reach Slack at {client.base_url} ({problem}); check SLACK_API_URL") from exc
-    return Workspace(str(auth.get("team") or ""), str(auth["user_id"]), channel_id)
+    return Workspace(str(auth.get("team") or ""), str(auth.get("url") or ""), str(auth["user_id"]), channel_id)
 
 
 def _rejected(variable: str, exc: SlackApiError) -> StartupError:

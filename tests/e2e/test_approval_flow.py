@@ -109,6 +109,9 @@ async def test_revise_through_the_thread_then_approve(slack: SlackEmulator, peop
     assert "Shorter, &amp; mention #billing" in texts(revised.blocks)
     assert "Questions to #billing" in texts(new_card.blocks)  # the agent's revision
     assert "Shorter" in texts(new_card.blocks)  # linked to the feedback that caused it
+    assert f"/archives/{people.approvals}/p{card.ts.replace('.', '')}|" in texts(new_card.blocks)
+    back_link = f"/archives/{people.approvals}/p{new_card.ts.replace('.', '')}|"
+    await slack.wait_for(lambda: [m for m in slack.thread(people.approvals, card.ts) if back_link in m.text], 10)
     assert action_ids(new_card.blocks) == [blocks.ACTION_APPROVE, blocks.ACTION_REVISE, blocks.ACTION_CANCEL]
 
     await slack.click(people.alice, people.approvals, new_card.ts, blocks.ACTION_APPROVE)
