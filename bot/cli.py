@@ -12,11 +12,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from redis.exceptions import RedisError
-
-from bot.approvals.connection import connect
 from bot.config import ConfigError, Settings, load_dotenv_file, load_settings
-from bot.service import Service, load_model
+from bot.service import Service, load_model, open_redis
 from bot.slack.startup import StartupError
 from workflows.model import ModelConfigError
 
@@ -50,22 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def run(settings: Settings) -> int:
     model = await load_model(settings)
-    redis = connect(settings.redis_url)
+    redis = await open_redis(settings)
     try:
-        await _check_redis(redis, settings)
         async with Service(settings, redis, model):
             await _until_signalled()
             log.info("shutting down")
     finally:
         await redis.aclose()
     return 0
-
-
-async def _check_redis(redis: object, settings: Settings) -> None:
-    try:
-        await redis.ping()  # type: ignore[attr-defined]
-    except (RedisError, OSError) as exc:
-        raise StartupError(f"cannot reach Redis at {settings.redis_url_redacted} ({exc}); check REDIS_URL") from exc
 
 
 async def _until_signalled() -> None:

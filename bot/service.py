@@ -6,20 +6,23 @@ Redis client and a model factory.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import AsyncExitStack
 from types import TracebackType
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.approvals import ApprovalStore
+from bot.approvals.connection import connect
 from bot.config import Settings
 from bot.runner import WorkflowRunner
 from bot.slack.app import build_app, web_client
 from bot.slack.listeners import Listeners
 from bot.slack.prompter import Prompter
-from bot.slack.startup import Workspace, preflight
+from bot.slack.startup import StartupError, Workspace, preflight
 from workflows import DEFAULT_WORKFLOW, ModelFactory, registry
 from workflows.model import ModelConfigError, component_config, model_factory, openai_config
 
@@ -35,6 +38,22 @@ async def load_model(settings: Settings, *, fallback: dict[str, object] | None =
     if fallback is not None:
         return await model_factory(fallback)
     raise ModelConfigError("no model configured: set OPENAI_API_KEY, or MODEL_CONFIG to an AutoGen component config")
+
+
+REDIS_PING_S = 5.0
+
+
+async def open_redis(settings: Settings, *, advice: str = "check REDIS_URL") -> aioredis.Redis:
+    """A client for ``REDIS_URL``, checked now: an unreachable Redis is one clear ``StartupError``."""
+    redis = connect(settings.redis_url)
+    try:
+        async with asyncio.timeout(REDIS_PING_S):
+            await redis.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
+        await redis.aclose()
+        why = str(exc) or f"no answer within {REDIS_PING_S:.0f} s"
+        raise StartupError(f"cannot reach Redis at {settings.redis_url_redacted} ({why}); {advice}") from exc
+    return redis
 
 
 class Service:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -13,18 +12,14 @@ from typing import TextIO
 
 import fakeredis.aioredis
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
-from bot.approvals.connection import connect
 from bot.config import DEFAULT_REDIS_URL, Secret, Settings
 from bot.demo.terminal import Terminal
 from bot.demo.transcript import APPROVALS, AUTO_CHOICES, DEFAULT_TASK, USER_NAME, Demo
 from bot.sandbox import SlackEmulator
-from bot.service import Service, load_model
-from bot.slack.startup import StartupError
+from bot.service import Service, load_model, open_redis
 from workflows.model import DEFAULT_MODEL, demo_config
 
-REDIS_PING_S = 5.0
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 """What slack-sdk reads to route its calls, loopback included: the demo's Slack is on 127.0.0.1."""
 
@@ -81,17 +76,7 @@ async def _open_redis(settings: Settings) -> tuple[aioredis.Redis, str]:
     if not _redis_url_set(settings):
         fake = fakeredis.aioredis.FakeRedis(decode_responses=True)
         return fake, "in this process (fakeredis; set REDIS_URL to use a Redis server)"
-    redis = connect(settings.redis_url)
-    try:
-        async with asyncio.timeout(REDIS_PING_S):
-            await redis.ping()
-    except (RedisError, OSError, TimeoutError) as exc:
-        await redis.aclose()
-        why = str(exc) or f"no answer within {REDIS_PING_S:.0f} s"
-        raise StartupError(
-            f"cannot reach Redis at {settings.redis_url_redacted} ({why}); start it, or unset REDIS_URL "
-            "to let the demo run one in its own process"
-        ) from exc
+    redis = await open_redis(settings, advice="start it, or unset REDIS_URL to let the demo run one in its own process")
     return redis, f"{settings.redis_url_redacted} (REDIS_URL)"
 
 

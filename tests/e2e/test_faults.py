@@ -168,9 +168,7 @@ async def test_buttons_posted_before_a_restart_work_in_the_new_process(
     assert "stopped" in interrupted.text
 
 
-async def test_card_of_a_stopped_process_still_expires_on_time(
-    slack: SlackEmulator, people: People, start_bot
-) -> None:
+async def test_card_of_a_stopped_process_still_expires_on_time(slack: SlackEmulator, people: People, start_bot) -> None:
     old = await start_bot(APPROVAL_TIMEOUT="2")
     card = await start_task(slack, people)
     assert await old.stop() == 0  # nobody waits for this approval any more
