@@ -107,7 +107,7 @@ class Service:
         )
         app = build_app(client, listeners, self.redis)
         handler = AsyncSocketModeHandler(app, app_token)
-        await handler.connect_async()
+        await handler.connect_async()  # type: ignore[no-untyped-call]
         self._stack.push_async_callback(handler.close_async)
         log.info(
             "approval-bot is connected to team %s; approvals go to %s (%s)",

@@ -24,6 +24,9 @@ echo "==> ruff"
 .venv/bin/ruff check bot workflows tests benchmarks
 .venv/bin/ruff format --check bot workflows tests benchmarks
 
+echo "==> mypy"
+.venv/bin/mypy
+
 echo "==> import contracts"
 .venv/bin/lint-imports
 

@@ -55,7 +55,7 @@ class DecisionSubscriber:
             self._reader = None
         if self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.aclose()
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
             self._pubsub = None
         for futures in self._waiters.values():
             for fut in futures:

@@ -43,7 +43,7 @@ class Terminal:
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
         try:
-            loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+            loop.add_reader(fd, _set_once, ready)
         except NotImplementedError:  # an event loop without add_reader (Windows)
             return await asyncio.to_thread(os.read, fd, 65536)
         except (OSError, ValueError):  # a regular file or /dev/null: reading never blocks
@@ -62,3 +62,8 @@ class Terminal:
             return b"\n"  # woken without data after all: an empty line, asked again
         except OSError:
             return b""
+
+
+def _set_once(ready: asyncio.Future[None]) -> None:
+    if not ready.done():
+        ready.set_result(None)

@@ -145,10 +145,11 @@ class Demo:
             if answer is None:
                 self._print("(no more input: the demo cancels the request)")
                 return "cancel"
-            choice = _ANSWERS.get(answer.strip().lower())
-            if choice is None:
+            picked = _ANSWERS.get(answer.strip().lower())
+            if picked is None:
                 self._print("Please answer a (approve), r (revise) or c (cancel).")
                 continue
+            choice = picked
             if choice != "cancel":
                 return choice
             if question:

@@ -136,8 +136,8 @@ def render_block(block: Any, names: Mapping[str, str] | None = None) -> str:
         title = render_text_object(block.get("title"), names) or str(block.get("alt_text") or "")
         return f"[image: {title}]" if title else "[image]"
     if kind == "markdown":
-        text = block.get("text")
-        return text if isinstance(text, str) else ""
+        markdown = block.get("text")
+        return markdown if isinstance(markdown, str) else ""
     if kind == "input":
         label = render_text_object(block.get("label"), names)
         return f"{label}\n{render_element(block.get('element'), names) or '[ … ]'}"
