@@ -7,6 +7,7 @@ import pytest
 
 from bot.approvals import ApprovalStore, StoreSettings
 from bot.approvals.connection import connect
+from bot.sandbox import SlackEmulator
 from tests.redis_server import RedisServer
 
 # slack-sdk applies proxy variables to loopback too; the emulator lives on 127.0.0.1.
@@ -54,3 +55,9 @@ async def store(redis_url: str) -> AsyncIterator[ApprovalStore]:
     yield approvals
     await approvals.aclose()
     await redis.aclose()
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackEmulator]:
+    async with SlackEmulator() as emulator:
+        yield emulator

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from bot.approvals import ApprovalKey, ApprovalStore, Outcome
@@ -11,12 +9,6 @@ from bot.sandbox import SlackEmulator
 from bot.slack import blocks
 from bot.slack.app import web_client
 from bot.slack.prompter import Prompter
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackEmulator]:
-    async with SlackEmulator() as emulator:
-        yield emulator
 
 
 @pytest.fixture

@@ -22,12 +22,6 @@ class People:
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[SlackEmulator]:
-    async with SlackEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
 def people(slack: SlackEmulator) -> People:
     alice, bob, mallory = slack.add_user("alice"), slack.add_user("bob"), slack.add_user("mallory")
     approvals = slack.add_channel("approvals", members=[alice, bob, mallory])
