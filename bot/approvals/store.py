@@ -240,6 +240,7 @@ class ApprovalStore:
             return _Transition(status, ms_left=int(reply[1]))
         approval = Approval.from_hash(_pairs(reply[1]))
         if status in ("ok", "expired"):
+            log.info("approval %s %s by %s", approval.id, approval.state, approval.decider or "its deadline")
             await self._notify(approval)
         return _Transition(status, approval)
 
