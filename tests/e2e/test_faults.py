@@ -177,3 +177,17 @@ async def test_card_of_a_stopped_process_still_expires_on_time(slack: SlackEmula
 
     expired = await decided_card(slack, people, card.ts)
     assert "Expired" in texts(expired.blocks)
+
+
+async def test_prompt_slack_refuses_to_post_cancels_and_says_so(
+    slack: SlackEmulator, people: People, start_bot
+) -> None:
+    await start_bot()
+    slack.fail_next("chat.postMessage", status=500, error="internal_error", times=10)
+
+    command = await slack.slash_command(people.alice, "Announce the Q3 launch", channel_id=people.general)
+    await slack.wait_ack(command, timeout=3)
+    report = await report_to(slack, people.alice, "cancelled")
+
+    assert "could not be posted" in report.text
+    assert len(slack.calls_to("chat.postMessage")) == 3  # the first try and slack-sdk's two retries
