@@ -18,8 +18,10 @@ def started_text(workflow: str, workflow_id: str, task: str, approvals_channel: 
 
 
 def unknown_workflow_text(name: str, workflows: Mapping[str, str]) -> str:
-    usage = usage_text(workflows, default=next(iter(workflows)))
-    return f"There is no workflow called “{escape_mrkdwn(name)}”.\n{usage}"
+    default = escape_mrkdwn(next(iter(workflows)))
+    usage = usage_text(workflows, default=default)
+    hint = f"To give the whole text to the {default} workflow, start it with `{default}:`."
+    return f"There is no workflow called “{escape_mrkdwn(name)}”. {hint}\n{usage}"
 
 
 def not_an_approver_reply_text() -> str:
