@@ -18,9 +18,10 @@ def started_text(workflow: str, workflow_id: str, task: str, approvals_channel: 
 
 
 def unknown_workflow_text(name: str, workflows: Mapping[str, str]) -> str:
-    default = escape_mrkdwn(next(iter(workflows)))
-    usage = usage_text(workflows, default=default)
-    hint = f"To give the whole text to the {default} workflow, start it with `{default}:`."
+    default = next(iter(workflows))
+    usage = usage_text(workflows, default=default)  # escapes its own text
+    shown = escape_mrkdwn(default)
+    hint = f"To give the whole text to the {shown} workflow, start it with `{shown}:`."
     return f"There is no workflow called “{escape_mrkdwn(name)}”. {hint}\n{usage}"
 
 
