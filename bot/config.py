@@ -28,7 +28,8 @@ DEFAULT_LOG_LEVEL = "INFO"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MODEL_CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+"""A Slack user ID (``U…``, or ``W…`` on Enterprise Grid)."""
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _CHANNEL_NAME = re.compile(r"^[^\s#<>&|@,.]{1,80}$")
 _MASK = "**********"
@@ -223,7 +224,7 @@ def _approvals_channel(raw: str) -> str:
 def _approvers(raw: str) -> frozenset[str]:
     ids = [item.strip() for item in raw.split(",") if item.strip()]
     for user_id in ids:
-        if not _USER_ID.match(user_id):
+        if not USER_ID.match(user_id):
             raise ConfigError(
                 "APPROVERS",
                 f"has {user_id!r}, which is not a Slack member ID (U... or W...); "

@@ -85,7 +85,7 @@ class Service:
         assert settings.slack_bot_token is not None and settings.slack_app_token is not None
         app_token = settings.slack_app_token.get()
         client = web_client(settings.slack_bot_token.get(), settings.slack_api_url)
-        self.workspace = await preflight(client, app_token, settings.approvals_channel)
+        self.workspace = await preflight(client, app_token, settings.approvals_channel, settings.approvals_channel_name)
 
         store = ApprovalStore(self.redis)
         await store.start()

@@ -96,11 +96,3 @@ class Approval:
 def as_text(value: bytes | str) -> str:
     """Redis replies arrive as bytes unless the client decodes them; accept both."""
     return value.decode() if isinstance(value, bytes) else value
-
-
-def key_of(approval_id: str) -> ApprovalKey:
-    """The inverse of ``ApprovalKey.approval_id``."""
-    workflow_id, _, step = approval_id.rpartition(".")
-    if not workflow_id or not step.isdigit():
-        raise ValueError(f"not an approval id: {approval_id!r}")
-    return ApprovalKey(workflow_id, int(step))

@@ -7,7 +7,6 @@ and dates that this module builds itself are left as control sequences.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -25,12 +24,12 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.approvals.models import Approval, State
+from bot.config import USER_ID
 from bot.slack.scopes import SLASH_COMMAND
 
 ACTION_APPROVE = "approval_approve"
 ACTION_REVISE = "approval_revise"
 ACTION_CANCEL = "approval_cancel"
-APPROVAL_ACTIONS = (ACTION_APPROVE, ACTION_REVISE, ACTION_CANCEL)
 ACTIONS_BLOCK_ID = "approval_actions"
 
 MAX_BLOCKS = 50  # per message
@@ -40,7 +39,6 @@ MAX_TEXT_CHARS = 12_000  # ...and at most this many escaped characters; the rest
 THREAD_CHUNK_LIMIT = 3000
 TRUNCATED_NOTE = "… (truncated; full text in the thread)"
 
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _NAMED_DECIDERS = {"workflow": "the workflow", "system": "the system"}
 _HEADERS = {
     State.PENDING: "Approval needed",
@@ -122,7 +120,7 @@ def slack_date(ms: int) -> str:
 
 def person(user: str) -> str:
     """A mention for a Slack user ID; anything else (``workflow``, ``system``, a name) in escaped words."""
-    if _USER_ID.match(user):
+    if USER_ID.match(user):
         return f"<@{user}>"
     if not user:
         return "someone"

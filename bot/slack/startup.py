@@ -29,7 +29,9 @@ class Workspace:
     approvals_channel_id: str
 
 
-async def preflight(client: AsyncWebClient, app_token: str, channel: str) -> Workspace:
+async def preflight(client: AsyncWebClient, app_token: str, channel: str, channel_name: str | None) -> Workspace:
+    """Check both tokens, find the approvals ``channel`` (``channel_name`` is its name to look up, or None when
+    ``channel`` is already an ID) and make sure the bot is in it."""
     try:
         try:
             auth = await client.auth_test()
@@ -39,7 +41,7 @@ async def preflight(client: AsyncWebClient, app_token: str, channel: str) -> Wor
             await client.apps_connections_open(app_token=app_token)
         except SlackApiError as exc:
             raise _rejected("SLACK_APP_TOKEN", exc) from exc
-        channel_id = await _resolve(client, channel)
+        channel_id = channel if channel_name is None else await _resolve(client, channel_name)
         await _join(client, channel_id, channel)
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         problem = type(exc).__name__
@@ -52,11 +54,9 @@ def _rejected(variable: str, exc: SlackApiError) -> StartupError:
     return StartupError(f"{variable} was rejected by Slack ({error}); copy it again from your Slack app's settings")
 
 
-async def _resolve(client: AsyncWebClient, channel: str) -> str:
-    """A channel ID for ``channel``: an ID as it is, or ``#name`` looked up (``load_settings`` normalises both)."""
-    if not channel.startswith("#"):
-        return channel
-    name = channel[1:]
+async def _resolve(client: AsyncWebClient, name: str) -> str:
+    """The ID of the channel called ``name`` (without ``#``)."""
+    channel = f"#{name}"
     cursor = ""
     while True:
         try:
