@@ -8,7 +8,7 @@ import pytest
 from bot.approvals import ApprovalStore, StoreSettings
 from bot.approvals.connection import connect
 from bot.sandbox import SlackEmulator
-from tests.redis_server import RedisServer
+from tests.redis_server import Fsync, RedisServer
 
 # slack-sdk applies proxy variables to loopback too; the emulator lives on 127.0.0.1.
 for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
@@ -29,8 +29,8 @@ def make_redis_server() -> Iterator[Callable[..., RedisServer]]:
     """Redis servers of the test's own, which it may stop and restart; closed after the test."""
     servers: list[RedisServer] = []
 
-    def make(*, appendonly: bool = True) -> RedisServer:
-        server = RedisServer(appendonly=appendonly)
+    def make(*, appendonly: bool = True, appendfsync: Fsync = "always") -> RedisServer:
+        server = RedisServer(appendonly=appendonly, appendfsync=appendfsync)
         servers.append(server)
         server.start()
         return server
