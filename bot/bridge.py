@@ -26,7 +26,10 @@ WORKFLOW_CANCELLED_BY = "workflow"
 
 @dataclass
 class ApprovalInput:
-    """The input function of one workflow run; call it as AutoGen does: ``await f(prompt, token)``."""
+    """The input function of one workflow run; call it as AutoGen does: ``await f(prompt, token)``.
+
+    Steps are counted from 1: the first human step of a run is step 1, its approval ``<workflow_id>.1``.
+    """
 
     store: ApprovalStore
     poster: PromptPoster
@@ -35,26 +38,34 @@ class ApprovalInput:
     requester: str
     timeout_s: float
     step: int = 0
+    """The last step asked; the next call asks step ``step + 1``."""
     decisions: list[Approval] = field(default_factory=list)
     detached: bool = False
     """Set by ``detach()``: a cancellation now leaves the pending approval as it is."""
+    _waiting: asyncio.Future[Approval] | None = field(default=None, init=False, repr=False)
+    _hooked: list[CancellationToken] = field(default_factory=list, init=False, repr=False)
 
     def detach(self) -> None:
         """The process is shutting down: stop waiting, but leave the approval pending for a restarted run."""
         self.detached = True
 
     async def __call__(self, prompt: str, cancellation_token: CancellationToken | None = None) -> str:
-        key = ApprovalKey(self.workflow_id, self.step)
+        self._hook(cancellation_token)
+        if _cancelled(cancellation_token):
+            raise asyncio.CancelledError  # nothing asked, nothing to post
         self.step += 1
+        key = ApprovalKey(self.workflow_id, self.step)
         approval = await self.store.create(
             key, prompt=prompt, requester=self.requester, workflow=self.workflow, timeout_s=self.timeout_s
         )
         try:
+            if _cancelled(cancellation_token):  # cancelled while the approval was being created: post no card
+                raise asyncio.CancelledError
             decided = await self._decision(approval, cancellation_token)
         except asyncio.CancelledError:
             # A cancelled workflow cancels its approval. A process shutting down leaves it pending: its card
             # keeps working, and a restarted run re-attaches to it (creation is idempotent).
-            if cancellation_token is not None and cancellation_token.is_cancelled() and not self.detached:
+            if _cancelled(cancellation_token) and not self.detached:
                 await asyncio.shield(self._cancel(approval.id))
             raise
         if decided is None:
@@ -62,38 +73,58 @@ class ApprovalInput:
         self.decisions.append(decided)
         return reply_for(decided)
 
+    def _hook(self, token: CancellationToken | None) -> None:
+        """One callback per token for the whole run, however many approvals it asks: ``link_future`` would add
+        one per wait, and a token never forgets its callbacks."""
+        if token is None or any(hooked is token for hooked in self._hooked):
+            return
+        self._hooked.append(token)
+        token.add_callback(self._on_cancel)
+
+    def _on_cancel(self) -> None:
+        if self._waiting is not None and not self._waiting.done():
+            self._waiting.cancel()
+
     async def _decision(self, approval: Approval, cancellation_token: CancellationToken | None) -> Approval | None:
         raise_if_cancelled()
         if approval.pending and not approval.ts and not await self._post(approval):
             return None
         raise_if_cancelled()
-        waiting = asyncio.ensure_future(self.store.wait(approval.id))
-        if cancellation_token is not None:
-            cancellation_token.link_future(waiting)
+        if _cancelled(cancellation_token):  # cancelled while the card was being posted: the card is updated
+            raise asyncio.CancelledError
+        self._waiting = asyncio.ensure_future(self.store.wait(approval.id))
         try:
-            return await waiting
+            return await self._waiting
         except UnknownApproval:
             log.warning("approval %s vanished from Redis while awaited", approval.id)
             return replace(approval, state=State.CANCELLED, decider="", feedback="the approval record was lost")
+        finally:
+            self._waiting = None
 
     async def _post(self, approval: Approval) -> bool:
+        """Show the approval; the poster records where (before anything else is posted). On failure, cancel it."""
         previous = self.decisions[-1] if self.decisions else None
         try:
-            ref = await self.poster.post(approval, previous)
-            await self.store.attach_message(approval.id, ref.channel, ref.ts)
+            await self.poster.post(approval, previous)
+        except asyncio.CancelledError:
+            raise
         except Exception:
             log.exception("could not post the prompt of approval %s; cancelling it", approval.id)
-            await self._cancel(approval.id)
+            await self._cancel(approval.id, "the approval card could not be posted in full")
             return False
         return True
 
-    async def _cancel(self, approval_id: str) -> None:
+    async def _cancel(self, approval_id: str, why: str | None = None) -> None:
         try:
-            await self.store.decide(approval_id, Outcome.CANCELLED, WORKFLOW_CANCELLED_BY)
+            await self.store.decide(approval_id, Outcome.CANCELLED, WORKFLOW_CANCELLED_BY, why)
         except AlreadyDecided:
             pass
         except Exception:
             log.exception("could not mark approval %s cancelled", approval_id)
+
+
+def _cancelled(token: CancellationToken | None) -> bool:
+    return token is not None and token.is_cancelled()
 
 
 def reply_for(approval: Approval) -> str:

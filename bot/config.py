@@ -30,6 +30,10 @@ MODEL_CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 """A Slack user ID (``U…``, or ``W…`` on Enterprise Grid)."""
+USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+"""A Slack user group ID (``S…``), resolved to its members with ``usergroups.users.list``."""
+DEFAULT_RETENTION = 7 * 24 * 3600.0
+DEFAULT_AUDIT_RETENTION = 90 * 24 * 3600.0
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _CHANNEL_NAME = re.compile(r"^[^\s#<>&|@,.]{1,80}$")
 _MASK = "**********"
@@ -72,6 +76,11 @@ class Settings:
     approvals_channel: str = DEFAULT_APPROVALS_CHANNEL
     approvers: frozenset[str] = frozenset()
     approval_timeout: float = DEFAULT_APPROVAL_TIMEOUT
+    mention_approvers: bool = True
+    retention: float = DEFAULT_RETENTION
+    """Seconds a decided approval's record stays readable (and its card's buttons answer "already decided")."""
+    audit_retention: float = DEFAULT_AUDIT_RETENTION
+    """Seconds audit entries (what was asked, shown and decided) are kept."""
     model_config: Path | None = None
     openai_api_key: Secret | None = None
     log_level: str = DEFAULT_LOG_LEVEL
@@ -95,9 +104,13 @@ class Settings:
     def log_level_number(self) -> int:
         return logging.getLevelNamesMapping()[self.log_level]
 
-    def is_approver(self, user_id: str) -> bool:
-        """An empty approvers list means anyone in the channel may decide."""
-        return not self.approvers or user_id in self.approvers
+    @property
+    def approver_users(self) -> frozenset[str]:
+        return frozenset(a for a in self.approvers if USER_ID.match(a))
+
+    @property
+    def approver_groups(self) -> frozenset[str]:
+        return frozenset(a for a in self.approvers if USERGROUP_ID.match(a))
 
     def __repr__(self) -> str:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -119,6 +132,9 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
         approvals_channel=_parse(environ, "APPROVALS_CHANNEL", DEFAULT_APPROVALS_CHANNEL, _approvals_channel),
         approvers=_parse(environ, "APPROVERS", frozenset(), _approvers),
         approval_timeout=_parse(environ, "APPROVAL_TIMEOUT", DEFAULT_APPROVAL_TIMEOUT, _approval_timeout),
+        mention_approvers=_parse(environ, "MENTION_APPROVERS", True, _flag("MENTION_APPROVERS")),
+        retention=_parse(environ, "RETENTION", DEFAULT_RETENTION, _seconds("RETENTION")),
+        audit_retention=_parse(environ, "AUDIT_RETENTION", DEFAULT_AUDIT_RETENTION, _seconds("AUDIT_RETENTION")),
         model_config=_parse(environ, "MODEL_CONFIG", None, _model_config),
         openai_api_key=_parse(environ, "OPENAI_API_KEY", None, Secret),
         log_level=_parse(environ, "LOG_LEVEL", DEFAULT_LOG_LEVEL, _log_level),
@@ -224,23 +240,42 @@ def _approvals_channel(raw: str) -> str:
 def _approvers(raw: str) -> frozenset[str]:
     ids = [item.strip() for item in raw.split(",") if item.strip()]
     for user_id in ids:
-        if not USER_ID.match(user_id):
+        if not USER_ID.match(user_id) and not USERGROUP_ID.match(user_id):
             raise ConfigError(
                 "APPROVERS",
-                f"has {user_id!r}, which is not a Slack member ID (U... or W...); "
-                "list member IDs separated by commas, or leave it empty to let anyone decide",
+                f"has {user_id!r}, which is neither a Slack member ID (U... or W...) nor a user group ID (S...); "
+                "list IDs separated by commas, or leave it empty to let anyone decide",
             )
     return frozenset(ids)
 
 
-def _approval_timeout(raw: str) -> float:
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ConfigError("APPROVAL_TIMEOUT", f"must be a positive number of seconds, got {raw!r}")
-    return seconds
+def _seconds(name: str) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = math.nan
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise ConfigError(name, f"must be a positive number of seconds, got {raw!r}")
+        return seconds
+
+    return parse
+
+
+_approval_timeout = _seconds("APPROVAL_TIMEOUT")
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _flag(name: str) -> Callable[[str], bool]:
+    def parse(raw: str) -> bool:
+        value = raw.lower()
+        if value not in _TRUE | _FALSE:
+            raise ConfigError(name, f"must be true or false, got {raw!r}")
+        return value in _TRUE
+
+    return parse
 
 
 def _model_config(raw: str) -> Path:

@@ -17,6 +17,10 @@ class MessageRef:
 
 
 class PromptPoster(Protocol):
-    """Shows an approval to the people who can decide it; ``previous`` is the approval it revises, if any."""
+    """Shows an approval to the people who can decide it; ``previous`` is the approval it revises, if any.
+
+    ``post`` records where the card is (``ApprovalStore.attach_message``) before it posts anything else, and
+    raises if the approval could not be shown in full (a card nobody may decide on half-read is no card).
+    """
 
     async def post(self, approval: Approval, previous: Approval | None) -> MessageRef: ...

@@ -44,10 +44,10 @@ class WorkflowRunner:
         self._timeout_s = timeout_s
         self._runs: dict[str, tuple[asyncio.Task[None], CancellationToken, ApprovalInput]] = {}
 
-    def start(self, workflow: str, task: str, requester: str, report: Reporter) -> str:
-        """Start ``workflow`` on ``task`` in the background; returns the new workflow id at once."""
+    def start(self, workflow: str, task: str, requester: str, report: Reporter, workflow_id: str = "") -> None:
+        """Start ``workflow`` on ``task`` in the background, as ``workflow_id`` (a new one if empty)."""
         chosen = self._workflows[workflow]
-        workflow_id = f"wf-{uuid.uuid4().hex[:12]}"
+        workflow_id = workflow_id or f"wf-{uuid.uuid4().hex[:12]}"
         token = CancellationToken()
         human = ApprovalInput(
             store=self._store,
@@ -61,7 +61,6 @@ class WorkflowRunner:
         self._runs[workflow_id] = (run, token, human)
         run.add_done_callback(lambda _: self._runs.pop(workflow_id, None))
         log.info("started workflow %s (%s) for %s", workflow_id, chosen.name, requester)
-        return workflow_id
 
     async def aclose(self, grace_s: float = 10.0) -> None:
         """Stop every run for a shutdown. Their pending approvals stay pending, so the cards keep recording

@@ -27,5 +27,5 @@ class RunOutcome:
 Reporter = Callable[[RunOutcome], Awaitable[None]]
 """Tells the requester how their run ended."""
 
-StartWorkflow = Callable[[str, str, str, Reporter], str]
-"""``start(workflow, task, requester, report) -> workflow_id``: starts a run in the background at once."""
+StartWorkflow = Callable[[str, str, str, Reporter, str], None]
+"""``start(workflow, task, requester, report, workflow_id)``: starts a run in the background at once."""

@@ -15,14 +15,19 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from bot.approvals import ApprovalStore
+from bot.approvals import ApprovalStore, StoreSettings
 from bot.approvals.connection import connect
 from bot.config import Settings
 from bot.runner import WorkflowRunner
-from bot.slack.app import build_app, web_client
+from bot.slack.app import build_app, card_client, web_client
+from bot.slack.approvers import Approvers
 from bot.slack.listeners import Listeners
+from bot.slack.names import UserNames
 from bot.slack.prompter import Prompter
+from bot.slack.redelivery import Redeliveries
+from bot.slack.requester import RequesterLine
 from bot.slack.startup import StartupError, Workspace, preflight
+from bot.slack.threads import ThreadMarks
 from workflows import DEFAULT_WORKFLOW, ModelFactory, registry
 from workflows.model import ModelConfigError, component_config, model_factory, openai_config
 
@@ -83,14 +88,28 @@ class Service:
     async def _start(self) -> None:
         settings = self.settings
         assert settings.slack_bot_token is not None and settings.slack_app_token is not None
-        app_token = settings.slack_app_token.get()
-        client = web_client(settings.slack_bot_token.get(), settings.slack_api_url)
+        app_token, bot_token = settings.slack_app_token.get(), settings.slack_bot_token.get()
+        client = web_client(bot_token, settings.slack_api_url)
         self.workspace = await preflight(client, app_token, settings.approvals_channel, settings.approvals_channel_name)
+        approvers = Approvers(client, settings.approver_users, settings.approver_groups)
+        if approvers.anyone:
+            log.warning("APPROVERS is empty: anyone in %s may approve, revise or cancel", settings.approvals_channel)
+        elif approvers.groups:
+            await approvers.refresh()
 
-        store = ApprovalStore(self.redis)
+        store_settings = StoreSettings(retention_s=settings.retention, audit_retention_s=settings.audit_retention)
+        store = ApprovalStore(self.redis, store_settings)
         await store.start()
         self._stack.push_async_callback(store.aclose)
-        prompter = Prompter(client, store, self.workspace.approvals_channel_id, self.workspace.url)
+        prompter = Prompter(
+            client,
+            store,
+            self.workspace.approvals_channel_id,
+            self.workspace.url,
+            card_client=card_client(bot_token, settings.slack_api_url),
+            approvers=approvers.named,
+            mention_approvers=settings.mention_approvers,
+        )
         store.on_transition(prompter.show_outcome)
         self._stack.push_async_callback(prompter.aclose)
 
@@ -103,9 +122,15 @@ class Service:
             prompter=prompter,
             start_workflow=self.runner.start,
             workflows={name: workflow.description for name, workflow in ordered.items()},
-            is_approver=settings.is_approver,
+            approvers=approvers,
+            redeliveries=Redeliveries(self.redis),
+            threads=ThreadMarks(self.redis, settings.retention),
+            requesters=RequesterLine(client, self.workspace.url),
+            names=UserNames(client),
+            bot_user_id=self.workspace.bot_user_id,
         )
-        app = build_app(client, listeners, self.redis)
+        self._stack.push_async_callback(listeners.aclose)
+        app = build_app(client, listeners)
         handler = AsyncSocketModeHandler(app, app_token)
         await handler.connect_async()  # type: ignore[no-untyped-call]
         self._stack.push_async_callback(handler.close_async)

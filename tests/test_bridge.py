@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 from autogen_core import CancellationToken
@@ -20,15 +21,29 @@ SECOND = "Subject: Launch\n\nShort version: we launch Monday."
 
 
 class RecordingPoster:
-    def __init__(self, fail: bool = False) -> None:
+    """A poster as the protocol asks: records where each card is (a ts of its own) before returning."""
+
+    def __init__(self, store: ApprovalStore, fail: bool = False) -> None:
+        self.store = store
         self.posted: asyncio.Queue[tuple[Approval, Approval | None]] = asyncio.Queue()
+        self.count = 0
         self.fail = fail
 
     async def post(self, approval: Approval, previous: Approval | None) -> MessageRef:
         if self.fail:
             raise ConnectionError("Slack is unreachable")
+        self.count += 1
+        ref = MessageRef("C0APPROVAL", f"1714000000.{self.count:06d}")
+        await self.store.attach_message(approval.id, ref.channel, ref.ts)
         self.posted.put_nowait((approval, previous))
-        return MessageRef("C0APPROVAL", f"1714000000.{self.posted.qsize():06d}")
+        return ref
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 5) -> None:
+    """Wait until ``predicate()`` holds, re-checking every 10 ms (state that nothing announces)."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
 
 
 async def workflow(*answers: str) -> DraftWorkflow:
@@ -42,7 +57,7 @@ def input_for(store: ApprovalStore, poster: RecordingPoster, timeout_s: float = 
 
 
 async def test_team_revises_once_then_ends_on_approve(store: ApprovalStore) -> None:
-    poster = RecordingPoster()
+    poster = RecordingPoster(store)
     human_input = input_for(store, poster)
     run = asyncio.create_task((await workflow(FIRST, SECOND)).run("Announce the launch", human_input))
 
@@ -55,19 +70,20 @@ async def test_team_revises_once_then_ends_on_approve(store: ApprovalStore) -> N
     assert (first.prompt, previous) == (FIRST, None)  # the draft itself, not "Enter your response: "
     assert second.prompt == SECOND and second_previous is not None
     assert (second_previous.id, second_previous.feedback) == (first.id, "make it shorter")
-    assert (first.id, second.id) == ("wf42.0", "wf42.1")
+    assert (first.id, second.id) == ("wf42.1", "wf42.2")  # steps count from 1
+    assert (await store.find_by_message("C0APPROVAL", "1714000000.000002")) == await store.get(second.id)
     assert (result.verdict, result.output, result.revisions) == (Verdict.APPROVE, SECOND, 1)
     events = [(e.approval_id, e.event) for e in await read_audit(store.redis)]
     assert sorted(events) == [
-        ("wf42.0", "created"),
-        ("wf42.0", "revised"),
-        ("wf42.1", "approved"),
         ("wf42.1", "created"),
+        ("wf42.1", "revised"),
+        ("wf42.2", "approved"),
+        ("wf42.2", "created"),
     ]
 
 
 async def test_cancel_ends_the_run(store: ApprovalStore) -> None:
-    poster = RecordingPoster()
+    poster = RecordingPoster(store)
     run = asyncio.create_task((await workflow(FIRST)).run("Announce", input_for(store, poster)))
 
     approval, _ = await asyncio.wait_for(poster.posted.get(), 10)
@@ -79,7 +95,7 @@ async def test_cancel_ends_the_run(store: ApprovalStore) -> None:
 
 
 async def test_expiry_takes_the_safe_default(store: ApprovalStore) -> None:
-    poster = RecordingPoster()
+    poster = RecordingPoster(store)
 
     result = await asyncio.wait_for((await workflow(FIRST)).run("Announce", input_for(store, poster, 0.2)), 10)
 
@@ -89,7 +105,7 @@ async def test_expiry_takes_the_safe_default(store: ApprovalStore) -> None:
 
 
 async def test_cancelling_the_workflow_cancels_the_wait_and_the_approval(store: ApprovalStore) -> None:
-    poster = RecordingPoster()
+    poster = RecordingPoster(store)
     token = CancellationToken()
     run = asyncio.create_task((await workflow(FIRST)).run("Announce", input_for(store, poster), token))
 
@@ -105,25 +121,25 @@ async def test_cancelling_the_workflow_cancels_the_wait_and_the_approval(store: 
 
 
 async def test_prompt_that_cannot_be_posted_cancels_instead_of_hanging(store: ApprovalStore) -> None:
-    human_input = input_for(store, RecordingPoster(fail=True))
+    human_input = input_for(store, RecordingPoster(store, fail=True))
 
     reply = await asyncio.wait_for(human_input("Deploy to production?"), 5)
 
     assert reply.startswith("CANCEL:")
-    assert (await store.get("wf42.0")).state is State.CANCELLED  # type: ignore[union-attr]
+    assert (await store.get("wf42.1")).state is State.CANCELLED  # type: ignore[union-attr]
 
 
 async def test_replayed_run_reattaches_without_posting_again(store: ApprovalStore) -> None:
-    poster = RecordingPoster()
+    poster = RecordingPoster(store)
     # What a worker that died mid-wait leaves behind: a pending approval whose card was posted.
     left = await store.create(
-        ApprovalKey("wf42", 0), prompt="Deploy?", requester="U0ALICE123", workflow="draft", timeout_s=60
+        ApprovalKey("wf42", 1), prompt="Deploy?", requester="U0ALICE123", workflow="draft", timeout_s=60
     )
     await store.attach_message(left.id, "C0APPROVAL", "1714000000.000001")
 
-    replay = input_for(store, poster)  # the restarted worker replays the workflow from step 0
+    replay = input_for(store, poster)  # the restarted worker replays the workflow from its first step
     reply = asyncio.create_task(replay("Deploy?"))
-    await asyncio.wait_for(store.subscriber.until_waiting(1), 5)
+    await eventually(lambda: store.subscriber.waiting == 1)
     await store.decide(left.id, Outcome.APPROVED, "U0BOB45678")
 
     assert await asyncio.wait_for(reply, 5) == "APPROVE"
@@ -131,12 +147,54 @@ async def test_replayed_run_reattaches_without_posting_again(store: ApprovalStor
 
 
 async def test_lost_record_ends_the_wait_with_cancel(store: ApprovalStore) -> None:
-    poster = RecordingPoster()
+    poster = RecordingPoster(store)
     reply = asyncio.create_task(input_for(store, poster)("Deploy?"))
     await asyncio.wait_for(poster.posted.get(), 5)
-    await asyncio.wait_for(store.subscriber.until_waiting(1), 5)
+    await eventually(lambda: store.subscriber.waiting == 1)
 
     await store.redis.flushall()
     await store.subscriber.resync()  # what a reconnect or the periodic sweep does
 
     assert await asyncio.wait_for(reply, 5) == "CANCEL: the approval record was lost"
+
+
+class CancellingStore(ApprovalStore):
+    """A real store whose ``create`` lets a test act while the approval is being created."""
+
+    during_create: Callable[[], None] = staticmethod(lambda: None)
+
+    async def create(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        approval = await super().create(*args, **kwargs)
+        self.during_create()
+        return approval
+
+
+async def test_token_cancelled_while_the_approval_is_created_posts_no_card(store: ApprovalStore) -> None:
+    token = CancellationToken()
+    racing = CancellingStore(store.redis)
+    racing.during_create = token.cancel
+    poster = RecordingPoster(racing)
+    human_input = ApprovalInput(
+        store=racing, poster=poster, workflow_id="wf43", workflow="draft", requester="U0ALICE123", timeout_s=60
+    )
+
+    with pytest.raises(asyncio.CancelledError):
+        await human_input("Deploy to production?", token)
+
+    assert poster.posted.empty()
+    cancelled = await store.get("wf43.1")
+    assert cancelled is not None and (cancelled.state, cancelled.decider) == (State.CANCELLED, WORKFLOW_CANCELLED_BY)
+
+
+async def test_a_token_holds_one_callback_however_many_approvals_it_asks(store: ApprovalStore) -> None:
+    poster = RecordingPoster(store)
+    token = CancellationToken()
+    human_input = input_for(store, poster)
+
+    for _ in range(20):
+        ask = asyncio.create_task(human_input("Deploy?", token))
+        approval, _ = await asyncio.wait_for(poster.posted.get(), 5)
+        await store.decide(approval.id, Outcome.REVISED, "U0BOB45678", "again")
+        assert (await asyncio.wait_for(ask, 5)).startswith("REVISE:")
+
+    assert len(token._callbacks) == 1  # AutoGen's token keeps every callback until it is cancelled

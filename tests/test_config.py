@@ -42,7 +42,8 @@ def test_defaults() -> None:
     assert settings.openai_api_key is None
     assert settings.log_level == "INFO"
     assert settings.log_level_number == logging.INFO
-    assert settings.is_approver("U0ANYONE1")
+    assert settings.mention_approvers is True
+    assert (settings.retention, settings.audit_retention) == (7 * 24 * 3600, 90 * 24 * 3600)
 
 
 def test_settings_is_frozen() -> None:
@@ -80,7 +81,10 @@ def test_normalisation() -> None:
     settings = load_settings(
         {
             **TOKENS,
-            "APPROVERS": " U0ALICE123 ,W0BOB45678,, U0ALICE123 ",
+            "APPROVERS": " U0ALICE123 ,W0BOB45678,, U0ALICE123 ,S0OPSTEAM1",
+            "MENTION_APPROVERS": "off",
+            "RETENTION": "86400",
+            "AUDIT_RETENTION": "172800",
             "APPROVAL_TIMEOUT": "2.5",
             "APPROVALS_CHANNEL": "Approvals",
             "LOG_LEVEL": "debug",
@@ -88,9 +92,11 @@ def test_normalisation() -> None:
             "REDIS_URL": "unix:///tmp/redis.sock",
         }
     )
-    assert settings.approvers == frozenset({"U0ALICE123", "W0BOB45678"})
-    assert settings.is_approver("W0BOB45678")
-    assert not settings.is_approver("U0MALLORY1")
+    assert settings.approvers == frozenset({"U0ALICE123", "W0BOB45678", "S0OPSTEAM1"})
+    assert settings.approver_users == frozenset({"U0ALICE123", "W0BOB45678"})
+    assert settings.approver_groups == frozenset({"S0OPSTEAM1"})
+    assert settings.mention_approvers is False
+    assert (settings.retention, settings.audit_retention) == (86400, 172800)
     assert settings.approval_timeout == 2.5
     assert settings.approvals_channel == "#approvals"
     assert settings.log_level == "DEBUG"
@@ -134,8 +140,11 @@ def test_model_config_must_exist(tmp_path: Path) -> None:
         ({**TOKENS, "REDIS_URL": "redis://"}, "REDIS_URL", "no host"),
         ({**TOKENS, "REDIS_URL": "redis://:SECRET@localhost:notaport"}, "REDIS_URL", "not a valid URL"),
         ({**TOKENS, "APPROVALS_CHANNEL": "#two words"}, "APPROVALS_CHANNEL", "channel ID (C... or G...)"),
-        ({**TOKENS, "APPROVERS": "U0ALICE123,bob"}, "APPROVERS", "'bob', which is not a Slack member ID"),
-        ({**TOKENS, "APPROVERS": "S0GROUP123"}, "APPROVERS", "not a Slack member ID"),
+        ({**TOKENS, "APPROVERS": "U0ALICE123,bob"}, "APPROVERS", "'bob', which is neither a Slack member ID"),
+        ({**TOKENS, "APPROVERS": "C0CHANNEL1"}, "APPROVERS", "nor a user group ID"),
+        ({**TOKENS, "MENTION_APPROVERS": "maybe"}, "MENTION_APPROVERS", "true or false"),
+        ({**TOKENS, "RETENTION": "0"}, "RETENTION", "positive number of seconds"),
+        ({**TOKENS, "AUDIT_RETENTION": "x"}, "AUDIT_RETENTION", "positive number of seconds"),
         ({**TOKENS, "APPROVAL_TIMEOUT": "0"}, "APPROVAL_TIMEOUT", "positive number of seconds"),
         ({**TOKENS, "APPROVAL_TIMEOUT": "-5"}, "APPROVAL_TIMEOUT", "positive number of seconds"),
         ({**TOKENS, "APPROVAL_TIMEOUT": "soon"}, "APPROVAL_TIMEOUT", "positive number of seconds"),

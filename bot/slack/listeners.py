@@ -1,13 +1,17 @@
 """Thin Bolt listeners: ack, parse, one engine call, one answer.
 
-Every private answer is plain words (``blocks`` builds them); nothing here posts an exception's text.
+Every listener acks first, before any Redis call (Slack shows the person an error after 3 s); redelivery
+de-duplication and the engine call come after, bounded in time. Every private answer is plain words (``blocks``
+builds them); nothing here posts an exception's text.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
@@ -16,17 +20,38 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.approvals import AlreadyDecided, ApprovalStore, Outcome, UnknownApproval
+from bot.approvals import AlreadyDecided, Approval, ApprovalStore, Outcome, UnknownApproval
 from bot.approvals.errors import ApprovalError
+from bot.prompts import MessageRef
 from bot.runs import RunOutcome, StartWorkflow
 from bot.slack import blocks
-from bot.slack.payloads import Click, clicker, parse_click, parse_task, parse_thread_reply
+from bot.slack.approvers import Approvers
+from bot.slack.names import UserNames
+from bot.slack.patience import StoreUnavailable, patiently
+from bot.slack.payloads import (
+    Click,
+    ThreadReply,
+    clicker,
+    feedback_text,
+    mentioned_users,
+    parse_click,
+    parse_task,
+    parse_thread_reply,
+)
 from bot.slack.prompter import Prompter
-from bot.slack.reports import not_an_approver_reply_text, outcome_report, started_text, unknown_workflow_text
+from bot.slack.redelivery import Redeliveries
+from bot.slack.reports import not_an_approver_reply_text, outcome_report, started_text
+from bot.slack.requester import Requester, RequesterLine
+from bot.slack.threads import ThreadMarks
 
 log = logging.getLogger(__name__)
 
 _OUTCOMES = {blocks.ACTION_APPROVE: Outcome.APPROVED, blocks.ACTION_CANCEL: Outcome.CANCELLED}
+UNAVAILABLE_TEXT = (
+    "I could not record your click: the approval store is not answering. If the card has not changed within a "
+    "minute, click again."
+)
+UNKNOWN_BUTTON_TEXT = "That button is not one this bot knows; nothing was recorded."
 
 
 @dataclass
@@ -36,42 +61,76 @@ class Listeners:
     start_workflow: StartWorkflow
     workflows: Mapping[str, str]
     """Workflow name -> one-line description; the first is the default."""
-    is_approver: Callable[[str], bool]
+    approvers: Approvers
+    redeliveries: Redeliveries
+    threads: ThreadMarks
+    requesters: RequesterLine
+    names: UserNames
+    bot_user_id: str
+    _runs: dict[str, Requester] = field(default_factory=dict, init=False)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
+
+    def __post_init__(self) -> None:
+        self.prompter.on_posted = self.card_posted
 
     @property
     def default_workflow(self) -> str:
         return next(iter(self.workflows))
 
+    # --- /agent-task ------------------------------------------------------------------------------------------
+
     async def on_agent_task(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        parsed = parse_task(str(command.get("text") or ""))
+        parsed = parse_task(str(command.get("text") or ""), self.workflows)
         if parsed is None:
             await ack(blocks.usage_text(self.workflows, default=self.default_workflow))
             return
         name = parsed.workflow or self.default_workflow
-        if name not in self.workflows:
-            await ack(unknown_workflow_text(name, self.workflows))
+        workflow_id = f"wf-{uuid.uuid4().hex[:12]}"
+        await ack(started_text(name, workflow_id, parsed.task, self.prompter.channel_id))
+        if not await self.redeliveries.first(command):
             return
         user = str(command.get("user_id") or "")
-        channel = str(command.get("channel_id") or "")
+        requester = self.requesters.requester(user, str(command.get("channel_id") or ""), respond)
+        self._runs[workflow_id] = requester
 
-        async def report(outcome: RunOutcome) -> None:  # told where they typed the command
-            await self._tell_requester(respond, user, channel, outcome)
+        async def report(outcome: RunOutcome) -> None:
+            self._runs.pop(workflow_id, None)
+            await self.requesters.tell(requester, outcome_report(outcome))
 
-        workflow_id = self.start_workflow(name, parsed.task, user, report)
-        await ack(started_text(name, workflow_id, parsed.task, self.prompter.channel_id))
+        self.start_workflow(name, parsed.task, user, report, workflow_id)
+
+    async def card_posted(self, approval: Approval, ref: MessageRef) -> None:
+        """The run's first card exists: its requester's "started" answer now links to it."""
+        requester = self._runs.get(approval.workflow_id)
+        if requester is None or requester.card is not None:
+            return
+        link = await self.requesters.link(requester, ref)
+        text = started_text(approval.workflow, approval.workflow_id, "", self.prompter.channel_id, card_link=link)
+        await self.requesters.replace(requester, text)
+
+    # --- clicks -----------------------------------------------------------------------------------------------
 
     async def on_decision(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         click = await self._approver_click(body, client)
         if click is None:
             return
+        outcome = _OUTCOMES[click.action_id]
         try:
-            decided = await self.store.decide(click.approval_id, _OUTCOMES[click.action_id], click.user)
+            decided = await patiently(lambda: self.store.decide(click.approval_id, outcome, click.user))
+        except AlreadyDecided as refused:
+            mine = refused.approval.decider == click.user and refused.approval.state.value == outcome.value
+            if not mine:  # else: our own earlier attempt, whose answer was lost, recorded it
+                await _ephemeral(client, click.channel, click.user, _refusal(refused))
+            return
         except ApprovalError as refused:
             await _ephemeral(client, click.channel, click.user, _refusal(refused))
             return
+        except StoreUnavailable:
+            await _ephemeral(client, click.channel, click.user, UNAVAILABLE_TEXT)
+            return
         if not decided.ts:  # clicked before the bot had recorded where the card is: the click says where
-            await self.store.attach_message(decided.id, click.channel, click.message_ts)
+            await patiently(lambda: self.store.attach_message(decided.id, click.channel, click.message_ts))
             await self.prompter.show_outcome(replace(decided, channel=click.channel, ts=click.message_ts))
 
     async def on_revise(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -79,40 +138,74 @@ class Listeners:
         click = await self._approver_click(body, client)
         if click is None:
             return
-        approval = await self.store.get(click.approval_id)
-        if approval is None:
-            await _ephemeral(client, click.channel, click.user, blocks.unknown_approval_text())
-        elif not approval.pending:
-            await _ephemeral(client, click.channel, click.user, blocks.already_decided_text(approval))
-        else:
-            await self.prompter.say_in_thread(
-                click.channel,
-                click.message_ts,
-                f"<@{click.user}> asked for changes. Reply in this thread with what should change: "
-                "the first reply from an approver goes back to the agent.",
-            )
+        try:
+            approval = await patiently(lambda: self.store.get(click.approval_id))
+            if approval is None or not approval.pending:
+                text = blocks.already_decided_text(approval) if approval else blocks.unknown_approval_text()
+                await _ephemeral(client, click.channel, click.user, text)
+                return
+            asked_by = await patiently(lambda: self.threads.ask_revision(approval.id, click.user))
+        except StoreUnavailable:
+            await _ephemeral(client, click.channel, click.user, UNAVAILABLE_TEXT)
+            return
+        if asked_by is not None:
+            await _ephemeral(client, click.channel, click.user, blocks.revise_already_asked_text(asked_by))
+            return
+        await self.prompter.say_in_thread(click.channel, click.message_ts, blocks.revise_request_text(click.user))
 
     async def on_unknown_action(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         log.warning("unknown action %r ignored", _action_id(body))
         await self._answer_unknown(client, body)
 
-    async def on_message(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+    # --- thread replies ---------------------------------------------------------------------------------------
+
+    async def on_message(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         reply = parse_thread_reply(event)
         if reply is None or reply.channel != self.prompter.channel_id:
             return
-        approval = await self.store.find_by_message(reply.channel, reply.thread_ts)
-        if approval is None:
-            return  # a thread that is not an approval card's
-        if not self.is_approver(reply.user):
-            if approval.pending:
-                await _ephemeral(client, reply.channel, reply.user, not_an_approver_reply_text())
+        if not await self.redeliveries.first(body):
             return
         try:
-            await self.store.decide(approval.id, Outcome.REVISED, reply.user, reply.text)
+            await self._on_reply(reply, client)
+        except StoreUnavailable:
+            await _ephemeral(client, reply.channel, reply.user, UNAVAILABLE_TEXT, thread_ts=reply.thread_ts)
+
+    async def _on_reply(self, reply: ThreadReply, client: AsyncWebClient) -> None:
+        approval = await patiently(lambda: self.store.find_by_message(reply.channel, reply.thread_ts))
+        if approval is None:
+            return  # a thread that is not an approval card's
+        addressed = reply.mentions(self.bot_user_id)
+        if not addressed and not await patiently(lambda: self.threads.revision_asked(approval.id)):
+            return  # people talking in the thread, not feedback
+        if not await self.approvers.allows(reply.user):
+            if approval.pending and await patiently(lambda: self.threads.first_telling(approval.id, reply.user)):
+                text = not_an_approver_reply_text()
+                await _ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
+            return
+        names = await self.names.names(mentioned_users(reply.text) - {self.bot_user_id})
+        feedback = feedback_text(reply, names, bot_user_id=self.bot_user_id)
+        try:
+            await patiently(lambda: self.store.decide(approval.id, Outcome.REVISED, reply.user, feedback))
         except ApprovalError as refused:
+            if isinstance(refused, AlreadyDecided) and refused.approval.decider == reply.user:
+                return  # our own earlier attempt recorded it
             text = _refusal(refused) + " Your reply was not sent to the agent."
-            await _ephemeral(client, reply.channel, reply.user, text)
+            await _ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
+
+    # --- errors -----------------------------------------------------------------------------------------------
+
+    async def guard(
+        self, body: dict[str, Any], client: AsyncWebClient, next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        """Global middleware: a malformed click (no actions, an action without an id) is acked and answered here;
+        Bolt's matchers would raise on it before any listener could ack."""
+        if isinstance(body, dict) and body.get("type") == "block_actions" and not _well_formed_actions(body):
+            log.warning("acknowledged a malformed block_actions payload")
+            self._later(self._answer_unknown(client, body))  # after the ack, which is this middleware's answer
+            return BoltResponse(status=200, body="")
+        await next()
+        return None
 
     async def on_error(
         self, error: Exception, body: dict[str, Any], client: AsyncWebClient, response: BoltResponse | None
@@ -128,34 +221,40 @@ class Listeners:
             log.error("failed to handle a request (type %r)", kind, exc_info=error)
             who = clicker(body) if isinstance(body, dict) else None
             if who is not None:
-                await _ephemeral(client, who[1], who[0], "Something went wrong on our side; nothing was recorded.")
+                text = "Something went wrong on our side; your click may not have been recorded."
+                await _ephemeral(client, who[1], who[0], text)
         return BoltResponse(status=200, body="") if response is not None else None
 
+    # --- helpers ----------------------------------------------------------------------------------------------
+
     async def _approver_click(self, body: dict[str, Any], client: AsyncWebClient) -> Click | None:
-        """The click, if it is a well-formed click by an approver; anyone else is answered privately."""
+        """The click, if it is a first delivery of a well-formed click by an approver; anyone else is answered
+        privately."""
         click = parse_click(body)
         if click is None or not click.approval_id:
             await self._answer_unknown(client, body)
             return None
-        if not self.is_approver(click.user):
+        if not await self.redeliveries.first(body):
+            return None
+        if not await self.approvers.allows(click.user):
             await _ephemeral(client, click.channel, click.user, blocks.not_an_approver_text())
             return None
         return click
 
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def _answer_unknown(self, client: AsyncWebClient, body: dict[str, Any]) -> None:
         who = clicker(body)
         if who is not None:
-            await _ephemeral(client, who[1], who[0], "That button is not one this bot knows; nothing was recorded.")
-
-    async def _tell_requester(self, respond: AsyncRespond, user: str, channel: str, outcome: RunOutcome) -> None:
-        text = outcome_report(outcome)
-        try:
-            response = await respond(text=text, response_type="ephemeral", replace_original=False)
-            if response.status_code == 200:
-                return
-        except Exception as exc:  # the response_url may have expired (30 minutes) or be used up
-            log.info("response_url unusable (%s); answering with chat.postEphemeral", type(exc).__name__)
-        await _ephemeral(self.prompter.client, channel, user, text)
+            await _ephemeral(client, who[1], who[0], UNKNOWN_BUTTON_TEXT)
 
 
 def _refusal(refused: ApprovalError) -> str:
@@ -166,6 +265,15 @@ def _refusal(refused: ApprovalError) -> str:
     return "That did not work; nothing was recorded."
 
 
+def _well_formed_actions(body: dict[str, Any]) -> bool:
+    actions = body.get("actions")
+    return (
+        isinstance(actions, list)
+        and bool(actions)
+        and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+    )
+
+
 def _action_id(body: dict[str, Any]) -> object:
     actions = body.get("actions") if isinstance(body, dict) else None
     if isinstance(actions, list) and actions and isinstance(actions[0], dict):
@@ -173,8 +281,8 @@ def _action_id(body: dict[str, Any]) -> object:
     return None
 
 
-async def _ephemeral(client: AsyncWebClient, channel: str, user: str, text: str) -> None:
+async def _ephemeral(client: AsyncWebClient, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
     try:
-        await client.chat_postEphemeral(channel=channel, user=user, text=text)
+        await client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
     except SlackApiError as exc:
         log.warning("could not answer %s privately: %s", user, exc.response.get("error"))

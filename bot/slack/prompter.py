@@ -11,74 +11,144 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.approvals import Approval, ApprovalKey, ApprovalStore, State
+from bot.approvals import Approval, ApprovalKey, ApprovalStore, State, UnknownApproval
 from bot.prompts import MessageRef
 from bot.slack import blocks
+from bot.slack.posting import ChannelPoster, PostFailed, card_metadata
 
 log = logging.getLogger(__name__)
 
+CardPosted = Callable[[Approval, MessageRef], Awaitable[None]]
+"""Told of every card once it is posted and recorded (the requester's "started" answer links to it)."""
+
+ATTACH_PATIENCE_S = 60.0
+"""How long recording where a card is may wait for Redis before the card is withdrawn."""
+
 
 class Prompter:
-    def __init__(self, client: AsyncWebClient, store: ApprovalStore, channel_id: str, workspace_url: str = "") -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        store: ApprovalStore,
+        channel_id: str,
+        workspace_url: str = "",
+        *,
+        card_client: AsyncWebClient | None = None,
+        approvers: Sequence[str] = (),
+        mention_approvers: bool = True,
+    ) -> None:
         self.client = client
         self._store = store
         self.channel_id = channel_id
         self.workspace_url = workspace_url
         """The workspace's address (auth.test ``url``), for links between a card and its revision."""
-        self._latest: dict[tuple[str, str], tuple[str, list[dict[str, Any]]]] = {}
+        self.approvers = list(approvers)
+        self.mention_approvers = mention_approvers
+        self._poster = ChannelPoster(card_client or client)
+        self.on_posted: CardPosted | None = None
+        self._latest: dict[tuple[str, str], tuple[str, list[dict[str, Any]], Approval | None]] = {}
         self._senders: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     async def post(self, approval: Approval, previous: Approval | None) -> MessageRef:
-        response = await self.client.chat_postMessage(
+        """Post the card, record where it is, then its thread overflow and the link from the card it revises."""
+        deadline = approval.deadline_ms / 1000
+        card = blocks.prompt_blocks(
+            approval,
+            previous=previous,
+            workspace_url=self.workspace_url,
+            approvers=self.approvers,
+            mention=self.mention_approvers,
+        )
+        response = await self._poster.post(
+            deadline=deadline,
             channel=self.channel_id,
             text=blocks.prompt_text(approval),
-            blocks=blocks.prompt_blocks(approval, previous=previous, workspace_url=self.workspace_url),
+            blocks=card,
+            metadata=card_metadata(approval.id, approval.created_ms),
             unfurl_links=False,
             unfurl_media=False,
         )
         ref = MessageRef(str(response["channel"]), str(response["ts"]))
+        await self._attach(approval, ref)
         for chunk in blocks.prompt_overflow(approval):
-            await self.client.chat_postMessage(channel=ref.channel, thread_ts=ref.ts, text=chunk)
+            await self._poster.post(deadline=deadline, channel=ref.channel, thread_ts=ref.ts, text=chunk)
         if previous is not None and previous.channel and previous.ts:
-            await self._link_revision(previous, ref)
+            await self._link_revision(previous, ref, deadline)
+        if self.on_posted is not None:
+            try:
+                await self.on_posted(approval, ref)
+            except Exception:
+                log.exception("could not announce the card of approval %s", approval.id)
         return ref
 
-    async def _link_revision(self, previous: Approval, ref: MessageRef) -> None:
+    async def _attach(self, approval: Approval, ref: MessageRef) -> None:
+        """Record where the card is, through Redis blips; if that cannot be done, withdraw the card (its buttons
+        would decide nothing anyone reads) and fail, so the run is told."""
+        give_up = time.monotonic() + min(ATTACH_PATIENCE_S, max(1.0, approval.deadline_ms / 1000 - time.time()))
+        backoff = 0.1
+        while True:
+            try:
+                await self._store.attach_message(approval.id, ref.channel, ref.ts)
+                return
+            except UnknownApproval:
+                break
+            except (RedisError, OSError, TimeoutError) as exc:
+                if time.monotonic() + backoff > give_up:
+                    break
+                log.warning("could not record card %s yet (%s); retrying", ref.ts, type(exc).__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+        withdrawn = blocks.withdrawn_blocks(approval)
+        try:
+            await self.client.chat_update(
+                channel=ref.channel, ts=ref.ts, text=blocks.withdrawn_text(approval), blocks=withdrawn
+            )
+        except SlackApiError as exc:
+            log.error("could not withdraw unrecorded card %s: %s", ref.ts, exc.response.get("error"))
+        raise PostFailed(f"could not record where the card of approval {approval.id} is")
+
+    async def _link_revision(self, previous: Approval, ref: MessageRef, deadline: float) -> None:
         """Tell the previous card's thread where its revision is (best effort: the new card is what matters)."""
         where = "below in the channel"
         if self.workspace_url:
             where = f"<{blocks.message_link(self.workspace_url, ref.channel, ref.ts)}|here>"
         try:
-            await self.client.chat_postMessage(
-                channel=previous.channel, thread_ts=previous.ts, text=f"The agent posted its revision {where}."
+            await self._poster.post(
+                deadline=deadline,
+                channel=previous.channel,
+                thread_ts=previous.ts,
+                text=f"The agent posted its revision {where}.",
             )
-        except SlackApiError as exc:
-            log.warning("could not link revision %s from its previous card: %s", ref.ts, exc.response.get("error"))
+        except PostFailed as exc:
+            log.warning("could not link revision %s from its previous card: %s", ref.ts, exc)
+
+    async def say_in_thread(self, channel: str, ts: str, text: str) -> None:
+        await self._poster.post(deadline=time.time() + 60, channel=channel, thread_ts=ts, text=text)
 
     async def show_outcome(self, approval: Approval) -> None:
-        """Replace the card's buttons with the outcome (transition listener of the store)."""
+        """Replace the card's buttons with the outcome (transition listener of the store, and of its reconciler:
+        the card is marked as showing the outcome only once Slack has taken the update)."""
         if approval.pending or not approval.channel or not approval.ts:
             return
         previous = await self._previous(approval)
-        self.update(
-            approval.channel,
-            approval.ts,
-            blocks.decision_text(approval),
-            blocks.decided_blocks(approval, previous=previous, workspace_url=self.workspace_url),
-        )
+        card = blocks.decided_blocks(approval, previous=previous, workspace_url=self.workspace_url)
+        self.update(approval.channel, approval.ts, blocks.decision_text(approval), card, shows=approval)
 
-    async def say_in_thread(self, channel: str, ts: str, text: str) -> None:
-        await self.client.chat_postMessage(channel=channel, thread_ts=ts, text=text)
-
-    def update(self, channel: str, ts: str, text: str, card: list[dict[str, Any]]) -> None:
-        """Schedule ``chat.update``; of several updates to one message, only the latest still waiting is sent."""
+    def update(
+        self, channel: str, ts: str, text: str, card: list[dict[str, Any]], *, shows: Approval | None = None
+    ) -> None:
+        """Schedule ``chat.update``; of several updates to one message, only the latest still waiting is sent.
+        ``shows`` is the approval whose outcome the update shows, recorded once Slack has taken it."""
         key = (channel, ts)
-        self._latest[key] = (text, card)
+        self._latest[key] = (text, card, shows)
         if key not in self._senders:
             self._senders[key] = asyncio.create_task(self._send(key), name=f"card-update-{ts}")
 
@@ -99,18 +169,28 @@ class Prompter:
     async def _send(self, key: tuple[str, str]) -> None:
         try:
             while key in self._latest:
-                text, card = self._latest.pop(key)
+                text, card, shows = self._latest.pop(key)
                 try:
                     await self.client.chat_update(channel=key[0], ts=key[1], text=text, blocks=card)
-                except SlackApiError as exc:
+                except SlackApiError as exc:  # the reconciler tries again: the card is not marked as shown
                     log.warning("could not update card %s: %s", key[1], exc.response.get("error"))
+                    continue
                 except Exception:
                     log.exception("could not update card %s", key[1])
+                    continue
+                if shows is not None:
+                    await self._mark_shown(shows)
         finally:
             del self._senders[key]
 
+    async def _mark_shown(self, approval: Approval) -> None:
+        try:
+            await self._store.mark_shown(approval.id, approval.state)
+        except (RedisError, OSError) as exc:  # the reconciler will update the card once more: harmless
+            log.warning("could not record that card %s shows %s: %s", approval.ts, approval.state, exc)
+
     async def _previous(self, approval: Approval) -> Approval | None:
-        if approval.step == 0:
+        if approval.step <= 1:
             return None
         previous = await self._store.get(ApprovalKey(approval.workflow_id, approval.step - 1).approval_id)
         return previous if previous is not None and previous.state is State.REVISED else None

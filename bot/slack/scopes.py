@@ -12,12 +12,16 @@ SLASH_COMMAND = "/agent-task"
 REQUIRED_SCOPES: frozenset[str] = frozenset(
     {
         "commands",  # the /agent-task slash command
-        "chat:write",  # chat.postMessage (prompts, thread chunks), chat.update (decided card), chat.postEphemeral
-        "channels:history",  # message.channels: thread replies (revision feedback) in a public #approvals
-        "groups:history",  # message.groups: the same in a private #approvals
+        "chat:write",  # chat.postMessage (prompts, thread chunks, DMs), chat.update (decided card), chat.postEphemeral
+        "channels:history",  # message.channels: thread replies in a public #approvals; conversations.history there
+        # (a card whose post lost its answer is looked for by its metadata before it is posted again)
+        "groups:history",  # message.groups and conversations.history: the same in a private #approvals
         "channels:read",  # conversations.list / conversations.info for public channels: resolve "#approvals" to an ID
         "groups:read",  # conversations.list / conversations.info for private channels
         "channels:join",  # conversations.join: the bot joins a public #approvals itself (private ones need an invite)
+        "im:write",  # conversations.open: tell the requester by DM once the command's response_url is spent
+        "users:read",  # users.info: mentions in thread feedback reach the agent as @name, not <@U…>
+        "usergroups:read",  # usergroups.users.list: APPROVERS may name user groups (S…)
     }
 )
 

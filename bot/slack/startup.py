@@ -61,7 +61,7 @@ async def _resolve(client: AsyncWebClient, name: str) -> str:
     while True:
         try:
             page = await client.conversations_list(
-                types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor or None
+                types="public_channel,private_channel", exclude_archived=False, limit=200, cursor=cursor or None
             )
         except SlackApiError as exc:
             raise StartupError(
@@ -70,6 +70,8 @@ async def _resolve(client: AsyncWebClient, name: str) -> str:
             ) from exc
         for found in page.get("channels") or []:
             if found.get("name") == name:
+                if found.get("is_archived"):
+                    raise StartupError(_archived(channel))
                 return str(found["id"])
         cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
         if not cursor:
@@ -82,8 +84,16 @@ async def _join(client: AsyncWebClient, channel_id: str, channel: str) -> None:
     try:
         info = await client.conversations_info(channel=channel_id)
     except SlackApiError as exc:
-        raise StartupError(f"APPROVALS_CHANNEL {channel} is not usable ({exc.response.get('error')})") from exc
+        error = exc.response.get("error")
+        if error == "channel_not_found":  # what Slack answers for a private channel the bot is not in
+            raise StartupError(
+                f"APPROVALS_CHANNEL {channel} was not found: if it is a private channel, invite the bot there "
+                "with /invite @approval-bot; otherwise check the channel ID"
+            ) from exc
+        raise StartupError(f"APPROVALS_CHANNEL {channel} is not usable ({error})") from exc
     details = info.get("channel") or {}
+    if details.get("is_archived"):
+        raise StartupError(_archived(channel))
     if details.get("is_member"):
         return
     if details.get("is_private"):
@@ -93,3 +103,7 @@ async def _join(client: AsyncWebClient, channel_id: str, channel: str) -> None:
     except SlackApiError as exc:
         raise StartupError(f"the bot could not join {channel} ({exc.response.get('error')}); invite it") from exc
     log.info("joined %s (%s)", channel, channel_id)
+
+
+def _archived(channel: str) -> str:
+    return f"APPROVALS_CHANNEL {channel} is archived: unarchive it, or set APPROVALS_CHANNEL to another channel"

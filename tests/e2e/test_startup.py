@@ -30,6 +30,9 @@ async def failed_start(slack: SlackEmulator, redis_url: str, workdir: Path, **en
         ({"SLACK_APP_TOKEN": "xapp-revoked"}, "SLACK_APP_TOKEN was rejected by Slack (invalid_auth)"),
         ({"APPROVALS_CHANNEL": "#no-such-channel"}, "APPROVALS_CHANNEL #no-such-channel was not found"),
         ({"APPROVALS_CHANNEL": "#secret"}, "invite the bot if it is private"),
+        ({"APPROVALS_CHANNEL": "{secret_id}"}, "if it is a private channel, invite the bot there"),
+        ({"APPROVALS_CHANNEL": "#old-approvals"}, "APPROVALS_CHANNEL #old-approvals is archived"),
+        ({"APPROVALS_CHANNEL": "{archived_id}"}, "is archived: unarchive it"),
         ({"APPROVAL_TIMEOUT": "-5"}, "APPROVAL_TIMEOUT"),
         ({"SLACK_API_URL": "http://127.0.0.1:{closed}/api/"}, "cannot reach Slack"),
         ({"REDIS_URL": "redis://127.0.0.1:{closed}/0"}, "cannot reach Redis"),
@@ -38,9 +41,12 @@ async def failed_start(slack: SlackEmulator, redis_url: str, workdir: Path, **en
 async def test_bad_configuration_fails_with_one_clear_line(
     slack: SlackEmulator, people: People, redis_url: str, tmp_path: Path, env: dict[str, str], expected: str
 ) -> None:
-    slack.add_channel("secret", private=True, members=[people.alice])
-    closed = str(free_port())
-    env = {key: value.replace("{closed}", closed) for key, value in env.items()}
+    secret = slack.add_channel("secret", private=True, members=[people.alice])
+    archived = slack.add_channel("old-approvals", members=[people.alice, slack.bot_user_id])
+    slack.archive(archived)
+    known = {"{closed}": str(free_port()), "{secret_id}": secret, "{archived_id}": archived}
+    for placeholder, value in known.items():
+        env = {key: raw.replace(placeholder, value) for key, raw in env.items()}
 
     code, output = await failed_start(slack, redis_url, tmp_path, **env)
 

@@ -1,0 +1,113 @@
+"""Telling the person who typed ``/agent-task`` what happened, for as long as their run lasts.
+
+A slash command's ``response_url`` works "up to 5 times within 30 minutes" (docs.slack.dev/interactivity/
+handling-user-interaction); runs wait on people for longer than that, and an ephemeral in a channel the bot is not
+in fails (``not_in_channel``). So the requester is answered through the response_url while it is usable, and
+otherwise by DM (``conversations.open``, scope ``im:write``), with a permalink to the card.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import aiohttp
+from slack_bolt.async_app import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.prompts import MessageRef
+from bot.slack import blocks
+
+log = logging.getLogger(__name__)
+
+RESPONSE_URL_LIFETIME_S = 30 * 60
+RESPONSE_URL_USES = 5
+_MARGIN_S = 60.0
+"""A response_url this close to its end is not used: a message sent at the last second may arrive after it."""
+
+
+@dataclass
+class Requester:
+    """One run's requester: who, where they typed the command, and their response_url's budget."""
+
+    user: str
+    channel: str
+    respond: AsyncRespond | None
+    issued_at: float
+    uses: int = 0
+    card: MessageRef | None = None
+    card_link: str = ""
+
+    def response_url_usable(self, now: float) -> bool:
+        fresh = now - self.issued_at < RESPONSE_URL_LIFETIME_S - _MARGIN_S
+        return self.respond is not None and fresh and self.uses < RESPONSE_URL_USES
+
+
+class RequesterLine:
+    def __init__(
+        self, client: AsyncWebClient, workspace_url: str, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._client = client
+        self._workspace_url = workspace_url
+        self._clock = clock
+
+    def requester(self, user: str, channel: str, respond: AsyncRespond | None) -> Requester:
+        return Requester(user, channel, respond, self._clock())
+
+    async def link(self, requester: Requester, ref: MessageRef) -> str:
+        """A permalink to the card (``chat.getPermalink``), remembered on ``requester``."""
+        if requester.card != ref or not requester.card_link:
+            requester.card = ref
+            requester.card_link = await self.permalink(ref)
+        return requester.card_link
+
+    async def permalink(self, ref: MessageRef) -> str:
+        try:
+            answer = await self._client.chat_getPermalink(channel=ref.channel, message_ts=ref.ts)
+            return str(answer["permalink"])
+        except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError, KeyError) as exc:
+            log.info("no permalink for %s (%s); building it", ref.ts, type(exc).__name__)
+            return blocks.message_link(self._workspace_url, ref.channel, ref.ts) if self._workspace_url else ""
+
+    async def replace(self, requester: Requester, text: str) -> bool:
+        """Replace the answer the command produced (through the response_url only); False if that cannot be."""
+        return await self._respond(requester, text, replace=True)
+
+    async def tell(self, requester: Requester, texts: Sequence[str]) -> None:
+        """Send ``texts`` in order: through the response_url while it is usable, the rest by DM."""
+        remaining = list(texts)
+        while remaining and await self._respond(requester, remaining[0], replace=False):
+            remaining.pop(0)
+        if remaining:
+            await self._direct(requester, remaining)
+
+    async def _respond(self, requester: Requester, text: str, *, replace: bool) -> bool:
+        if requester.respond is None or not requester.response_url_usable(self._clock()):
+            return False
+        requester.uses += 1
+        try:
+            response = await requester.respond(text=text, response_type="ephemeral", replace_original=replace)
+        except Exception as exc:  # expired, used up, or unreachable: the DM is the way
+            log.info("response_url unusable (%s)", type(exc).__name__)
+            requester.uses = RESPONSE_URL_USES
+            return False
+        if response.status_code != 200:
+            log.info("response_url answered %s", response.status_code)
+            requester.uses = RESPONSE_URL_USES
+            return False
+        return True
+
+    async def _direct(self, requester: Requester, texts: list[str]) -> None:
+        try:
+            opened = await self._client.conversations_open(users=requester.user)
+            channel = str(opened["channel"]["id"])
+            where = f" (the card: <{requester.card_link}|view it>)" if requester.card_link else ""
+            intro = f"About the `/agent-task` you ran in <#{requester.channel}>{where}:"
+            for text in [intro, *texts]:
+                await self._client.chat_postMessage(channel=channel, text=text, unfurl_links=False)
+        except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError, KeyError) as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            log.error("could not tell %s how their run went, by any route: %s", requester.user, error)
