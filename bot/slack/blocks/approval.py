@@ -1,0 +1,272 @@
+"""The approval card: pending (with Approve / Revise / Cancel) and decided (with the outcome), its fallback texts
+and the agent's text that goes to the card's thread when the card cannot hold it all. Pure; no I/O.
+
+Budgets (UTF-16 units of escaped text): the agent's text gets ``MAX_TEXT_CHARS`` over at most
+``MAX_TEXT_SECTIONS`` sections; everything else on the card is capped so that a card never carries more than
+``MAX_CARD_TEXT`` in all, below the total Slack refuses with ``msg_blocks_too_long`` (measured near 13,200,
+slackapi/bolt-js#2509; undocumented, so we stay well under it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.approvals.models import Approval, State
+from bot.slack.blocks.split import iter_pieces, split_text
+from bot.slack.blocks.text import (
+    HEADER_LIMIT,
+    SECTION_LIMIT,
+    USERGROUP_ID,
+    escape_mrkdwn,
+    excerpt,
+    link,
+    mentions,
+    message_link,
+    person,
+    slack_date,
+    slack_len,
+    slack_relative_date,
+)
+
+ACTION_APPROVE = "approval_approve"
+ACTION_REVISE = "approval_revise"
+ACTION_CANCEL = "approval_cancel"
+ACTIONS_BLOCK_ID = "approval_actions"
+
+MAX_BLOCKS = 50  # per message (docs.slack.dev/reference/block-kit/blocks)
+MAX_CONTEXT_ELEMENTS = 10  # per context block (docs.slack.dev/reference/block-kit/blocks/context-block)
+MAX_CARD_TEXT = 12_000  # all text on one card, in UTF-16 units
+MAX_TEXT_SECTIONS = 20  # agent text shown in the message, at most...
+MAX_TEXT_CHARS = 10_000  # ...and at most this many escaped UTF-16 units; the rest goes to the thread
+THREAD_CHUNK_LIMIT = 3000
+TRUNCATED_NOTE = "… (truncated; full text in the thread)"
+ANYONE_MAY_DECIDE = "*Who may decide:* anyone in this channel (no approvers are configured)."
+NO_TEXT = "_(the agent sent no text)_"
+
+_HEADERS = {
+    State.PENDING: "Approval needed",
+    State.APPROVED: "✅ Approved",
+    State.REVISED: "✏️ Revision requested",
+    State.CANCELLED: "🛑 Cancelled",
+    State.EXPIRED: "⌛ Expired",
+}
+
+
+def _title(approval: Approval) -> str:
+    return excerpt(approval.workflow or approval.workflow_id, 100)
+
+
+def approvers_line(approvers: Sequence[str], *, mention: bool = True) -> str:
+    """Who may decide, for the card: mentions (which notify them), a count, or "anyone in this channel".
+
+    mrkdwn has no way to name a user or group without notifying them (``<@U…>`` and ``<!subteam^S…>`` always
+    mention; a readable name would need ``users.info``, which a pure builder cannot call), so with
+    ``mention=False`` the card says how many people and groups may decide instead of naming them.
+    """
+    if not approvers:
+        return ANYONE_MAY_DECIDE
+    if mention:
+        return f"*Approvers:* {mentions(approvers)}"
+    unique = set(approvers)
+    groups = sum(1 for a in unique if USERGROUP_ID.match(a))
+    counts = [_count(len(unique) - groups, "person", "people"), _count(groups, "user group", "user groups")]
+    return f"*Who may decide:* only approvers ({' and '.join(c for c in counts if c)})."
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return "" if n == 0 else f"1 {one}" if n == 1 else f"{n} {many}"
+
+
+# --- agent text layout -----------------------------------------------------------------------------------------
+
+
+def _shown_chunks(prompt: str) -> tuple[list[str], bool]:
+    """The raw chunks of the agent's text that fit in the message, and whether anything was left out."""
+    shown: list[str] = []
+    used = 0
+    for piece in iter_pieces(prompt, SECTION_LIMIT):
+        chunk = piece.text
+        size = slack_len(escape_mrkdwn(chunk))
+        if len(shown) == MAX_TEXT_SECTIONS or used + size > MAX_TEXT_CHARS:
+            return shown, True
+        shown.append(chunk)
+        used += size
+    return shown, False
+
+
+def prompt_overflow(approval: Approval) -> list[str]:
+    """The agent's full text as thread messages, already escaped (post each as ``text`` as is); [] if it all fits.
+
+    Each chunk is at most ``THREAD_CHUNK_LIMIT`` UTF-16 units, code blocks closed and reopened across chunks;
+    whitespace-only chunks are dropped.
+    """
+    if not _shown_chunks(approval.prompt)[1]:
+        return []
+    return [escape_mrkdwn(chunk) for chunk in split_text(approval.prompt, THREAD_CHUNK_LIMIT) if chunk.strip()]
+
+
+# --- blocks ----------------------------------------------------------------------------------------------------
+
+
+def _block_id(name: str, approval: Approval) -> str:
+    # Slack asks for new block_ids when a message is updated; the decided card gets its own.
+    return name if approval.pending else f"{name}.{approval.state}"
+
+
+def _meta(approval: Approval, approvers_text: str | None) -> str:
+    lines = [
+        f"*Requested by* {person(approval.requester)} for *{_title(approval)}*, step {approval.step}"
+        f" (`{excerpt(approval.id, 80)}`)"
+    ]
+    if approval.created_ms:
+        lines.append(f"*Asked:* {slack_date(approval.created_ms)}")
+    if approval.pending:
+        lines.append(f"*Expires:* {slack_relative_date(approval.deadline_ms)}")
+        if approvers_text is not None:
+            lines.append(approvers_text)
+    return "\n".join(lines)
+
+
+def _revision_line(previous: Approval, workspace_url: str) -> str:
+    what = "the previous prompt"
+    if workspace_url and previous.channel and previous.ts:
+        what = link(message_link(workspace_url, previous.channel, previous.ts), what)
+    line = f"↩️ This is a revision of {what} (step {previous.step}), requested by {person(previous.decider)}"
+    if previous.feedback.strip():
+        line += f". Feedback: “{excerpt(previous.feedback, 300)}”"
+    return line
+
+
+def _card(approval: Approval, previous: Approval | None, workspace_url: str, approvers_text: str | None) -> list[Block]:
+    header = PlainTextObject(text=_HEADERS[approval.state][:HEADER_LIMIT], emoji=True)
+    blocks: list[Block] = [
+        HeaderBlock(block_id=_block_id("approval_header", approval), text=header),
+        SectionBlock(
+            block_id=_block_id("approval_meta", approval),
+            text=MarkdownTextObject(text=_meta(approval, approvers_text)),
+        ),
+    ]
+    if previous is not None:
+        blocks.append(_context(_block_id("approval_revision", approval), _revision_line(previous, workspace_url)))
+    chunks, truncated = _shown_chunks(approval.prompt)
+    texts = [escape_mrkdwn(chunk) for chunk in chunks if chunk.strip()] or [NO_TEXT]
+    blocks += [
+        SectionBlock(block_id=_block_id(f"approval_text_{index}", approval), text=MarkdownTextObject(text=text))
+        for index, text in enumerate(texts)
+    ]
+    if truncated:
+        blocks.append(_context(_block_id("approval_truncated", approval), TRUNCATED_NOTE))
+    return blocks
+
+
+def _context(block_id: str, text: str) -> ContextBlock:
+    return ContextBlock(block_id=block_id, elements=[MarkdownTextObject(text=text)])
+
+
+def _actions(approval: Approval) -> ActionsBlock:
+    confirm = ConfirmObject(
+        title=PlainTextObject(text="Cancel this request?"),
+        text=PlainTextObject(text="The workflow stops and nothing more is done for this task."),
+        confirm=PlainTextObject(text="Cancel request"),
+        deny=PlainTextObject(text="Keep waiting"),
+        style="danger",
+    )
+    return ActionsBlock(
+        block_id=ACTIONS_BLOCK_ID,
+        elements=[
+            ButtonElement(
+                text=PlainTextObject(text="Approve", emoji=True),
+                action_id=ACTION_APPROVE,
+                value=approval.id,
+                style="primary",
+            ),
+            ButtonElement(text=PlainTextObject(text="Revise", emoji=True), action_id=ACTION_REVISE, value=approval.id),
+            ButtonElement(
+                text=PlainTextObject(text="Cancel", emoji=True),
+                action_id=ACTION_CANCEL,
+                value=approval.id,
+                style="danger",
+                confirm=confirm,
+            ),
+        ],
+    )
+
+
+def _dicts(blocks: list[Block]) -> list[dict[str, Any]]:
+    if len(blocks) > MAX_BLOCKS:  # cannot happen with the caps above; guards future edits
+        raise ValueError(f"{len(blocks)} blocks exceed Slack's {MAX_BLOCKS} per message")
+    return [block.to_dict() for block in blocks]
+
+
+def prompt_blocks(
+    approval: Approval,
+    *,
+    previous: Approval | None = None,
+    workspace_url: str = "",
+    approvers: Sequence[str] = (),
+    mention: bool = True,
+) -> list[dict[str, Any]]:
+    """The card asking for a decision, with Approve / Revise / Cancel buttons whose ``value`` is the approval id.
+
+    ``previous`` is the approval this one revises (its feedback is quoted, and with ``workspace_url`` its card is
+    linked). ``approvers`` (user IDs ``U…``/``W…``, user group IDs ``S…``) are mentioned when ``mention`` is true
+    and counted otherwise (see ``approvers_line``); with none, the card says anyone in the channel may decide.
+    The expiry is a Slack date with ``{ago}``, so it reads "in 59 minutes", later "in 3 minutes", to everyone.
+    """
+    who = approvers_line(approvers, mention=mention)
+    return _dicts([*_card(approval, previous, workspace_url, who), _actions(approval)])
+
+
+def outcome_line(approval: Approval) -> str:
+    """One mrkdwn line saying what was decided, by whom and when; revision feedback is quoted escaped."""
+    who, at = person(approval.decider), _at(approval.decided_ms)
+    match approval.state:
+        case State.APPROVED:
+            return f"✅ Approved by {who}{at}"
+        case State.REVISED:
+            line = f"✏️ Revision requested by {who}{at}"
+            feedback = approval.feedback.strip()
+            return line + (f" — feedback: {excerpt(feedback, 500)}" if feedback else "")
+        case State.CANCELLED:
+            return f"🛑 Cancelled by {who}{at}"
+        case State.EXPIRED:
+            when = _at(approval.decided_ms or approval.deadline_ms)
+            return f"⌛ Expired{when}, no decision; the workflow was cancelled"
+    raise ValueError(f"approval {approval.id} is still pending")
+
+
+def _at(ms: int) -> str:
+    return f" at {slack_date(ms)}" if ms else ""
+
+
+def decided_blocks(
+    approval: Approval, *, previous: Approval | None = None, workspace_url: str = ""
+) -> list[dict[str, Any]]:
+    """The same card with the buttons and the expiry removed and the outcome added. ``approval`` is decided."""
+    outcome = _context(_block_id("approval_outcome", approval), outcome_line(approval))
+    return _dicts([*_card(approval, previous, workspace_url, None), outcome])
+
+
+def prompt_text(approval: Approval, *, approvers: Sequence[str] = (), mention: bool = True) -> str:
+    """The notification fallback ``text`` for ``prompt_blocks``; it mentions the approvers too when asked to,
+    so they are notified whether Slack notifies from the blocks or from this text."""
+    to = f" (approvers: {mentions(approvers, limit=300)})" if approvers and mention else ""
+    return f"Approval needed for {_title(approval)} step {approval.step}{to}: {excerpt(approval.prompt, 150)}"
+
+
+def decision_text(approval: Approval) -> str:
+    """The notification fallback ``text`` for ``decided_blocks``."""
+    return f"{outcome_line(approval)} ({_title(approval)} step {approval.step})"

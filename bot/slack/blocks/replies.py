@@ -1,0 +1,82 @@
+"""Plain-words answers: private replies to clicks and thread replies, the message posted in a card's thread
+after a Revise click, and the slash command's help. Pure; no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.approvals.models import Approval, State
+from bot.slack.blocks.text import escape_mrkdwn, person, shorten, slack_date
+from bot.slack.scopes import SLASH_COMMAND
+
+
+def _at(ms: int) -> str:
+    return f" at {slack_date(ms)}" if ms else ""
+
+
+def already_decided_text(approval: Approval) -> str:
+    """The ephemeral answer to a click on a request that is no longer pending."""
+    who, at = person(approval.decider), _at(approval.decided_ms)
+    match approval.state:
+        case State.APPROVED:
+            return f"This request was already approved by {who}{at}."
+        case State.REVISED:
+            return f"A revision of this request was already requested by {who}{at}."
+        case State.CANCELLED:
+            return f"This request was already cancelled by {who}{at}."
+        case State.EXPIRED:
+            return f"This request expired{_at(approval.decided_ms or approval.deadline_ms)}."
+    return "This request is still waiting for a decision."
+
+
+def not_an_approver_text() -> str:
+    """The private answer to a click by someone who may not decide."""
+    return "You are not on the approvers list for this bot, so your click was not recorded."
+
+
+def unknown_approval_text() -> str:
+    return "This approval is unknown or too old; nothing was recorded."
+
+
+def revise_request_text(user: str, *, bot_user: str = "") -> str:
+    """The one message posted in a card's thread after a Revise click by ``user``.
+
+    ``bot_user`` (the bot's user ID) adds how to send feedback at any time: a reply that mentions the bot.
+    """
+    text = (
+        f"{person(user)} asked for changes. Reply in this thread with what should change: the first reply from"
+        " an approver after this message goes back to the agent. Other replies here stay discussion"
+    )
+    if bot_user:
+        return text + f", unless they mention {person(bot_user)}."
+    return text + "."
+
+
+def non_approver_reply_text() -> str:
+    """The private answer to a non-approver's reply in a card's thread (told once per card)."""
+    return (
+        "Only approvers' replies can go back to the agent, so yours stays here as discussion."
+        " I will not tell you again for this request."
+    )
+
+
+def not_an_approver_reply_text() -> str:
+    """The name callers used before ``non_approver_reply_text``; the same text."""
+    return non_approver_reply_text()
+
+
+def usage_text(workflows: Mapping[str, str], *, default: str | None = None) -> str:
+    """How to use the slash command, and each workflow with its one-line description."""
+    default_note = f" ({default})" if default else ""
+    lines = [
+        "Usage:",
+        f"• `{SLASH_COMMAND} <task>` runs the default workflow{default_note}",
+        f"• `{SLASH_COMMAND} <workflow>: <task>` runs the named workflow",
+        f"• `{SLASH_COMMAND} help` shows this help",
+    ]
+    if workflows:
+        lines.append("Workflows:")
+        lines += [f"• `{name}`: {shorten(description, 150)}" for name, description in sorted(workflows.items())]
+    else:
+        lines.append("No workflows are registered.")
+    return escape_mrkdwn("\n".join(lines))
