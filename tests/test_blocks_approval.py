@@ -395,3 +395,16 @@ def test_prompt_text() -> None:
     long = prompt_text(make("word & " * 100))
     assert long.startswith("Approval needed for release-notes step 1: word &amp; word")
     assert long.endswith("…")
+
+
+def test_a_withdrawn_card_has_no_buttons_and_says_why() -> None:
+    approval = make(long_text(30_000))
+    card = blocks.withdrawn_blocks(approval)
+    assert_valid(card)
+    assert all(block["type"] != "actions" for block in card)
+    assert card[0]["text"]["text"] == "⚠️ Withdrawn"
+    assert "Expires" not in meta(card)
+    assert card[-1]["elements"][0]["text"] == blocks.WITHDRAWN_NOTE
+    pending_ids = {block["block_id"] for block in prompt_blocks(approval)}
+    assert not pending_ids & {block["block_id"] for block in card}  # Slack wants new block_ids on update
+    assert blocks.withdrawn_text(approval).startswith("⚠️ Withdrawn: release-notes step 1. The bot could not record")

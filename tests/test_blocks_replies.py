@@ -18,6 +18,7 @@ from bot.slack.blocks import (
     not_an_approver_reply_text,
     not_an_approver_text,
     outcome_report,
+    revise_already_asked_text,
     revise_request_text,
     slack_len,
     started_text,
@@ -182,3 +183,16 @@ def test_a_huge_result_says_what_was_not_sent() -> None:
     assert "too long to send in full" in first
     assert re.search(r"about [\d,]+ more characters are not sent", first)
     assert all(slack_len(message) <= REPORT_LIMIT for message in [first, *parts])
+
+
+def test_a_second_revise_click_is_pointed_at_the_thread() -> None:
+    text = revise_already_asked_text("U0BOB45678")
+    assert text.startswith("<@U0BOB45678> already asked for changes on this request: reply in its thread")
+    assert_plain(revise_already_asked_text("<!channel>"))
+
+
+def test_every_report_leaves_room_for_a_callers_note() -> None:
+    note = "\nThe full report is in a DM from me."
+    for size in (2_800, 2_900, 3_000, 9_000):
+        for message in outcome_report(approved("w " * (size // 2))):
+            assert slack_len(message + note) <= REPORT_LIMIT

@@ -56,7 +56,10 @@ TRUNCATED_NOTE = "… (truncated; full text in the thread)"
 ANYONE_MAY_DECIDE = "*Who may decide:* anyone in this channel (no approvers are configured)."
 NO_TEXT = "_(the agent sent no text)_"
 
-_HEADERS = {
+_WITHDRAWN = "withdrawn"
+WITHDRAWN_NOTE = "The bot could not record this request, so nothing can be decided here; the run was stopped."
+_HEADERS: dict[str, str] = {
+    _WITHDRAWN: "⚠️ Withdrawn",
     State.PENDING: "Approval needed",
     State.APPROVED: "✅ Approved",
     State.REVISED: "✏️ Revision requested",
@@ -121,19 +124,19 @@ def prompt_overflow(approval: Approval) -> list[str]:
 # --- blocks ----------------------------------------------------------------------------------------------------
 
 
-def _block_id(name: str, approval: Approval) -> str:
-    # Slack asks for new block_ids when a message is updated; the decided card gets its own.
-    return name if approval.pending else f"{name}.{approval.state}"
+def _block_id(name: str, version: str) -> str:
+    # Slack asks for new block_ids when a message is updated: each later version of the card gets its own.
+    return f"{name}.{version}" if version else name
 
 
-def _meta(approval: Approval, approvers_text: str | None) -> str:
+def _meta(approval: Approval, version: str, approvers_text: str | None) -> str:
     lines = [
         f"*Requested by* {person(approval.requester)} for *{_title(approval)}*, step {approval.step}"
         f" (`{excerpt(approval.id, 80)}`)"
     ]
     if approval.created_ms:
         lines.append(f"*Asked:* {slack_date(approval.created_ms)}")
-    if approval.pending:
+    if not version:  # the card still asking for a decision
         lines.append(f"*Expires:* {slack_relative_date(approval.deadline_ms)}")
         if approvers_text is not None:
             lines.append(approvers_text)
@@ -150,25 +153,27 @@ def _revision_line(previous: Approval, workspace_url: str) -> str:
     return line
 
 
-def _card(approval: Approval, previous: Approval | None, workspace_url: str, approvers_text: str | None) -> list[Block]:
-    header = PlainTextObject(text=_HEADERS[approval.state][:HEADER_LIMIT], emoji=True)
+def _card(
+    approval: Approval, previous: Approval | None, workspace_url: str, version: str, approvers_text: str | None = None
+) -> list[Block]:
+    header = PlainTextObject(text=_HEADERS.get(version, _HEADERS[approval.state])[:HEADER_LIMIT], emoji=True)
     blocks: list[Block] = [
-        HeaderBlock(block_id=_block_id("approval_header", approval), text=header),
+        HeaderBlock(block_id=_block_id("approval_header", version), text=header),
         SectionBlock(
-            block_id=_block_id("approval_meta", approval),
-            text=MarkdownTextObject(text=_meta(approval, approvers_text)),
+            block_id=_block_id("approval_meta", version),
+            text=MarkdownTextObject(text=_meta(approval, version, approvers_text)),
         ),
     ]
     if previous is not None:
-        blocks.append(_context(_block_id("approval_revision", approval), _revision_line(previous, workspace_url)))
+        blocks.append(_context(_block_id("approval_revision", version), _revision_line(previous, workspace_url)))
     chunks, truncated = _shown_chunks(approval.prompt)
     texts = [escape_mrkdwn(chunk) for chunk in chunks if chunk.strip()] or [NO_TEXT]
     blocks += [
-        SectionBlock(block_id=_block_id(f"approval_text_{index}", approval), text=MarkdownTextObject(text=text))
+        SectionBlock(block_id=_block_id(f"approval_text_{index}", version), text=MarkdownTextObject(text=text))
         for index, text in enumerate(texts)
     ]
     if truncated:
-        blocks.append(_context(_block_id("approval_truncated", approval), TRUNCATED_NOTE))
+        blocks.append(_context(_block_id("approval_truncated", version), TRUNCATED_NOTE))
     return blocks
 
 
@@ -227,7 +232,7 @@ def prompt_blocks(
     The expiry is a Slack date with ``{ago}``, so it reads "in 59 minutes", later "in 3 minutes", to everyone.
     """
     who = approvers_line(approvers, mention=mention)
-    return _dicts([*_card(approval, previous, workspace_url, who), _actions(approval)])
+    return _dicts([*_card(approval, previous, workspace_url, "", who), _actions(approval)])
 
 
 def outcome_line(approval: Approval) -> str:
@@ -256,8 +261,21 @@ def decided_blocks(
     approval: Approval, *, previous: Approval | None = None, workspace_url: str = ""
 ) -> list[dict[str, Any]]:
     """The same card with the buttons and the expiry removed and the outcome added. ``approval`` is decided."""
-    outcome = _context(_block_id("approval_outcome", approval), outcome_line(approval))
-    return _dicts([*_card(approval, previous, workspace_url, None), outcome])
+    line = outcome_line(approval)  # raises for a pending approval
+    outcome = _context(_block_id("approval_outcome", approval.state), line)
+    return _dicts([*_card(approval, previous, workspace_url, approval.state), outcome])
+
+
+def withdrawn_blocks(approval: Approval) -> list[dict[str, Any]]:
+    """The card with its buttons removed when the bot could not record where it is: clicks there would decide
+    nothing anyone reads, so it says so instead of staying clickable."""
+    note = _context(_block_id("approval_outcome", _WITHDRAWN), WITHDRAWN_NOTE)
+    return _dicts([*_card(approval, None, "", _WITHDRAWN), note])
+
+
+def withdrawn_text(approval: Approval) -> str:
+    """The notification fallback ``text`` for ``withdrawn_blocks``."""
+    return f"⚠️ Withdrawn: {_title(approval)} step {approval.step}. {WITHDRAWN_NOTE}"
 
 
 def prompt_text(approval: Approval, *, approvers: Sequence[str] = (), mention: bool = True) -> str:

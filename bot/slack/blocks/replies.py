@@ -52,6 +52,14 @@ def revise_request_text(user: str, *, bot_user: str = "") -> str:
     return text + "."
 
 
+def revise_already_asked_text(asked_by: str) -> str:
+    """The private answer to a second Revise click on one card (the thread has its request already)."""
+    return (
+        f"{person(asked_by)} already asked for changes on this request: reply in its thread with what should"
+        " change, and the first approver's reply goes back to the agent."
+    )
+
+
 def non_approver_reply_text() -> str:
     """The private answer to a non-approver's reply in a card's thread (told once per card)."""
     return (

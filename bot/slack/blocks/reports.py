@@ -19,6 +19,8 @@ from bot.slack.blocks.text import escape_mrkdwn, excerpt, link, person, slack_le
 REPORT_LIMIT = 3000  # UTF-16 units per message
 MAX_RESULT_PARTS = 20  # messages of approved result after the first, at most
 _PART_HEADER = 100  # room kept in each part for "Approved result (part 12 of 20, …):"
+NOTE_ROOM = 100
+"""Units every message leaves free, so a caller may add a short line ("The full report is in a DM from me.")."""
 
 
 def started_text(
@@ -75,9 +77,9 @@ def _with_result(first: str, output: str, limit: int) -> list[str]:
     # Shown verbatim in a code block, unless it has code blocks of its own (fences do not nest).
     body = output if FENCE in output else f"{FENCE}\n{output}\n{FENCE}"
     whole = f"{first} The approved result:\n{escape_mrkdwn(body)}"
-    if slack_len(whole) <= limit:
+    if slack_len(whole) <= limit - NOTE_ROOM:
         return [whole]
-    pieces = split_pieces(body, limit - _PART_HEADER)
+    pieces = split_pieces(body, limit - _PART_HEADER - NOTE_ROOM)
     shown = pieces[:MAX_RESULT_PARTS]
     total = len(shown)
     if len(pieces) > total:
