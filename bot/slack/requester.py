@@ -77,10 +77,14 @@ class RequesterLine:
         return await self._respond(requester, text, replace=True)
 
     async def tell(self, requester: Requester, texts: Sequence[str]) -> None:
-        """Send ``texts`` in order: through the response_url while it is usable, the rest by DM."""
+        """Send ``texts`` in order, all one way: through the response_url if it can carry every one of them,
+        else by DM (with a pointer to the DM where the command was typed, if the response_url has a use left)."""
         remaining = list(texts)
-        while remaining and await self._respond(requester, remaining[0], replace=False):
-            remaining.pop(0)
+        if requester.response_url_usable(self._clock()) and len(remaining) <= RESPONSE_URL_USES - requester.uses:
+            while remaining and await self._respond(requester, remaining[0], replace=False):
+                remaining.pop(0)
+        elif remaining:
+            await self._respond(requester, f"{remaining[0]}\nThe full report is in a DM from me.", replace=False)
         if remaining:
             await self._direct(requester, remaining)
 

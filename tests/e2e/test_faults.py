@@ -52,17 +52,16 @@ async def test_rate_limited_first_post_is_retried(slack: SlackEmulator, people: 
     assert action_ids(card.blocks) == [blocks.ACTION_APPROVE, blocks.ACTION_REVISE, blocks.ACTION_CANCEL]
 
 
-async def test_empty_help_and_unknown_workflow_start_nothing(slack: SlackEmulator, people: People, start_bot) -> None:
+async def test_empty_and_help_start_nothing(slack: SlackEmulator, people: People, start_bot) -> None:
     await start_bot()
     answers = {}
-    for text in ("", "   ", "help", "nosuchflow: do things"):
+    for text in ("", "   ", "help"):
         command = await slack.slash_command(people.alice, text, channel_id=people.general)
         answers[text] = (await slack.wait_ack(command, timeout=3))["payload"]["text"]
 
     for text in ("", "   ", "help"):
         assert "/agent-task <task>" in answers[text].replace("&lt;", "<").replace("&gt;", ">")
         assert "draft" in answers[text]
-    assert "no workflow called" in answers["nosuchflow: do things"]
     assert [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == people.approvals] == []
 
 
@@ -183,11 +182,11 @@ async def test_prompt_slack_refuses_to_post_cancels_and_says_so(
     slack: SlackEmulator, people: People, start_bot
 ) -> None:
     await start_bot()
-    slack.fail_next("chat.postMessage", status=500, error="internal_error", times=10)
+    slack.fail_next("chat.postMessage", status=200, error="msg_blocks_too_long")
 
     command = await slack.slash_command(people.alice, "Announce the Q3 launch", channel_id=people.general)
     await slack.wait_ack(command, timeout=3)
     report = await report_to(slack, people.alice, "cancelled")
 
     assert "could not be posted" in report.text
-    assert len(slack.calls_to("chat.postMessage")) == 3  # the first try and slack-sdk's two retries
+    assert len(slack.calls_to("chat.postMessage")) == 1  # a refusal is not retried: it would be refused again
