@@ -114,6 +114,11 @@ def assert_valid(card: list[dict[str, Any]]) -> None:
             assert 0 < len(block["elements"]) <= 10
         if block["type"] == "actions":
             assert all(slack_len(button["text"]["text"]) <= 75 for button in block["elements"])
+            for confirm in (button["confirm"] for button in block["elements"] if "confirm" in button):
+                assert slack_len(confirm["title"]["text"]) <= 100
+                assert slack_len(confirm["text"]["text"]) <= 300
+                assert slack_len(confirm["confirm"]["text"]) <= 30
+                assert slack_len(confirm["deny"]["text"]) <= 30
     parsed = Block.parse_all(card)
     assert None not in parsed
     for block in parsed:

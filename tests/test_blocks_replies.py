@@ -99,6 +99,8 @@ def test_started_text_links_the_card_once_it_exists() -> None:
     card = "https://acme.slack.com/archives/C0APPROVAL/p1714000000000100"
     after = started_text("draft", "wf-1", "Write it", "C0APPROVAL", card_link=card)
     assert after.endswith(f"\nApproval card: <{card}|here>. I will tell you how it ends.")
+    without_task = started_text("draft", "wf-1", "", "C0APPROVAL", card_link=card)
+    assert without_task == f"Started *draft* (`wf-1`)\nApproval card: <{card}|here>. I will tell you how it ends."
 
 
 def test_dm_report_intro_says_where_it_came_from() -> None:

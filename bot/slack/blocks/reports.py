@@ -26,16 +26,17 @@ NOTE_ROOM = 100
 def started_text(
     workflow: str, workflow_id: str, task: str, approvals_channel: str, *, card_link: str | None = None
 ) -> str:
-    """The answer to ``/agent-task``; send it again with ``card_link`` (the card's permalink) once it exists."""
+    """The answer to ``/agent-task``; send it again with ``card_link`` (the card's permalink) once it exists.
+
+    An empty ``task`` (a caller that no longer has it) leaves the task out rather than showing an empty quote."""
     where = (
         f"Approval card: {link(card_link, 'here')}."
         if card_link
         else f"Approval prompts will appear in <#{approvals_channel}>."
     )
-    return (
-        f"Started *{excerpt(workflow, 100)}* (`{excerpt(workflow_id, 80)}`): {excerpt(task, 200)}\n"
-        f"{where} I will tell you how it ends."
-    )
+    what = f": {excerpt(task, 200)}" if task.strip() else ""
+    run = f"*{excerpt(workflow, 100)}* (`{excerpt(workflow_id, 80)}`)"
+    return f"Started {run}{what}\n{where} I will tell you how it ends."
 
 
 def dm_report_intro(channel: str, task: str, card_link: str | None = None) -> str:
