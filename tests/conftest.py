@@ -8,6 +8,7 @@ import pytest
 from bot.approvals import ApprovalStore, StoreSettings
 from bot.approvals.connection import connect
 from bot.sandbox import SlackEmulator
+from bot.slack.scopes import REQUIRED_SCOPES
 from tests.redis_server import Fsync, RedisServer
 
 # slack-sdk applies proxy variables to loopback too; the emulator lives on 127.0.0.1.
@@ -58,6 +59,11 @@ async def store(redis_url: str) -> AsyncIterator[ApprovalStore]:
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[SlackEmulator]:
-    async with SlackEmulator() as emulator:
+async def slack(request: pytest.FixtureRequest) -> AsyncIterator[SlackEmulator]:
+    """The strict emulator with the bot token's scopes: the manifest's (``REQUIRED_SCOPES``).
+
+    A test module may set ``SLACK_SCOPES`` to install the app with other scopes.
+    """
+    scopes = getattr(request.module, "SLACK_SCOPES", REQUIRED_SCOPES)
+    async with SlackEmulator(scopes=scopes) as emulator:
         yield emulator

@@ -1,15 +1,14 @@
 """The Slack emulator, driven by the real slack-sdk and slack-bolt clients (nothing mocked)."""
+# ruff: noqa: F811  (pytest fixtures imported from tests.sandbox_fixtures)
 
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
 import pytest
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -17,81 +16,21 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.sandbox import Activity, Envelope, SlackEmulator
+from tests.sandbox_fixtures import (  # noqa: F401  (fixtures)
+    BUTTONS,
+    SANDBOX_SCOPES,
+    TS,
+    Connect,
+    alice,
+    approvals,
+    client,
+    connect,
+    new_app,
+    next_item,
+    no_proxy,
+)
 
-TS = re.compile(r"^\d{10}\.\d{6}$")
-BUTTONS = [
-    {"type": "section", "block_id": "summary", "text": {"type": "mrkdwn", "text": "*Approve* the draft?"}},
-    {
-        "type": "actions",
-        "block_id": "approval_actions",
-        "elements": [
-            {
-                "type": "button",
-                "action_id": "approval_approve",
-                "text": {"type": "plain_text", "text": "Approve"},
-                "style": "primary",
-                "value": "apr_7f3c",
-            },
-            {
-                "type": "button",
-                "action_id": "approval_cancel",
-                "text": {"type": "plain_text", "text": "Cancel"},
-                "style": "danger",
-                "value": "apr_7f3c",
-            },
-        ],
-    },
-]
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    # slack-sdk applies these to localhost too (it never reads NO_PROXY)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def client(slack: SlackEmulator) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-
-
-@pytest.fixture
-def alice(slack: SlackEmulator) -> str:
-    return slack.add_user("alice")
-
-
-@pytest.fixture
-def approvals(slack: SlackEmulator, alice: str) -> str:
-    return slack.add_channel("approvals", members=[slack.bot_user_id, alice])
-
-
-Connect = Callable[..., Awaitable[AsyncSocketModeHandler]]
-
-
-@pytest.fixture
-async def connect(slack: SlackEmulator) -> AsyncIterator[Connect]:
-    """Connect a real AsyncSocketModeHandler for an AsyncApp (built inside the running loop)."""
-    handlers: list[AsyncSocketModeHandler] = []
-
-    async def _connect(app: AsyncApp, **kwargs: Any) -> AsyncSocketModeHandler:
-        handler = AsyncSocketModeHandler(app, slack.app_token, **kwargs)
-        handlers.append(handler)
-        await handler.connect_async()
-        return handler
-
-    yield _connect
-    for handler in handlers:
-        await handler.close_async()
-
-
-def new_app(slack: SlackEmulator) -> AsyncApp:
-    return AsyncApp(client=AsyncWebClient(token=slack.bot_token, base_url=slack.api_url))
-
-
-async def next_item(queue: asyncio.Queue[Any], timeout: float = 5) -> Any:
-    async with asyncio.timeout(timeout):
-        return await queue.get()
+SLACK_SCOPES = SANDBOX_SCOPES
 
 
 # -- Web API -------------------------------------------------------------------------------------------
@@ -162,11 +101,12 @@ async def test_post_ephemeral_is_stored_for_the_user(
     ("method", "kwargs", "error"),
     [
         ("chat_postMessage", {"channel": "#nowhere", "text": "x"}, "channel_not_found"),
-        ("chat_postMessage", {"channel": "#secret", "text": "x"}, "not_in_channel"),
-        ("chat_postMessage", {"channel": "#general", "text": "x", "thread_ts": "1.000001"}, "thread_not_found"),
+        ("chat_postMessage", {"channel": "#secret", "text": "x"}, "channel_not_found"),  # private, bot not in it
+        ("chat_postMessage", {"channel": "#general", "text": "x"}, "not_in_channel"),  # public, bot not in it
+        ("chat_postMessage", {"channel": "#approvals", "text": "x", "thread_ts": "1.000001"}, "thread_not_found"),
         (
             "chat_postMessage",
-            {"channel": "#general", "text": "x", "blocks": [{"type": "header", "text": {"type": "mrkdwn"}}]},
+            {"channel": "#approvals", "text": "x", "blocks": [{"type": "header", "text": {"type": "mrkdwn"}}]},
             "invalid_blocks",
         ),
         ("chat_update", {"channel": "#general", "ts": "1.000001", "text": "x"}, "channel_not_found"),
@@ -176,7 +116,7 @@ async def test_post_ephemeral_is_stored_for_the_user(
     ],
 )
 async def test_api_errors(
-    slack: SlackEmulator, client: AsyncWebClient, method: str, kwargs: dict[str, Any], error: str
+    slack: SlackEmulator, client: AsyncWebClient, approvals: str, method: str, kwargs: dict[str, Any], error: str
 ) -> None:
     slack.add_channel("secret", private=True)
     with pytest.raises(SlackApiError) as raised:
@@ -189,7 +129,9 @@ async def test_api_errors(
 async def test_errors_that_need_state(slack: SlackEmulator, client: AsyncWebClient, approvals: str, alice: str) -> None:
     bob = slack.add_user("bob")
     secret = slack.add_channel("secret", private=True, members=[slack.bot_user_id, alice])
-    human = await slack.user_message(alice, slack.general, "hello")  # the bot is not in #general
+    slack.add_channel("random", members=[alice])
+    human = await slack.user_message(alice, slack.general, "hello")
+    slack.join(slack.general)  # the bot may edit only in channels it is in; a person's message never
 
     async def error_of(call: Awaitable[Any]) -> str:
         with pytest.raises(SlackApiError) as raised:
@@ -199,6 +141,9 @@ async def test_errors_that_need_state(slack: SlackEmulator, client: AsyncWebClie
     assert await error_of(client.chat_update(channel=approvals, ts="1.000001", text="x")) == "message_not_found"
     assert await error_of(client.chat_update(channel=slack.general, ts=human.ts, text="x")) == "cant_update_message"
     assert await error_of(client.chat_postEphemeral(channel=secret, user=bob, text="x")) == "user_not_in_channel"
+    assert await error_of(client.chat_postEphemeral(channel=slack.channel_id("random"), user=alice, text="x")) == (
+        "not_in_channel"  # the bot is not in #random, even if alice is
+    )
     assert await error_of(client.conversations_join(channel=secret)) == "method_not_supported_for_channel_type"
     assert await error_of(client.api_call("chat.frobnicate")) == "unknown_method"
     # (client.chat_postMessage without text would warn; api_call sends the bare request)
@@ -211,9 +156,9 @@ async def test_tokens_are_checked(slack: SlackEmulator) -> None:
         (AsyncWebClient(base_url=slack.api_url), "not_authed"),
         (AsyncWebClient(token=slack.app_token, base_url=slack.api_url), "not_allowed_token_type"),
     ]
-    for client, error in cases:
+    for wrong, error in cases:
         with pytest.raises(SlackApiError) as raised:
-            await client.auth_test()
+            await wrong.auth_test()
         assert raised.value.response["error"] == error
 
     bot = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
@@ -258,8 +203,9 @@ async def test_injected_server_error_and_api_error(
 
 
 async def test_conversations_and_users(
-    slack: SlackEmulator, client: AsyncWebClient, approvals: str, alice: str
+    slack: SlackEmulator, client: AsyncWebClient, approvals: str, alice: str, connect: Connect
 ) -> None:
+    await connect(new_app(slack))  # hears alice's reply in #random
     slack.add_channel("secret", private=True)
     listed = await client.conversations_list(types="public_channel,private_channel")
     assert {c["name"] for c in listed["channels"]} == {"general", "approvals"}  # not #secret
@@ -274,7 +220,7 @@ async def test_conversations_and_users(
     members = await client.conversations_members(channel=approvals)
     assert set(members["members"]) == {slack.bot_user_id, alice}
 
-    random = slack.add_channel("random")  # the bot is not in it: no app needs to hear the reply
+    random = slack.add_channel("random", members=[slack.bot_user_id])  # no app connected to hear the reply
     parent = await client.chat_postMessage(channel=random, text="parent")
     await slack.user_message(alice, random, "reply", thread_ts=parent["ts"])
     replies = await client.conversations_replies(channel=random, ts=parent["ts"])
@@ -303,11 +249,13 @@ async def test_wait_helpers(slack: SlackEmulator, client: AsyncWebClient, approv
 
 
 async def test_activities_are_reported(
-    slack: SlackEmulator, client: AsyncWebClient, approvals: str, alice: str
+    slack: SlackEmulator, client: AsyncWebClient, approvals: str, alice: str, connect: Connect
 ) -> None:
+    await connect(new_app(slack))
     seen: list[Activity] = []
     stop = slack.on_activity(seen.append)
     general = slack.general
+    slack.join(general)
     posted = await client.chat_postMessage(channel=general, text="Approve?", blocks=BUTTONS)
     await client.chat_update(channel=general, ts=posted["ts"], text="Approved", blocks=[])
     await client.chat_postEphemeral(channel=general, user=alice, text="psst")
@@ -491,9 +439,11 @@ async def test_no_event_when_the_bot_is_not_in_the_channel(
     slack: SlackEmulator, connect: Connect, client: AsyncWebClient, alice: str
 ) -> None:
     await connect(new_app(slack))
-    posted = await client.chat_postMessage(channel=slack.general, text="hello")
-    await slack.user_message(alice, slack.general, "hi", thread_ts=posted["ts"])
-    assert slack.envelopes == []
+    random = slack.add_channel("random", members=[slack.bot_user_id, alice])
+    posted = await client.chat_postMessage(channel=random, text="hello")
+    slack.leave(random)  # the bot is removed from the channel
+    await slack.user_message(alice, random, "hi", thread_ts=posted["ts"])
+    assert [e.payload["event"]["text"] for e in slack.envelopes] == ["hello"]  # only the echo of its own post
 
 
 async def reconnect_and_deliver(slack: SlackEmulator, alice: str, old: str, commands: asyncio.Queue[str]) -> None:

@@ -1,6 +1,9 @@
-"""The Block Kit rules Slack enforces on posted messages (a practical subset), and action lookup.
+"""The Block Kit rules Slack enforces on posted messages, and action lookup.
 
-Errors use Slack's ``invalid_blocks`` wording: ``"<problem> [json-pointer:/blocks/0/text/text]"``.
+Errors use Slack's ``invalid_blocks`` wording: ``"<problem> [json-pointer:/blocks/0/text/text]"``. Sources:
+docs.slack.dev/reference/block-kit/blocks (50 blocks per message; block_id ≤255, unique in a message) and
+each block's page under docs.slack.dev/reference/block-kit/blocks/<type>-block; elements and composition
+objects are in ``blockparts``.
 """
 
 from __future__ import annotations
@@ -10,45 +13,30 @@ import secrets
 import string
 from typing import Any
 
-MAX_BLOCKS = 50
+from bot.sandbox.blockparts import ACCESSORY_ELEMENTS, ACTION_ELEMENTS, Problems, slack_length
+
+__all__ = ["Problems", "check_blocks", "find_action", "slack_length", "with_block_ids"]
+
+MAX_BLOCKS = 50  # messages; modals and Home tabs take 100
 BLOCK_TYPES = {
     "actions", "context", "divider", "file", "header", "image", "input", "markdown", "rich_text",
     "section", "video",
 }  # fmt: skip
-TEXT_TYPES = {"plain_text", "mrkdwn"}
-BUTTON_STYLES = {"primary", "danger"}
+# markdown block: "The cumulative limit for all markdown blocks in a single payload is 12,000 characters"
+# (docs.slack.dev/reference/block-kit/blocks/markdown-block)
+MARKDOWN_TOTAL = 12_000
+# Total text of a message's blocks: Slack answers `msg_blocks_too_long` past an undocumented ceiling,
+# measured between 13,172 and 13,297 characters (slackapi/bolt-js#2509, ../shared/slack-facts.md additions):
+# refused above the last length known to pass.
+BLOCKS_TEXT_TOTAL = 13_172
 
 
-class Problems:
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-
-    def add(self, problem: str, pointer: str) -> None:
-        self.errors.append(f"{problem} [json-pointer:{pointer}]")
-
-    def text(self, obj: Any, pointer: str, *, limit: int, plain_only: bool = False) -> None:
-        if not isinstance(obj, dict) or obj.get("type") not in TEXT_TYPES:
-            self.add("must be a text object", pointer)
-            return
-        if plain_only and obj["type"] != "plain_text":
-            self.add("must be plain_text", f"{pointer}/type")
-        value = obj.get("text")
-        if not isinstance(value, str) or not value:
-            self.add("must be a non-empty string", f"{pointer}/text")
-        elif len(value) > limit:
-            self.add(f"must be less than {limit + 1} characters", f"{pointer}/text")
-
-    def length(self, value: Any, pointer: str, limit: int) -> None:
-        if value is not None and (not isinstance(value, str) or len(value) > limit):
-            self.add(f"must be a string of at most {limit} characters", pointer)
-
-
-def check_blocks(blocks: Any) -> list[str]:
-    """Problems with a ``blocks`` array; empty when Slack would accept it."""
+def check_blocks(blocks: Any) -> Problems:
+    """Problems with a ``blocks`` array (falsy when Slack would accept it)."""
     problems = Problems()
     if not isinstance(blocks, list):
         problems.add("must be an array", "/blocks")
-        return problems.errors
+        return problems
     if len(blocks) > MAX_BLOCKS:
         problems.add(f"no more than {MAX_BLOCKS} items allowed", "/blocks")
     block_ids: set[str] = set()
@@ -64,56 +52,78 @@ def check_blocks(blocks: Any) -> list[str]:
                 problems.add("duplicate block_id", f"{pointer}/block_id")
             block_ids.add(block_id)
         _check_block(problems, block, pointer)
-    return problems.errors
+    if problems.markdown_total > MARKDOWN_TOTAL:
+        problems.add(f"markdown blocks must total less than {MARKDOWN_TOTAL + 1} characters", "/blocks")
+    if problems.text_total > BLOCKS_TEXT_TOTAL:
+        problems.too_long = True
+    return problems
 
 
 def _check_block(problems: Problems, block: dict[str, Any], pointer: str) -> None:
     kind = block["type"]
     if kind == "section":
-        if "text" not in block and "fields" not in block:
-            problems.add("must provide text or fields", pointer)
-        if "text" in block:
-            problems.text(block["text"], f"{pointer}/text", limit=3000)
-        fields = block.get("fields", [])
-        if not isinstance(fields, list) or len(fields) > 10:
-            problems.add("no more than 10 items allowed", f"{pointer}/fields")
-        else:
-            for j, item in enumerate(fields):
-                problems.text(item, f"{pointer}/fields/{j}", limit=2000)
-        if "accessory" in block:
-            _check_element(problems, block["accessory"], f"{pointer}/accessory")
+        _section(problems, block, pointer)
     elif kind == "header":
         problems.text(block.get("text"), f"{pointer}/text", limit=150, plain_only=True)
-    elif kind in ("actions", "context"):
-        limit = 25 if kind == "actions" else 10
-        elements = block.get("elements")
-        if not isinstance(elements, list) or not elements or len(elements) > limit:
-            problems.add(f"must have 1 to {limit} elements", f"{pointer}/elements")
-            return
+    elif kind == "actions":
+        elements = _elements(problems, block, pointer, 25)
         action_ids: set[str] = set()
         for j, element in enumerate(elements):
-            if kind == "actions":
-                _check_element(problems, element, f"{pointer}/elements/{j}")
-                action_id = element.get("action_id") if isinstance(element, dict) else None
-                if isinstance(action_id, str):
-                    if action_id in action_ids:
-                        problems.add("duplicate action_id", f"{pointer}/elements/{j}/action_id")
-                    action_ids.add(action_id)
+            problems.element(element, f"{pointer}/elements/{j}", ACTION_ELEMENTS)
+            action_id = element.get("action_id") if isinstance(element, dict) else None
+            if isinstance(action_id, str):
+                if action_id in action_ids:
+                    problems.add("duplicate action_id", f"{pointer}/elements/{j}/action_id")
+                action_ids.add(action_id)
+    elif kind == "context":
+        # context-block: 1..10 elements, each an image element or a text object
+        for j, element in enumerate(_elements(problems, block, pointer, 10)):
+            where = f"{pointer}/elements/{j}"
+            if isinstance(element, dict) and element.get("type") == "image":
+                problems.image(element, where)
+            else:
+                problems.text(element, where, limit=3000)
+    elif kind == "image":
+        # image-block: image_url or slack_file, alt_text ≤2000, title plain_text ≤2000
+        problems.image(block, pointer)
+        if "title" in block:
+            problems.text(block["title"], f"{pointer}/title", limit=2000, plain_only=True)
     elif kind == "markdown":
-        problems.length(block.get("text"), f"{pointer}/text", 12000)
+        text = block.get("text")
+        problems.length(text, f"{pointer}/text", 12_000, required=True)
+        if isinstance(text, str):
+            problems.markdown_total += slack_length(text)
+            problems.text_total += slack_length(text)
+    elif kind == "input":
+        problems.text(block.get("label"), f"{pointer}/label", limit=2000, plain_only=True)
+        if not isinstance(block.get("element"), dict):
+            problems.add("must provide an element", f"{pointer}/element")
+    elif kind == "rich_text" and not isinstance(block.get("elements"), list):
+        problems.add("must provide elements", f"{pointer}/elements")
 
 
-def _check_element(problems: Problems, element: Any, pointer: str) -> None:
-    if not isinstance(element, dict) or not isinstance(element.get("type"), str):
-        problems.add("must be a block element", pointer)
-        return
-    problems.length(element.get("action_id"), f"{pointer}/action_id", 255)
-    if element["type"] == "button":
-        problems.text(element.get("text"), f"{pointer}/text", limit=75, plain_only=True)
-        problems.length(element.get("value"), f"{pointer}/value", 2000)
-        problems.length(element.get("url"), f"{pointer}/url", 3000)
-        if "style" in element and element["style"] not in BUTTON_STYLES:
-            problems.add("must be one of primary, danger", f"{pointer}/style")
+def _section(problems: Problems, block: dict[str, Any], pointer: str) -> None:
+    """section-block: text 1..3000, or up to 10 fields of ≤2000 each; an allowed accessory."""
+    if "text" not in block and "fields" not in block:
+        problems.add("must provide text or fields", pointer)
+    if "text" in block:
+        problems.text(block["text"], f"{pointer}/text", limit=3000)
+    fields = block.get("fields", [])
+    if not isinstance(fields, list) or len(fields) > 10:
+        problems.add("no more than 10 items allowed", f"{pointer}/fields")
+    else:
+        for j, item in enumerate(fields):
+            problems.text(item, f"{pointer}/fields/{j}", limit=2000)
+    if "accessory" in block:
+        problems.element(block["accessory"], f"{pointer}/accessory", ACCESSORY_ELEMENTS)
+
+
+def _elements(problems: Problems, block: dict[str, Any], pointer: str, limit: int) -> list[Any]:
+    elements = block.get("elements")
+    if not isinstance(elements, list) or not elements or len(elements) > limit:
+        problems.add(f"must have 1 to {limit} elements", f"{pointer}/elements")
+        return []
+    return elements
 
 
 def with_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:

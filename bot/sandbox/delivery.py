@@ -5,18 +5,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from bot.sandbox.clock import Clock
 from bot.sandbox.recorder import Recorder
-from bot.sandbox.records import Envelope
+from bot.sandbox.records import Envelope, Failure
 from bot.sandbox.socket_mode import SocketHub
 
 logger = logging.getLogger(__name__)
 
 TIMEOUT = 10.0  # how long an envelope waits for an open connection
+# "Your app must respond ... within 3 seconds" (docs.slack.dev/apis/events-api/using-socket-mode,
+# "Acknowledge events"; bolt-python docs/english/concepts/acknowledge.md)
+ACK_DEADLINE_S = 3.0
+# Events API: "we'll retry up to 3 times: nearly immediately, then after 1 minute, then after 5 minutes"
+# (docs.slack.dev/apis/events-api, "Error handling" / retries), with retry_reason "timeout"
+RETRY_DELAYS_S = (0.0, 60.0, 300.0)
 CommandAck = Callable[[dict[str, Any], dict[str, Any]], None]
+Failed = Callable[[Failure], None]
 
 
 class Delivery:
@@ -25,13 +34,19 @@ class Delivery:
     Sends are serialised by a FIFO lock, so events caused by Web API calls reach the app in call order.
     """
 
-    def __init__(self, hub: SocketHub, recorder: Recorder, on_command_ack: CommandAck) -> None:
+    def __init__(
+        self, hub: SocketHub, recorder: Recorder, clock: Clock, on_command_ack: CommandAck, on_failure: Failed
+    ) -> None:
         self.hub = hub
         self.recorder = recorder
+        self.clock = clock
         self.on_command_ack = on_command_ack
+        self.on_failure = on_failure
         self.sent: dict[str, Envelope] = {}
+        self.sent_at: dict[str, float] = {}
+        self.late: set[str] = set()  # envelope ids whose deadline passed unacked
         self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Envelope]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def deliver(self, envelope: Envelope, connection: str | None) -> Envelope:
         """Send ``envelope``; returns it with ``connection`` set. Raises ``TimeoutError`` if no connection."""
@@ -48,7 +63,9 @@ class Delivery:
                         raise
                     conn.draining = True  # it is closing under us: try another one
                     continue
+                self.sent_at[sent.envelope_id] = self.clock.now()
                 self.recorder.record_envelope(sent)
+                self._spawn(self._watch(sent))
                 return sent
 
     async def send_raw(self, text: str, connection: str | None) -> str:
@@ -59,11 +76,29 @@ class Delivery:
 
     def deliver_later(self, envelope: Envelope) -> None:
         """Deliver in the background, as Slack does with events caused by Web API calls."""
-        task = asyncio.get_running_loop().create_task(self.deliver(envelope, None))
+        self._spawn(self.deliver(envelope, None))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._forget)
 
-    def _forget(self, task: asyncio.Task[Envelope]) -> None:
+    async def _watch(self, envelope: Envelope) -> None:
+        """At the ack deadline: record a failure, and retry an Events API envelope as Slack does."""
+        await self.clock.sleep_until(self.sent_at[envelope.envelope_id] + ACK_DEADLINE_S)
+        if envelope.envelope_id in self.recorder.acks:
+            return
+        self.late.add(envelope.envelope_id)
+        if envelope.type == "events_api":
+            outcome = "retried" if envelope.retry_attempt < len(RETRY_DELAYS_S) else "dropped"
+        else:
+            outcome = "shown_error" if envelope.type == "slash_commands" else "shown_warning"
+        self.on_failure(Failure(envelope, outcome, self.clock.now()))
+        if outcome == "retried":
+            await self.clock.sleep_until(self.clock.now() + RETRY_DELAYS_S[envelope.retry_attempt])
+            await self.deliver(retry_of(envelope), None)
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.warning("an event was not delivered: %s", task.exception())
@@ -72,6 +107,8 @@ class Delivery:
         envelope = self.sent.get(str(ack["envelope_id"]))
         if envelope is None:
             logger.warning("ack for an unknown envelope %s", ack["envelope_id"])
+        elif envelope.envelope_id in self.late:
+            logger.warning("late ack (after %.0f s) for envelope %s", ACK_DEADLINE_S, envelope.envelope_id)
         elif envelope.type == "slash_commands":
             self.on_command_ack(envelope.payload, ack)
         self.recorder.record_ack(ack)
@@ -80,3 +117,14 @@ class Delivery:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def retry_of(envelope: Envelope) -> Envelope:
+    """Slack's retry of an envelope: a new envelope id, ``retry_attempt`` + 1, ``retry_reason`` ``timeout``."""
+    return replace(
+        envelope,
+        envelope_id=str(uuid.uuid4()),
+        retry_attempt=envelope.retry_attempt + 1,
+        retry_reason="timeout",
+        connection=None,
+    )

@@ -26,10 +26,21 @@ def event_id() -> str:
     return "Ev" + "".join(secrets.choice(alphabet) for _ in range(10))
 
 
+def enterprise(ws: Workspace) -> dict[str, Any] | None:
+    """The ``enterprise`` object of interaction payloads on Enterprise Grid, else None
+    (docs.slack.dev/reference/interaction-payloads/block_actions-payload)."""
+    return {"id": ws.enterprise_id, "name": ws.enterprise_name} if ws.enterprise_id else None
+
+
 def slash_command(
     ws: Workspace, user: User, channel: Channel, command: str, text: str, response_url: str
 ) -> dict[str, Any]:
-    """The ``payload`` of a ``slash_commands`` envelope: the form fields as a JSON object of strings."""
+    """The ``payload`` of a ``slash_commands`` envelope: the form fields as a JSON object of strings.
+
+    On Enterprise Grid Slack adds ``enterprise_id`` and ``enterprise_name``
+    (docs.slack.dev/interactivity/implementing-slash-commands, "Preparing your app").
+    """
+    grid = {"enterprise_id": ws.enterprise_id, "enterprise_name": ws.enterprise_name} if ws.enterprise_id else {}
     return {
         "token": VERIFICATION_TOKEN,
         "team_id": ws.team_id,
@@ -44,6 +55,7 @@ def slash_command(
         "is_enterprise_install": "false",
         "response_url": response_url,
         "trigger_id": trigger_id(),
+        **grid,
     }
 
 
@@ -92,7 +104,7 @@ def block_actions(
         "container": container,
         "trigger_id": trigger_id(),
         "team": {"id": ws.team_id, "domain": ws.team_domain},
-        "enterprise": None,
+        "enterprise": enterprise(ws),
         "is_enterprise_install": False,
         "channel": {"id": channel.id, "name": channel.name},
         "state": {"values": {}},
@@ -107,11 +119,13 @@ def block_actions(
 def event_callback(ws: Workspace, event: dict[str, Any]) -> dict[str, Any]:
     """The ``payload`` of an ``events_api`` envelope wrapping ``event``."""
     context = base64.b64encode(json.dumps({"et": event.get("type"), "tid": ws.team_id}).encode()).decode()
+    grid = {"enterprise_id": ws.enterprise_id} if ws.enterprise_id else {}
     return {
         "token": VERIFICATION_TOKEN,
         "team_id": ws.team_id,
+        **grid,
         "context_team_id": ws.team_id,
-        "context_enterprise_id": None,
+        "context_enterprise_id": ws.enterprise_id,
         "api_app_id": ws.app_id,
         "event": event,
         "type": "event_callback",
@@ -119,7 +133,7 @@ def event_callback(ws: Workspace, event: dict[str, Any]) -> dict[str, Any]:
         "event_time": int(time.time()),
         "authorizations": [
             {
-                "enterprise_id": None,
+                "enterprise_id": ws.enterprise_id,
                 "team_id": ws.team_id,
                 "user_id": ws.bot.id,
                 "is_bot": True,

@@ -77,3 +77,18 @@ class Activity:
     thread_ts: str | None = None
     blocks: list[dict[str, Any]] = field(default_factory=list)
     to_user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An envelope the app did not ack within Slack's 3 s, and what Slack did about it.
+
+    ``outcome`` is ``retried`` (an Events API envelope sent again with ``retry_attempt`` + 1), ``dropped``
+    (its retries are used up), ``shown_error`` (a slash command: the person sees Slack's
+    "failed with the error operation_timeout") or ``shown_warning`` (a click or other interaction: the
+    person sees Slack's warning that the app did not respond).
+    """
+
+    envelope: Envelope
+    outcome: str
+    at: float

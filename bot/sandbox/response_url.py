@@ -13,10 +13,14 @@ from aiohttp import web
 
 from bot.sandbox import payloads
 from bot.sandbox.blockkit import check_blocks, with_block_ids
+from bot.sandbox.clock import Clock
 from bot.sandbox.methods import Methods, flag_param, text_param
 from bot.sandbox.records import Call
 
-MAX_USES = 5  # Slack: up to 5 times within 30 minutes
+# "use the response_url up to 5 times within 30 minutes" (docs.slack.dev/interactivity/handling-user-interaction,
+# "Message responses"). Past either limit Slack answers 404 with the error as the body: `used_url`, `expired_url`.
+MAX_USES = 5
+LIFETIME_S = 30 * 60
 
 
 @dataclass(slots=True)
@@ -27,11 +31,13 @@ class Target:
     channel: str
     message_ts: str | None = None
     uses: int = 0
+    issued_at: float = 0.0
 
 
 class ResponseUrls:
-    def __init__(self, methods: Methods, origin: Callable[[], str]) -> None:
+    def __init__(self, methods: Methods, origin: Callable[[], str], clock: Clock) -> None:
         self.methods = methods
+        self.clock = clock
         self.ws = methods.ws
         self.recorder = methods.recorder
         self.origin = origin
@@ -39,7 +45,7 @@ class ResponseUrls:
 
     def issue(self, user: str, channel: str, message_ts: str | None = None) -> str:
         key = str(uuid.uuid4())
-        self._targets[key] = Target(user, channel, message_ts)
+        self._targets[key] = Target(user, channel, message_ts, issued_at=self.clock.now())
         return f"{self.origin()}/response/{key}"
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -60,6 +66,8 @@ class ResponseUrls:
         if status == 200:
             if target is None:
                 status, error = 404, "no_service"
+            elif self.clock.now() - target.issued_at > LIFETIME_S:
+                status, error = 404, "expired_url"
             elif target.uses >= MAX_USES:
                 status, error = 404, "used_url"
             else:

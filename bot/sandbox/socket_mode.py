@@ -19,6 +19,10 @@ from bot.sandbox.recorder import Recorder
 logger = logging.getLogger(__name__)
 
 HOST = "applink-sandbox"
+# "Socket Mode allows your app to maintain up to 10 open WebSocket connections at the same time"
+# (docs.slack.dev/apis/events-api/using-socket-mode, "Multiple connections"); one more is told
+# `too_many_websockets` (the reason in python-slack-sdk tests/slack_sdk/socket_mode/mock_socket_mode_server.py).
+MAX_CONNECTIONS = 10
 
 
 @dataclass(eq=False, slots=True)
@@ -42,6 +46,7 @@ class SocketHub:
         self._tickets: set[str] = set()
         self._open: dict[str, Connection] = {}
         self._ids = itertools.count(1)
+        self.refused: list[str] = []  # connections told too_many_websockets
         self._turn = itertools.count()
 
     def issue_ticket(self) -> str:
@@ -68,6 +73,8 @@ class SocketHub:
         transport = request.transport
         await ws.prepare(request)
         conn = Connection(f"conn-{next(self._ids)}", ws, transport, time.time())
+        if len(self._open) >= MAX_CONNECTIONS:
+            return await self._refuse(conn)
         self._open[conn.id] = conn
         logger.debug("socket %s opened", conn.id)
         try:
@@ -90,6 +97,29 @@ class SocketHub:
             self.recorder.changed()
             logger.debug("socket %s closed", conn.id)
         return ws
+
+    async def _refuse(self, conn: Connection) -> web.WebSocketResponse:
+        """Over the limit: ``disconnect`` with ``too_many_websockets``, then wait for the client to go."""
+        conn.draining = True
+        self.refused.append(conn.id)
+        logger.debug("socket %s refused: too many websockets", conn.id)
+        try:
+            await conn.ws.send_json(
+                {"type": "disconnect", "reason": "too_many_websockets", "debug_info": {"host": HOST}}
+            )
+            self.recorder.changed()
+            async for _ in conn.ws:
+                pass
+        except ConnectionError:
+            pass
+        return conn.ws
+
+    async def disconnect_all(self, reason: str) -> None:
+        """``disconnect`` every open connection (``link_disabled`` when Socket Mode is switched off)."""
+        self._tickets.clear()
+        for conn in list(self._open.values()):
+            if not conn.draining:
+                await self.disconnect(conn.id, reason)
 
     def _receive(self, text: str) -> None:
         try:

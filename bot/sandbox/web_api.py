@@ -12,17 +12,15 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.methods import ApiError, Methods
+from bot.sandbox.ratelimits import RateLimiter
 from bot.sandbox.recorder import Recorder
 from bot.sandbox.records import Call
+from bot.sandbox.scopes import NO_SCOPE, MissingScope, header_value
 
 logger = logging.getLogger(__name__)
 
 APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 NO_TOKEN_METHODS = frozenset({"api.test"})
-BOT_SCOPES = (
-    "commands,chat:write,chat:write.public,channels:history,groups:history,channels:read,groups:read,"
-    "channels:join,users:read"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +33,12 @@ class Fault:
 class WebApi:
     """Serves ``/api/<method>`` for one bot token and one app-level token."""
 
-    def __init__(self, methods: Methods, recorder: Recorder, *, bot_token: str, app_token: str) -> None:
+    def __init__(
+        self, methods: Methods, recorder: Recorder, limiter: RateLimiter, *, bot_token: str, app_token: str
+    ) -> None:
         self.methods = methods
         self.recorder = recorder
+        self.limiter = limiter
         self._tokens = {bot_token: "bot", app_token: "app"}
         self._faults: dict[str, deque[Fault]] = {}
 
@@ -73,16 +74,24 @@ class WebApi:
                 return 200, {"ok": False, "error": "invalid_auth"}
             if kind != wanted:
                 return 200, {"ok": False, "error": "not_allowed_token_type"}
-            if kind == "bot":
-                headers["x-oauth-scopes"] = BOT_SCOPES
+            if kind == "bot":  # exactly the token's scopes (Bolt reads this header: slack-facts 2.5)
+                headers["x-oauth-scopes"] = header_value(self.methods.grants.scopes)
         faults = self._faults.get(method)
         if faults:
             fault = faults.popleft()
             if fault.status == 429:
                 headers["Retry-After"] = str(fault.retry_after)
             return fault.status, {"ok": False, "error": fault.error}
+        retry_after = self.limiter.retry_after(method, str(params.get("channel") or "") or None)
+        if retry_after is not None:  # docs.slack.dev/apis/web-api/rate-limits: 429, Retry-After, ratelimited
+            headers["Retry-After"] = str(retry_after)
+            return 429, {"ok": False, "error": "ratelimited"}
         try:
+            if method not in NO_SCOPE:
+                self.methods.grants.require_method(method)
             return 200, {"ok": True, **handler(params)}
+        except MissingScope as exc:
+            return 200, {"ok": False, "error": "missing_scope", "needed": exc.needed, "provided": exc.provided}
         except ApiError as exc:
             return 200, {"ok": False, "error": exc.error, **exc.extra}
         except Exception:

@@ -7,54 +7,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
+from bot.sandbox.entities import USER_PREFIXES, Channel, Message, User, Usergroup
 from bot.sandbox.records import Activity
 
-
-@dataclass(frozen=True, slots=True)
-class User:
-    id: str
-    name: str
-    is_bot: bool = False
-    bot_id: str | None = None
-
-
-@dataclass(slots=True)
-class Channel:
-    id: str
-    name: str
-    private: bool = False
-    members: set[str] = field(default_factory=set)
-    created: int = field(default_factory=lambda: int(time.time()))
-
-    @property
-    def channel_type(self) -> str:
-        """The ``channel_type`` of message events: ``group`` for private channels."""
-        return "group" if self.private else "channel"
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A message as stored; replaced (never mutated) by updates. ``visible_to`` marks an ephemeral one."""
-
-    channel: str
-    ts: str
-    user: str
-    text: str
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-    thread_ts: str | None = None
-    bot_id: str | None = None
-    app_id: str | None = None
-    subtype: str | None = None
-    edited_ts: str | None = None
-    client_msg_id: str | None = None
-    visible_to: str | None = None
-
-    @property
-    def is_reply(self) -> bool:
-        return self.thread_ts is not None and self.thread_ts != self.ts
+__all__ = ["Channel", "Message", "User", "Usergroup", "Workspace"]
 
 
 class Workspace:
@@ -69,14 +28,20 @@ class Workspace:
         bot_name: str,
         bot_id: str,
         app_id: str,
+        enterprise_id: str | None = None,
+        enterprise_name: str | None = None,
     ) -> None:
         self.team_id = team_id
+        self.enterprise_id = enterprise_id
+        self.enterprise_name = enterprise_name or (f"{team_name} Grid" if enterprise_id else None)
         self.team_name = team_name
         self.team_domain = team_name.lower().replace(" ", "-")
         self.bot = User(bot_user_id, bot_name, is_bot=True, bot_id=bot_id)
         self.app_id = app_id
         self.users: dict[str, User] = {bot_user_id: self.bot}
         self.channels: dict[str, Channel] = {}
+        self.usergroups: dict[str, Usergroup] = {}
+        self._ims: dict[str, str] = {}  # user id -> the bot's im with them
         self._messages: dict[str, list[Message]] = {}
         self._ephemerals: dict[str, list[Message]] = {}
         self._last_us = 0
@@ -90,6 +55,10 @@ class Workspace:
         self._last_us = max(time.time_ns() // 1000, self._last_us + 1)
         return f"{self._last_us // 1_000_000}.{self._last_us % 1_000_000:06d}"
 
+    def new_id(self, prefix: str) -> str:
+        """A fresh id such as ``U0SBX00003`` (users), ``D…`` (ims), ``S…`` (user groups), ``F…`` (files)."""
+        return self._next_id(prefix)
+
     def _next_id(self, prefix: str) -> str:
         self._counter += 1
         return f"{prefix}0SBX{self._counter:05d}"
@@ -99,6 +68,8 @@ class Workspace:
     def add_user(self, name: str, user_id: str | None = None) -> User:
         if any(u.name == name for u in self.users.values()):
             raise ValueError(f"a user named {name!r} already exists")
+        if user_id is not None and not user_id.startswith(USER_PREFIXES):
+            raise ValueError(f"user ids start with U (or W on Enterprise Grid), not {user_id!r}")
         user = User(user_id or self._next_id("U"), name)
         if user.id in self.users:
             raise ValueError(f"user id {user.id} already exists")
@@ -118,12 +89,35 @@ class Workspace:
         self._messages[channel.id] = []
         return channel
 
+    def add_usergroup(self, handle: str, users: tuple[str, ...]) -> Usergroup:
+        unknown = [u for u in users if u not in self.users]
+        if unknown:
+            raise ValueError(f"unknown members {unknown}")
+        group = Usergroup(self._next_id("S"), handle.removeprefix("@"), list(users))
+        self.usergroups[group.id] = group
+        return group
+
+    def im_with(self, user_id: str) -> Channel | None:
+        channel_id = self._ims.get(user_id)
+        return self.channels[channel_id] if channel_id else None
+
+    def open_im(self, user: User) -> tuple[Channel, bool]:
+        """The bot's im with ``user``, opened if needed; and whether it was open already."""
+        existing = self.im_with(user.id)
+        if existing is not None:
+            return existing, True
+        channel = Channel(self._next_id("D"), user.id, members={self.bot.id, user.id}, is_im=True, user=user.id)
+        self.channels[channel.id] = channel
+        self._messages[channel.id] = []
+        self._ims[user.id] = channel.id
+        return channel, False
+
     def find_channel(self, ref: str) -> Channel | None:
         """A channel by ID, ``#name`` or ``name``."""
         if ref in self.channels:
             return self.channels[ref]
         name = ref.removeprefix("#")
-        return next((c for c in self.channels.values() if c.name == name), None)
+        return next((c for c in self.channels.values() if c.name == name and not c.is_im), None)
 
     def bot_is_member(self, channel: Channel) -> bool:
         return self.bot.id in channel.members
@@ -189,6 +183,9 @@ class Workspace:
             out["client_msg_id"] = message.client_msg_id
         if message.blocks:
             out["blocks"] = message.blocks
+        if message.files:
+            out["files"] = message.files
+            out["upload"] = False
         out["ts"] = message.ts
         out["team"] = self.team_id
         if message.edited_ts:
@@ -206,9 +203,25 @@ class Workspace:
             out["reply_users"] = sorted({r.user for r in replies})
             out["reply_users_count"] = len(out["reply_users"])
             out["latest_reply"] = replies[-1].ts
+        if message.metadata is not None:
+            out["metadata"] = message.metadata
         return out
 
     def channel_dict(self, channel: Channel) -> dict[str, Any]:
+        if (
+            channel.is_im
+        ):  # the shape of an im in conversations.info (docs.slack.dev/reference/objects/conversation-object)
+            return {
+                "id": channel.id,
+                "created": channel.created,
+                "is_im": True,
+                "is_org_shared": False,
+                "context_team_id": self.team_id,
+                "user": channel.user,
+                "is_user_deleted": False,
+                "is_open": True,
+                "priority": 0,
+            }
         return {
             "id": channel.id,
             "name": channel.name,
@@ -218,7 +231,7 @@ class Workspace:
             "is_im": False,
             "is_mpim": False,
             "is_private": channel.private,
-            "is_archived": False,
+            "is_archived": channel.archived,
             "is_general": channel.id == self.general,
             "is_member": self.bot_is_member(channel),
             "is_shared": False,
@@ -248,6 +261,22 @@ class Workspace:
             "tz": "UTC",
             "tz_offset": 0,
             "profile": profile,
+            **self._enterprise_user(user),
+        }
+
+    def _enterprise_user(self, user: User) -> dict[str, Any]:
+        """Enterprise Grid adds ``enterprise_user`` to user objects (docs.slack.dev/reference/objects/user-object)."""
+        if self.enterprise_id is None:
+            return {}
+        return {
+            "enterprise_user": {
+                "id": user.id,
+                "enterprise_id": self.enterprise_id,
+                "enterprise_name": self.enterprise_name,
+                "is_admin": False,
+                "is_owner": False,
+                "teams": [self.team_id],
+            }
         }
 
     def activity(self, kind: str, source: str, message: Message) -> Activity:
