@@ -18,6 +18,7 @@ from bot.demo.terminal import Terminal
 from bot.demo.transcript import APPROVALS, AUTO_CHOICES, DEFAULT_TASK, USER_NAME, Demo
 from bot.sandbox import SlackEmulator
 from bot.service import Service, load_model, open_redis
+from bot.slack.scopes import REQUIRED_SCOPES
 from workflows.model import DEFAULT_MODEL, demo_config
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
@@ -37,7 +38,7 @@ async def run_demo(settings: Settings, *, task: str | None, auto: str | None) ->
     out = sys.stdout
     try:
         with _without_proxies() as dropped:
-            async with SlackEmulator() as slack:
+            async with SlackEmulator(scopes=REQUIRED_SCOPES) as slack:
                 user = slack.add_user(USER_NAME)
                 approvals = slack.add_channel(APPROVALS, members=[user])
                 demo_settings = replace(
