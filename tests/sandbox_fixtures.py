@@ -15,9 +15,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.sandbox import SlackEmulator
 from bot.slack.scopes import REQUIRED_SCOPES
 
-# The manifest's scopes plus the ones this session's bot adds (im:write, users:read, usergroups:read), and
-# chat:write.public off: the emulator's own tests use every method it serves.
-SANDBOX_SCOPES = REQUIRED_SCOPES | {"im:write", "im:history", "users:read", "usergroups:read", "commands"}
+# The manifest's scopes plus the ones this session's bot adds (im:write, users:read, usergroups:read) and the
+# im ones; chat:write.public stays off. The emulator's own tests use every method it serves.
+SANDBOX_SCOPES = REQUIRED_SCOPES | {"im:write", "im:read", "im:history", "users:read", "usergroups:read", "commands"}
 TS = re.compile(r"^\d{10}\.\d{6}$")
 BUTTONS = [
     {"type": "section", "block_id": "summary", "text": {"type": "mrkdwn", "text": "*Approve* the draft?"}},
