@@ -12,6 +12,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from bot.approvals.models import Approval, State
+from bot.sandbox.blockkit import check_blocks
 from bot.slack import blocks
 from bot.slack.blocks import (
     ACTION_APPROVE,
@@ -119,6 +120,8 @@ def assert_valid(card: list[dict[str, Any]]) -> None:
                 assert slack_len(confirm["text"]["text"]) <= 300
                 assert slack_len(confirm["confirm"]["text"]) <= 30
                 assert slack_len(confirm["deny"]["text"]) <= 30
+    problems = check_blocks(card)  # the strict emulator's rules, as Slack would answer
+    assert not problems, (problems.errors, problems.text_total)
     parsed = Block.parse_all(card)
     assert None not in parsed
     for block in parsed:
