@@ -151,7 +151,9 @@ class Listeners:
         if asked_by is not None:
             await _ephemeral(client, click.channel, click.user, blocks.revise_already_asked_text(asked_by))
             return
-        await self.prompter.say_in_thread(click.channel, click.message_ts, blocks.revise_request_text(click.user))
+        await self.prompter.say_in_thread(
+            click.channel, click.message_ts, blocks.revise_request_text(click.user, bot_user=self.bot_user_id)
+        )
 
     async def on_unknown_action(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()

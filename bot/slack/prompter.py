@@ -70,7 +70,7 @@ class Prompter:
         response = await self._poster.post(
             deadline=deadline,
             channel=self.channel_id,
-            text=blocks.prompt_text(approval),
+            text=blocks.prompt_text(approval, approvers=self.approvers, mention=self.mention_approvers),
             blocks=card,
             metadata=card_metadata(approval.id, approval.created_ms),
             unfurl_links=False,

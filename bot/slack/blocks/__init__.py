@@ -11,6 +11,7 @@ task, the agent's output, feedback, names) is always escaped; only the mentions,
 left as control sequences. Everything is re-exported here: ``from bot.slack import blocks; blocks.prompt_blocks``.
 """
 
+from bot.config import USERGROUP_ID
 from bot.slack.blocks.approval import (
     ACTION_APPROVE,
     ACTION_CANCEL,
@@ -57,7 +58,6 @@ from bot.slack.blocks.split import FENCE, Piece, iter_pieces, split_pieces, spli
 from bot.slack.blocks.text import (
     HEADER_LIMIT,
     SECTION_LIMIT,
-    USERGROUP_ID,
     escape_mrkdwn,
     escaped_len,
     excerpt,

@@ -25,11 +25,11 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.approvals.models import Approval, State
+from bot.config import USERGROUP_ID
 from bot.slack.blocks.split import iter_pieces, split_text
 from bot.slack.blocks.text import (
     HEADER_LIMIT,
     SECTION_LIMIT,
-    USERGROUP_ID,
     escape_mrkdwn,
     excerpt,
     link,

@@ -7,17 +7,13 @@ way and every budget in this package is in those units.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from bot.config import USER_ID
+from bot.config import USER_ID, USERGROUP_ID
 
 SECTION_LIMIT = 3000  # a section's text and any text object (docs.slack.dev/reference/block-kit/blocks/section-block)
 HEADER_LIMIT = 150  # a header's plain_text (docs.slack.dev/reference/block-kit/blocks/header-block)
-
-USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
-"""A Slack user group ID (``S…``), mentioned as ``<!subteam^S…>``."""
 
 _NAMED = {"workflow": "the workflow", "system": "the system"}
 
