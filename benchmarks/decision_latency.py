@@ -51,8 +51,9 @@ import redis.asyncio as aioredis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.approvals import ApprovalError, ApprovalKey, ApprovalStore, Outcome, State, keys, scripts
+from bot.approvals import ApprovalError, ApprovalKey, ApprovalStore, Outcome, State, StoreSettings, keys, scripts
 from bot.approvals.connection import MAX_CONNECTIONS, connect
+from bot.approvals.transitions import new_nonce, transition_args, transition_keys
 from tests.redis_server import RedisServer
 
 WAITER = "bench-waiter"
@@ -129,17 +130,19 @@ class Clicker:
     async def pipelined(self, ids: list[str], batch: int = 200) -> None:
         """The TRANSITION script ``decide()`` runs, ``batch`` per round trip: B's Python is then no bottleneck.
 
-        The arguments mirror ``ApprovalStore._run_transition``; a drift shows up as errors and unresolved waits.
+        Keys and arguments come from ``bot.approvals.transitions``, as ``ApprovalStore.decide`` builds them.
         """
         sha = await self.client.script_load(scripts.TRANSITION)
-        retention_ms = int(keys.DEFAULT_RETENTION_S * 1000)
-        audit_ms = int(keys.DEFAULT_AUDIT_RETENTION_S * 1000)
+        settings = StoreSettings()
         for start in range(0, len(ids), batch):
             chunk = ids[start : start + batch]
             pipe = self.client.pipeline(transaction=False)
             for i in chunk:
-                args: list[str | int] = [i, Outcome.APPROVED.value, DECIDER, "", "decide", retention_ms, audit_ms]
-                pipe.evalsha(sha, 3, *keys.keys_for(i), *args, keys.DECIDED_CHANNEL)
+                script_keys = transition_keys(i)
+                args = transition_args(
+                    i, Outcome.APPROVED.value, DECIDER, "", "decide", nonce=new_nonce(), settings=settings
+                )
+                pipe.evalsha(sha, len(script_keys), *script_keys, *args)
             called = now()
             replies = await pipe.execute()
             returned = now()

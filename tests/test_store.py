@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sys
 
 import pytest
@@ -21,16 +22,8 @@ from bot.approvals import (
 )
 from bot.approvals.audit import read_audit
 from bot.approvals.connection import connect
-
-
-async def ask(store: ApprovalStore, workflow_id: str = "wf1", step: int = 0, timeout_s: float = 60) -> Approval:
-    return await store.create(
-        ApprovalKey(workflow_id, step),
-        prompt="Send the release email?",
-        requester="U0ALICE123",
-        workflow="draft",
-        timeout_s=timeout_s,
-    )
+from tests.conditions import waiting
+from tests.engine import ask, seconds_until
 
 
 async def test_create_stores_a_pending_record_with_a_deadline(store: ApprovalStore) -> None:
@@ -119,39 +112,67 @@ async def test_wait_with_a_shorter_timeout_expires_before_the_deadline(store: Ap
     assert expired.decided_ms < approval.deadline_ms
 
 
-async def test_click_racing_the_timeout_gets_exactly_one_outcome(store: ApprovalStore) -> None:
-    rounds = 60
-    approvals = [await ask(store, "race", n, timeout_s=0.15) for n in range(rounds)]
-    offsets = [0.15 + (n % 7 - 3) * 0.004 for n in range(rounds)]  # clicks within +-12 ms of the deadline
+async def click_at(store: ApprovalStore, approval: Approval, offset_ms: int) -> Approval | AlreadyDecided:
+    """Click ``offset_ms`` from the deadline, timed on Redis's clock (the one deadlines are kept in)."""
+    await asyncio.sleep(await seconds_until(store, approval.deadline_ms + offset_ms))  # the timing is the subject
+    try:
+        return await store.decide(approval.id, Outcome.APPROVED, "U0BOB45678")
+    except AlreadyDecided as refused:
+        return refused
 
-    async def click(approval: Approval, after: float) -> Approval | AlreadyDecided:
-        await asyncio.sleep(after)  # the race itself is the subject: the click is timed against the deadline
-        try:
-            return await store.decide(approval.id, Outcome.APPROVED, "U0ALICE123")
-        except AlreadyDecided as refused:
-            return refused
 
-    waits = [store.wait(a.id) for a in approvals]
-    clicks = [click(a, offset) for a, offset in zip(approvals, offsets, strict=True)]
-    results = await asyncio.gather(*waits, *clicks)
-    waited, clicked = results[:rounds], results[rounds:]
+async def test_a_click_just_before_the_deadline_wins_and_one_just_after_is_refused(store: ApprovalStore) -> None:
+    before, after = await ask(store, "race", 0, timeout_s=0.5), await ask(store, "race", 1, timeout_s=0.5)
+    waits = asyncio.gather(store.wait(before.id), store.wait(after.id))
 
-    for outcome, click_result in zip(waited, clicked, strict=True):
-        if isinstance(click_result, Approval):
-            assert outcome.state is State.APPROVED
-        else:
-            assert outcome.state is State.EXPIRED
-            assert click_result.approval.state is State.EXPIRED
-    audit = [e for e in await read_audit(store.redis) if e.workflow_id == "race" and e.event != "created"]
-    assert len(audit) == rounds  # one decision per approval, never two
+    early, late = await asyncio.gather(click_at(store, before, -100), click_at(store, after, +100))
+    waited_before, waited_after = await asyncio.wait_for(waits, 5)
+
+    assert isinstance(early, Approval) and (early.state, early.decider) == (State.APPROVED, "U0BOB45678")
+    assert (waited_before.state, waited_before.decider) == (State.APPROVED, "U0BOB45678")
+    assert isinstance(late, Expired) and late.approval.state is State.EXPIRED
+    assert waited_after.state is State.EXPIRED
+    audit = await read_audit(store.redis)
+    assert [e.event for e in audit if e.approval_id == before.id] == ["created", "approved"]
+    # the waiter expired it at the deadline; the click 100 ms later is refused and recorded with who clicked
+    assert [(e.event, e.late_click_by) for e in audit if e.approval_id == after.id] == [
+        ("created", ""),
+        ("expired", ""),
+        ("late_click", "U0BOB45678"),
+    ]
     for tag in keys.all_buckets():
         assert await store.redis.zcard(keys.pending_key(tag)) == 0
+
+
+async def test_a_late_click_that_expires_the_approval_itself_is_audited_with_the_clicker(store: ApprovalStore) -> None:
+    approval = await ask(store, timeout_s=0.3)  # nobody waits: the click is the first to notice the deadline
+
+    late = await click_at(store, approval, +100)
+
+    assert isinstance(late, Expired)
+    audit = [e for e in await read_audit(store.redis) if e.approval_id == approval.id]
+    assert [(e.event, e.user, e.late_click_by) for e in audit] == [
+        ("created", "U0ALICE123", ""),
+        ("expired", "", "U0BOB45678"),
+    ]
+
+
+async def test_the_created_entry_keeps_the_prompt_as_shown_and_its_digest(store: ApprovalStore) -> None:
+    prompt = "Send the release email?\n\n> Dear all, v2.0 ships today."
+    approval = await store.create(
+        ApprovalKey("wf-audit", 0), prompt=prompt, requester="U0ALICE123", workflow="draft", timeout_s=60
+    )
+
+    [created] = [e for e in await read_audit(store.redis) if e.approval_id == approval.id]
+
+    assert (created.event, created.prompt) == ("created", prompt)
+    assert created.prompt_sha256 == hashlib.sha256(prompt.encode()).hexdigest()
 
 
 async def test_cancelled_wait_leaves_no_waiter_behind(store: ApprovalStore) -> None:
     approval = await ask(store)
     waiter = asyncio.create_task(store.wait(approval.id))
-    await asyncio.wait_for(store.subscriber.until_waiting(1), 2)
+    await waiting(store, 1, 2)
 
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):

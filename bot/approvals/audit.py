@@ -12,7 +12,13 @@ from bot.approvals.models import as_text
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One create or decision: ``event`` is ``created`` or the outcome (``approved``, ..., ``expired``)."""
+    """One create or decision.
+
+    ``event`` is ``created``, an outcome (``approved``, ``revised``, ``cancelled``, ``expired``) or ``late_click``
+    (a decision refused because the approval had expired already). ``created`` entries carry the ``prompt`` as
+    shown and its ``prompt_sha256``; an ``expired`` entry caused by a click past the deadline, and every
+    ``late_click``, name the clicker in ``late_click_by``.
+    """
 
     entry_id: str
     event: str
@@ -24,6 +30,9 @@ class AuditEntry:
     at_ms: int
     feedback: str
     waited_ms: int
+    prompt: str = ""
+    prompt_sha256: str = ""
+    late_click_by: str = ""
 
 
 async def read_audit(redis: aioredis.Redis, *, since_ms: int = 0, count: int = 10_000) -> list[AuditEntry]:
@@ -49,6 +58,9 @@ def _entry(entry_id: bytes | str, raw: dict[bytes | str, bytes | str]) -> AuditE
         at_ms=int(fields["at_ms"]),
         feedback=fields.get("feedback", ""),
         waited_ms=int(fields.get("waited_ms") or 0),
+        prompt=fields.get("prompt", ""),
+        prompt_sha256=fields.get("prompt_sha256", ""),
+        late_click_by=fields.get("late_click_by", ""),
     )
 
 

@@ -1,4 +1,11 @@
-"""How the engine connects to Redis: one bounded pool per process, whatever the number of waits."""
+"""How the engine connects to Redis: one bounded pool per process, whatever the number of waits.
+
+Every call is bounded: a reply must come within ``socket_timeout_s`` (then redis-py reconnects and re-sends it,
+up to ``RETRIES`` times; the scripts carry nonces, so a re-send is harmless), and a caller waits at most
+``pool_timeout_s`` for a free connection. Callers that must answer sooner (Slack's 3 s ack) wrap the call in their
+own ``asyncio.timeout``: a cancelled call closes its connection (redis-py disconnects on any interruption of a
+read or write), so the pool never hands out a connection with a stale reply on it.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +14,39 @@ import asyncio
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 MAX_CONNECTIONS = 10
 """Commands share the pool; the decision subscriber holds one connection of it for the process's lifetime."""
 
+SOCKET_TIMEOUT_S = 5.0
+POOL_TIMEOUT_S = 5.0
+RETRIES = 3
 
-def connect(url: str, *, max_connections: int = MAX_CONNECTIONS) -> aioredis.Redis:
-    """A client on a blocking pool: callers wait for a free connection instead of failing when all are busy."""
+TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+"""Errors that mean "Redis is unavailable right now", worth retrying."""
+
+
+def connect(
+    url: str,
+    *,
+    max_connections: int = MAX_CONNECTIONS,
+    socket_timeout_s: float = SOCKET_TIMEOUT_S,
+    pool_timeout_s: float = POOL_TIMEOUT_S,
+    retries: int = RETRIES,
+) -> aioredis.Redis:
+    """A client on a blocking pool: callers wait (up to ``pool_timeout_s``) for a free connection instead of
+    failing at once when all are busy."""
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
+        timeout=pool_timeout_s,
+        socket_timeout=socket_timeout_s,
+        socket_connect_timeout=socket_timeout_s,
+        socket_keepalive=True,
         decode_responses=True,
-        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=retries),
         health_check_interval=30,
     )
     return aioredis.Redis.from_pool(pool)  # closing the client closes the pool

@@ -27,3 +27,10 @@ class AlreadyDecided(ApprovalError):
 
 class Expired(AlreadyDecided):
     """The deadline passed before this decision; ``approval`` holds the expired record."""
+
+
+class StoreClosed(ApprovalError):
+    """The store was closed (the process is shutting down) while this call was waiting on Redis."""
+
+    def __init__(self) -> None:
+        super().__init__("the approval store is closed")

@@ -37,6 +37,12 @@ def audit_key(bucket_tag: str) -> str:
     return f"{PREFIX}:{bucket_tag}:audit"
 
 
+def unshown_key(bucket_tag: str) -> str:
+    """ZSET of decided approval ids in one bucket whose card does not show their state yet, scored by when a
+    reconciler may next report them (ms)."""
+    return f"{PREFIX}:{bucket_tag}:unshown"
+
+
 def message_key(channel: str, ts: str) -> str:
     """Slack message (channel, ts) -> approval id, so thread replies find their approval."""
     return f"{PREFIX}:msg:{channel}:{ts}"
@@ -47,11 +53,17 @@ def all_buckets() -> list[str]:
 
 
 def keys_for(approval_id: str) -> list[str]:
-    """KEYS for the Lua scripts: record, pending index, audit stream (one slot)."""
+    """KEYS for CREATE and TRANSITION: record, pending index, audit stream, unshown index (one slot)."""
     tag = bucket(approval_id)
-    return [f"{PREFIX}:{tag}:{approval_id}", pending_key(tag), audit_key(tag)]
+    return [f"{PREFIX}:{tag}:{approval_id}", pending_key(tag), audit_key(tag), unshown_key(tag)]
+
+
+def card_keys_for(approval_id: str) -> list[str]:
+    """KEYS for ATTACH, MARK_SHOWN and CLAIM_UNSHOWN: record, unshown index (one slot)."""
+    return [record_key(approval_id), unshown_key(bucket(approval_id))]
 
 
 def seen_key(delivery_id: str) -> str:
-    """Marks a Slack delivery (event id or trigger id) as handled, so a redelivery is dropped by any replica."""
+    """Marks a Slack delivery (event id or trigger id) as claimed, so a redelivery is dropped by any replica. Holds
+    the nonce of the call that claimed it (``deliveries.claim_delivery``)."""
     return f"{PREFIX}:seen:{delivery_id}"

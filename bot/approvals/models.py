@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -63,6 +64,8 @@ class Approval:
     decider: str = ""
     decided_ms: int = 0
     feedback: str = ""
+    shown: str = ""
+    """The state the card last showed (``mark_shown``); ``pending`` once a card is attached, "" before."""
 
     @property
     def pending(self) -> bool:
@@ -90,7 +93,13 @@ class Approval:
             decider=fields.get("decider", ""),
             decided_ms=int(fields.get("decided_ms") or 0),
             feedback=fields.get("feedback", ""),
+            shown=fields.get("shown", ""),
         )
+
+
+def prompt_digest(prompt: str) -> str:
+    """The sha256 (hex) of the prompt text as stored, recorded in the audit next to the text."""
+    return hashlib.sha256(prompt.encode()).hexdigest()
 
 
 def as_text(value: bytes | str) -> str:

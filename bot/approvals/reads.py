@@ -12,9 +12,11 @@ import contextlib
 import redis.asyncio as aioredis
 
 from bot.approvals import keys
+from bot.approvals.errors import StoreClosed
 from bot.approvals.models import as_text
 
 Fields = dict[str, str]
+Pending = list[tuple[str, "asyncio.Future[tuple[Fields, int]]"]]
 
 _BATCH = 500
 
@@ -22,11 +24,15 @@ _BATCH = 500
 class RecordReader:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
-        self._queue: list[tuple[str, asyncio.Future[tuple[Fields, int]]]] = []
+        self._queue: Pending = []
+        self._inflight: Pending = []
         self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def read(self, approval_id: str) -> tuple[Fields, int]:
         """The record's fields (empty if it does not exist) and Redis's clock in milliseconds."""
+        if self._closed:
+            raise StoreClosed
         fut: asyncio.Future[tuple[Fields, int]] = asyncio.get_running_loop().create_future()
         self._queue.append((approval_id, fut))
         if self._flusher is None:
@@ -34,22 +40,29 @@ class RecordReader:
         return await fut
 
     async def aclose(self) -> None:
+        """Stop reading; every read not answered yet raises ``StoreClosed``."""
+        self._closed = True
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
+        for _, fut in [*self._inflight, *self._queue]:
+            if not fut.done():
+                fut.set_exception(StoreClosed())
+        self._inflight, self._queue = [], []
 
     async def _flush(self) -> None:
         try:
             while self._queue:
-                batch = [(i, fut) for i, fut in self._queue[:_BATCH] if not fut.done()]
+                self._inflight = [(i, fut) for i, fut in self._queue[:_BATCH] if not fut.done()]
                 del self._queue[:_BATCH]
-                if batch:
-                    await self._read(batch)
+                if self._inflight:
+                    await self._read(self._inflight)
+                self._inflight = []
         finally:
             self._flusher = None
 
-    async def _read(self, batch: list[tuple[str, asyncio.Future[tuple[Fields, int]]]]) -> None:
+    async def _read(self, batch: Pending) -> None:
         pipe = self._redis.pipeline(transaction=False)
         for approval_id, _ in batch:
             pipe.hgetall(keys.record_key(approval_id))

@@ -1,7 +1,12 @@
 """The Lua scripts that make every state change of an approval atomic.
 
-All of them read the clock with ``TIME`` so every replica agrees on "now", and all of them take the same three
-KEYS (record, pending index, audit stream; one hash slot, see ``keys.py``).
+All of them read the clock with ``TIME`` so every replica agrees on "now". CREATE and TRANSITION take the same four
+KEYS (record, pending index, audit stream, unshown index), ATTACH, MARK_SHOWN and CLAIM_UNSHOWN the record and the
+unshown index: one approval's keys share a hash slot (see ``keys.py``).
+
+Every call carries a nonce unique to the caller's call (``uuid4``). redis-py re-sends a script after a lost reply or
+a socket timeout; the re-run finds its own nonce on the record and answers what the first run answered, so the
+caller who won is never told it lost.
 """
 
 from __future__ import annotations
@@ -10,25 +15,30 @@ _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function int(x) return string.format('%d', x) end
+local function blank(x) return (not x) or x == '' end
 """
 
 CREATE = (
     _NOW
     + """
--- KEYS: record, pending, audit
--- ARGV: id, workflow_id, step, prompt, requester, workflow, timeout_ms, retention_ms, audit_retention_ms
+-- KEYS: record, pending, audit, unshown
+-- ARGV: id, workflow_id, step, prompt, requester, workflow, timeout_ms, retention_ms, audit_retention_ms,
+--       prompt_sha256, nonce
+-- Returns {created (1 | 0), now_ms, record...}; a re-run of the creating call answers 1 again.
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {0, int(now), redis.call('HGETALL', KEYS[1])}
+  local mine = redis.call('HGET', KEYS[1], 'create_nonce') == ARGV[11]
+  return {mine and 1 or 0, int(now), redis.call('HGETALL', KEYS[1])}
 end
 local deadline = now + tonumber(ARGV[7])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[3], 'state', 'pending',
   'prompt', ARGV[4], 'requester', ARGV[5], 'workflow', ARGV[6],
-  'created_ms', int(now), 'deadline_ms', int(deadline))
+  'created_ms', int(now), 'deadline_ms', int(deadline), 'create_nonce', ARGV[11])
 redis.call('PEXPIREAT', KEYS[1], int(deadline + tonumber(ARGV[8])))
 redis.call('ZADD', KEYS[2], int(deadline), ARGV[1])
 redis.call('XADD', KEYS[3], 'MINID', '~', int(now - tonumber(ARGV[9])), '*',
   'event', 'created', 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[3], 'workflow', ARGV[6],
-  'user', ARGV[5], 'at_ms', int(now), 'feedback', '', 'waited_ms', '0')
+  'user', ARGV[5], 'at_ms', int(now), 'feedback', '', 'waited_ms', '0',
+  'prompt', ARGV[4], 'prompt_sha256', ARGV[10])
 return {1, int(now), redis.call('HGETALL', KEYS[1])}
 """
 )
@@ -36,9 +46,9 @@ return {1, int(now), redis.call('HGETALL', KEYS[1])}
 TRANSITION = (
     _NOW
     + """
--- KEYS: record, pending, audit
--- ARGV: id, outcome, user, feedback, mode, retention_ms, audit_retention_ms, channel
--- mode 'decide': a person's decision; past the deadline it becomes 'expired' instead.
+-- KEYS: record, pending, audit, unshown
+-- ARGV: id, outcome, user, feedback, mode, retention_ms, audit_retention_ms, channel, nonce, grace_ms
+-- mode 'decide': a person's decision; past the deadline it becomes 'expired' instead (audited with the clicker).
 -- mode 'expire': expire if the deadline has passed, else say how long is left.
 -- mode 'force': expire now (the local waiter gave up early).
 -- Returns {status, record...}: status is ok | expired | already | missing | not_yet (then ms left).
@@ -47,26 +57,45 @@ if not state then
   redis.call('ZREM', KEYS[2], ARGV[1])
   return {'missing'}
 end
+local mode = ARGV[5]
 if state ~= 'pending' then
+  if redis.call('HGET', KEYS[1], 'nonce') == ARGV[9] then
+    -- our own transition, re-sent by the client after a lost reply: answer as the first run did
+    return {state == 'expired' and 'expired' or 'ok', redis.call('HGETALL', KEYS[1])}
+  end
+  if mode == 'decide' and state == 'expired' and redis.call('HGET', KEYS[1], 'late_nonce') ~= ARGV[9] then
+    redis.call('HSET', KEYS[1], 'late_nonce', ARGV[9])
+    redis.call('XADD', KEYS[3], 'MINID', '~', int(now - tonumber(ARGV[7])), '*',
+      'event', 'late_click', 'id', ARGV[1], 'workflow_id', redis.call('HGET', KEYS[1], 'workflow_id'),
+      'step', redis.call('HGET', KEYS[1], 'step'), 'workflow', redis.call('HGET', KEYS[1], 'workflow'),
+      'user', ARGV[3], 'at_ms', int(now), 'feedback', ARGV[4], 'waited_ms', '0', 'late_click_by', ARGV[3])
+  end
   return {'already', redis.call('HGETALL', KEYS[1])}
 end
 local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline_ms'))
-local mode = ARGV[5]
 local outcome, user, feedback = ARGV[2], ARGV[3], ARGV[4]
 if mode == 'expire' and now < deadline then
   return {'not_yet', int(deadline - now)}
 end
+local late_click_by = ''
 if mode ~= 'decide' or now >= deadline then
+  if mode == 'decide' then late_click_by = user end
   outcome, user, feedback = 'expired', '', ''
 end
-redis.call('HSET', KEYS[1], 'state', outcome, 'decider', user, 'decided_ms', int(now), 'feedback', feedback)
+redis.call('HSET', KEYS[1], 'state', outcome, 'decider', user, 'decided_ms', int(now), 'feedback', feedback,
+  'nonce', ARGV[9])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('ZREM', KEYS[2], ARGV[1])
+local channel, ts = redis.call('HGET', KEYS[1], 'channel'), redis.call('HGET', KEYS[1], 'ts')
+if not blank(channel) and not blank(ts) and redis.call('HGET', KEYS[1], 'shown') ~= outcome then
+  redis.call('ZADD', KEYS[4], int(now + tonumber(ARGV[10])), ARGV[1])
+end
 local created = tonumber(redis.call('HGET', KEYS[1], 'created_ms'))
 redis.call('XADD', KEYS[3], 'MINID', '~', int(now - tonumber(ARGV[7])), '*',
   'event', outcome, 'id', ARGV[1], 'workflow_id', redis.call('HGET', KEYS[1], 'workflow_id'),
   'step', redis.call('HGET', KEYS[1], 'step'), 'workflow', redis.call('HGET', KEYS[1], 'workflow'),
-  'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', int(now - created))
+  'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', int(now - created),
+  'late_click_by', late_click_by)
 redis.call('PUBLISH', ARGV[8], cjson.encode({id = ARGV[1], state = outcome, decider = user,
   decided_ms = int(now), feedback = feedback}))
 local status = 'ok'
@@ -75,9 +104,59 @@ return {status, redis.call('HGETALL', KEYS[1])}
 """
 )
 
-ATTACH = """
--- KEYS: record; ARGV: channel, ts. Returns the record's remaining TTL in ms, or -2 if it is gone.
+ATTACH = (
+    _NOW
+    + """
+-- KEYS: record, unshown; ARGV: id, channel, ts, grace_ms.
+-- Records where the card is (the same call twice changes nothing). A card attached to an approval decided
+-- already shows buttons, so it goes to the unshown index. Returns the record's remaining TTL in ms, or -2.
 if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
-redis.call('HSET', KEYS[1], 'channel', ARGV[1], 'ts', ARGV[2])
+redis.call('HSET', KEYS[1], 'channel', ARGV[2], 'ts', ARGV[3])
+local shown = redis.call('HGET', KEYS[1], 'shown')
+if not shown then
+  shown = 'pending'
+  redis.call('HSET', KEYS[1], 'shown', shown)
+end
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'pending' and state ~= shown then
+  redis.call('ZADD', KEYS[2], 'NX', int(now + tonumber(ARGV[4])), ARGV[1])
+end
 return redis.call('PTTL', KEYS[1])
 """
+)
+
+MARK_SHOWN = """
+-- KEYS: record, unshown; ARGV: id, state the card now shows. Returns 1, or 0 if the record is gone.
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 0
+end
+redis.call('HSET', KEYS[1], 'shown', ARGV[2])
+if redis.call('HGET', KEYS[1], 'state') == ARGV[2] then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+return 1
+"""
+
+CLAIM_UNSHOWN = (
+    _NOW
+    + """
+-- KEYS: record, unshown; ARGV: id, lease_ms, max_lease_ms.
+-- Claims a due entry of the unshown index for one replica: pushes its score a lease forward (doubling with
+-- each attempt, up to max_lease_ms) and returns the record; false if it is not due (another replica holds
+-- it) or no longer needs reporting (then the entry is dropped).
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not score or tonumber(score) > now then return false end
+local state = redis.call('HGET', KEYS[1], 'state')
+local channel, ts = redis.call('HGET', KEYS[1], 'channel'), redis.call('HGET', KEYS[1], 'ts')
+if not state or state == 'pending' or state == redis.call('HGET', KEYS[1], 'shown') or blank(channel)
+    or blank(ts) then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return false
+end
+local attempts = redis.call('HINCRBY', KEYS[1], 'report_attempts', 1)
+local lease = math.min(tonumber(ARGV[2]) * math.pow(2, math.min(attempts - 1, 20)), tonumber(ARGV[3]))
+redis.call('ZADD', KEYS[2], int(now + lease), ARGV[1])
+return redis.call('HGETALL', KEYS[1])
+"""
+)

@@ -1,92 +1,92 @@
-"""The approval store: create (idempotent), decide (atomic, once), wait (push, timeout), sweep (orphans).
+"""The approval store: create (idempotent), decide (atomic, once), wait (push, timeout), card bookkeeping.
 
-Redis holds the truth; this process holds only futures. Any replica may decide any approval, any replica may
-sweep, and a restarted process re-attaches to its approvals by creating them again with the same key.
+Redis holds the truth; this process holds only futures. Any replica may decide any approval, any replica runs the
+maintenance (``maintenance.py``), and a restarted process re-attaches to its approvals by creating them again with
+the same key. Every call that changes a record carries a nonce, so redis-py re-sending it after a lost reply
+answers as the first run did.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.approvals import keys, scripts
-from bot.approvals.connection import raise_if_cancelled
-from bot.approvals.errors import AlreadyDecided, Expired, UnknownApproval
-from bot.approvals.models import Approval, ApprovalKey, Outcome, State, as_text
+from bot.approvals.connection import TRANSIENT, raise_if_cancelled
+from bot.approvals.errors import AlreadyDecided, Expired, StoreClosed, UnknownApproval
+from bot.approvals.maintenance import Maintenance
+from bot.approvals.models import Approval, ApprovalKey, Outcome, State, as_text, prompt_digest
 from bot.approvals.reads import RecordReader
+from bot.approvals.reconciler import CardReconciler
+from bot.approvals.settings import StoreSettings
 from bot.approvals.subscriber import MISSING, DecisionSubscriber
+from bot.approvals.transitions import (
+    Mode,
+    TransitionResult,
+    new_nonce,
+    pairs,
+    parse_transition,
+    transition_args,
+    transition_keys,
+)
+
+__all__ = ["ApprovalStore", "StoreSettings", "TransitionListener"]
 
 log = logging.getLogger(__name__)
 
 TransitionListener = Callable[[Approval], Awaitable[None]]
-"""Called with the record after this process moved it out of ``pending`` (a decision or an expiry)."""
+"""Called with the record after this process moved it out of ``pending`` (a decision or an expiry), and by the
+maintenance of any replica for a decided record whose card does not show it yet. Call ``mark_shown`` once the
+card shows ``approval.state``."""
 
 T = TypeVar("T")
-
-_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
-
-
-@dataclass(frozen=True, slots=True)
-class StoreSettings:
-    retention_s: float = keys.DEFAULT_RETENTION_S
-    audit_retention_s: float = keys.DEFAULT_AUDIT_RETENTION_S
-    sweep_interval_s: float = 2.0
-    resync_interval_s: float = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Transition:
-    """What the TRANSITION script answered: ok | expired | already (with the record) or not_yet (ms left)."""
-
-    status: str
-    approval: Approval | None = None
-    ms_left: int = 0
-
-    def record(self) -> Approval:
-        assert self.approval is not None, f"no record with status {self.status}"
-        return self.approval
 
 
 class ApprovalStore:
     def __init__(self, redis: aioredis.Redis, settings: StoreSettings | None = None) -> None:
         self._redis = redis
         self._settings = settings or StoreSettings()
-        self._subscriber = DecisionSubscriber(redis)
+        self._closed = asyncio.Event()
+        self._subscriber = DecisionSubscriber(
+            redis, idle_s=self._settings.liveness_idle_s, reply_timeout_s=self._settings.liveness_timeout_s
+        )
         self._reader = RecordReader(redis)
         self._create = redis.register_script(scripts.CREATE)
         self._transition = redis.register_script(scripts.TRANSITION)
         self._attach = redis.register_script(scripts.ATTACH)
+        self._mark_shown = redis.register_script(scripts.MARK_SHOWN)
         self._listeners: list[TransitionListener] = []
-        self._maintenance: asyncio.Task[None] | None = None
+        self.reconciler = CardReconciler(redis, self._settings)
+        self._maintenance = Maintenance(self, self._subscriber, self._settings)
 
     @property
     def redis(self) -> aioredis.Redis:
         return self._redis
 
     @property
+    def settings(self) -> StoreSettings:
+        return self._settings
+
+    @property
     def subscriber(self) -> DecisionSubscriber:
         return self._subscriber
 
     async def start(self, *, maintenance: bool = True) -> None:
-        """Subscribe to decisions; with ``maintenance``, also expire orphans and resync periodically."""
+        """Subscribe to decisions; with ``maintenance``, also expire orphans, re-report unshown decisions and
+        resync periodically."""
         await self._subscriber.start()
         if maintenance:
-            self._maintenance = asyncio.create_task(self._maintain(), name="approval-maintenance")
+            self._maintenance.start()
 
     async def aclose(self) -> None:
-        if self._maintenance is not None:
-            self._maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._maintenance
-            self._maintenance = None
+        """Stop the background work; waits still in progress raise ``StoreClosed``. Idempotent."""
+        self._closed.set()
+        await self._maintenance.aclose()
         await self._reader.aclose()
         await self._subscriber.aclose()
 
@@ -96,7 +96,9 @@ class ApprovalStore:
     async def create(
         self, key: ApprovalKey, *, prompt: str, requester: str, workflow: str, timeout_s: float
     ) -> Approval:
-        """Store a pending approval, or return the existing one for the same key, decided or not."""
+        """Store a pending approval, or return the existing one for the same key, decided or not.
+
+        The audit's ``created`` entry keeps the prompt text and its sha256 (``models.prompt_digest``)."""
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         approval_id = key.approval_id
@@ -112,31 +114,71 @@ class ApprovalStore:
                 int(timeout_s * 1000),
                 int(self._settings.retention_s * 1000),
                 int(self._settings.audit_retention_s * 1000),
+                prompt_digest(prompt),
+                new_nonce(),
             ],
         )
-        approval = Approval.from_hash(_pairs(fields))
+        approval = Approval.from_hash(pairs(fields))
         log.info("approval %s %s", approval_id, "created" if created else f"re-attached ({approval.state})")
         return approval
 
-    async def attach_message(self, approval_id: str, channel: str, ts: str) -> None:
-        """Remember where the prompt was posted, so clicks and thread replies find the approval."""
-        ttl_ms = await self._attach(keys=[keys.record_key(approval_id)], args=[channel, ts])
+    async def attach_message(self, approval_id: str, channel: str, ts: str, *, retry_for_s: float = 0.0) -> None:
+        """Remember where the card was posted, so clicks and thread replies find the approval.
+
+        Call it right after the card's ``chat.postMessage``, before anything else is posted. It is idempotent: the
+        same call again changes nothing. With ``retry_for_s``, Redis errors are retried with backoff for up to that
+        long before the last one is raised. An approval decided before its card was attached is re-reported to
+        the transition listeners by maintenance, so that card gets updated too. Raises ``UnknownApproval``.
+        """
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + retry_for_s
+        backoff = 0.05
+        while True:
+            try:
+                await self._attach_once(approval_id, channel, ts)
+                return
+            except TRANSIENT as exc:
+                raise_if_cancelled()
+                if self._closed.is_set() or loop.time() + backoff > give_up:
+                    raise
+                log.warning("could not attach card %s to %s yet (%s); retrying", ts, approval_id, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+
+    async def _attach_once(self, approval_id: str, channel: str, ts: str) -> None:
+        grace_ms = int(self._settings.report_grace_s * 1000)
+        ttl_ms = await self._attach(keys=keys.card_keys_for(approval_id), args=[approval_id, channel, ts, grace_ms])
         if ttl_ms == -2:
             raise UnknownApproval(approval_id)
         px = ttl_ms if ttl_ms > 0 else int(self._settings.retention_s * 1000)
         await self._redis.set(keys.message_key(channel, ts), approval_id, px=px)
 
+    async def mark_shown(self, approval_id: str, state: State) -> None:
+        """The card now shows ``state`` (call it after a successful ``chat.update``). Once the card shows the
+        record's state, maintenance stops re-reporting it. Idempotent; a record that is gone is ignored."""
+        await self._mark_shown(keys=keys.card_keys_for(approval_id), args=[approval_id, state.value])
+
     async def get(self, approval_id: str) -> Approval | None:
         fields = await self._redis.hgetall(keys.record_key(approval_id))
-        return Approval.from_hash(_decoded(fields)) if fields else None
+        return Approval.from_hash({as_text(k): as_text(v) for k, v in fields.items()}) if fields else None
 
     async def find_by_message(self, channel: str, ts: str) -> Approval | None:
         approval_id = await self._redis.get(keys.message_key(channel, ts))
         return await self.get(as_text(approval_id)) if approval_id else None
 
-    async def decide(self, approval_id: str, outcome: Outcome, user: str, feedback: str | None = None) -> Approval:
-        """Record a decision if none was made yet. Raises ``AlreadyDecided``, ``Expired`` or ``UnknownApproval``."""
-        result = await self._run_transition(approval_id, outcome.value, user, feedback or "", "decide")
+    async def decide(
+        self, approval_id: str, outcome: Outcome, user: str, feedback: str | None = None, *, nonce: str | None = None
+    ) -> Approval:
+        """Record a decision if none was made yet. Raises ``AlreadyDecided``, ``Expired`` or ``UnknownApproval``.
+
+        A decision past the deadline expires the approval instead (``Expired``; the audit records who clicked).
+        Re-sends of this call answer as the first did. To retry one decision yourself (after a timeout, or for a
+        redelivered click), pass the same ``nonce`` each time: the retry returns the decided record, not
+        ``AlreadyDecided``.
+        """
+        result = await self._run_transition(
+            approval_id, outcome.value, user, feedback or "", "decide", nonce or new_nonce()
+        )
         approval = result.record()
         if result.status == "ok":
             return approval
@@ -149,18 +191,22 @@ class ApprovalStore:
 
         The wait ends at the record's deadline, or after ``timeout`` seconds if that comes first; either way
         the approval is then expired atomically, unless a decision won the race. Raises ``UnknownApproval``
-        when the record does not exist or vanishes from Redis while waited for.
+        when the record does not exist or vanishes from Redis while waited for, ``StoreClosed`` when the store
+        is closed meanwhile.
         """
+        if self._closed.is_set():
+            raise StoreClosed
+        nonce = new_nonce()
         # Register first, then read: a decision published after this line reaches the future, and one made
         # before it is in the record.
         fut = self._subscriber.register(approval_id)
         try:
-            fields, now_ms = await _retrying(lambda: self._reader.read(approval_id))
+            fields, now_ms = await self._retrying(lambda: self._reader.read(approval_id))
             if not fields:
                 raise UnknownApproval(approval_id)
             approval = Approval.from_hash(fields)
             give_up_ms = now_ms + int(timeout * 1000) if timeout is not None else approval.deadline_ms
-            mode = "force" if give_up_ms < approval.deadline_ms else "expire"
+            mode: Mode = "force" if give_up_ms < approval.deadline_ms else "expire"
             loop = asyncio.get_running_loop()
             local_end = loop.time() + (min(give_up_ms, approval.deadline_ms) - now_ms) / 1000
             while approval.pending:
@@ -175,7 +221,7 @@ class ApprovalStore:
                 if woken is not None:
                     approval = await self._decided(approval, woken)
                     continue
-                result = await _retrying(lambda: self._run_transition(approval_id, "expired", "", "", mode))
+                result = await self._retrying(lambda: self._run_transition(approval_id, "expired", "", "", mode, nonce))
                 if result.status == "not_yet":  # our clock ran ahead of Redis's: wait the rest
                     local_end = loop.time() + result.ms_left / 1000
                     continue
@@ -196,99 +242,64 @@ class ApprovalStore:
                 decided_ms=int(woken["decided_ms"]),
                 feedback=woken["feedback"],
             )
-        fresh = await _retrying(lambda: self.get(approval.id))
+        fresh = await self._retrying(lambda: self.get(approval.id))
         if fresh is None:
             raise UnknownApproval(approval.id)
         return fresh
 
+    async def expire(self, approval_id: str) -> TransitionResult:
+        """Expire ``approval_id`` if its deadline has passed (status ``expired``; ``not_yet`` or ``already``
+        otherwise). Raises ``UnknownApproval``. Used by the sweeper of every replica."""
+        return await self._run_transition(approval_id, "expired", "", "", "expire", new_nonce())
+
     async def expire_due(self, limit: int = 100) -> list[Approval]:
-        """Expire pending approvals whose deadline has passed, whoever waits for them. Safe on every replica."""
-        now_s, now_us = await self._redis.time()
-        now_ms = now_s * 1000 + now_us // 1000
-        pipe = self._redis.pipeline(transaction=False)
-        for tag in keys.all_buckets():
-            pipe.zrangebyscore(keys.pending_key(tag), "-inf", now_ms, start=0, num=limit)
-        expired: list[Approval] = []
-        for ids in await pipe.execute():
-            for approval_id in ids:
-                try:
-                    result = await self._run_transition(as_text(approval_id), "expired", "", "", "expire")
-                except UnknownApproval:
-                    continue  # its record already expired from Redis; the script dropped it from the index
-                if result.status == "expired":
-                    expired.append(result.record())
-        return expired
+        """Expire overdue approvals whoever waits for them (what maintenance runs). Safe on every replica."""
+        return await self._maintenance.expire_due(limit)
 
-    async def _run_transition(self, approval_id: str, outcome: str, user: str, feedback: str, mode: str) -> _Transition:
-        reply = await self._transition(
-            keys=keys.keys_for(approval_id),
-            args=[
-                approval_id,
-                outcome,
-                user,
-                feedback,
-                mode,
-                int(self._settings.retention_s * 1000),
-                int(self._settings.audit_retention_s * 1000),
-                keys.DECIDED_CHANNEL,
-            ],
-        )
-        status = as_text(reply[0])
-        if status == "missing":
-            raise UnknownApproval(approval_id)
-        if status == "not_yet":
-            return _Transition(status, ms_left=int(reply[1]))
-        approval = Approval.from_hash(_pairs(reply[1]))
-        if status in ("ok", "expired"):
-            log.info("approval %s %s by %s", approval.id, approval.state, approval.decider or "its deadline")
-            await self._notify(approval)
-        return _Transition(status, approval)
+    async def report_unshown(self, limit: int = 100) -> list[Approval]:
+        """Re-report due decisions whose card does not show them (what maintenance runs). Safe on every replica."""
+        return await self._maintenance.report_unshown(limit)
 
-    async def _notify(self, approval: Approval) -> None:
+    async def report(self, approval: Approval) -> None:
+        """Hand ``approval`` to every transition listener (errors are logged, not raised)."""
         for listener in self._listeners:
             try:
                 await listener(approval)
             except Exception:
                 log.exception("transition listener failed for approval %s", approval.id)
 
-    async def _maintain(self) -> None:
-        interval = self._settings.sweep_interval_s
-        every = max(1, round(self._settings.resync_interval_s / interval))
-        rounds = 0
+    async def _run_transition(
+        self, approval_id: str, outcome: str, user: str, feedback: str, mode: Mode, nonce: str
+    ) -> TransitionResult:
+        reply = await self._transition(
+            keys=transition_keys(approval_id),
+            args=transition_args(approval_id, outcome, user, feedback, mode, nonce=nonce, settings=self._settings),
+        )
+        result = parse_transition(approval_id, reply)
+        if result.changed:
+            approval = result.record()
+            log.info("approval %s %s by %s", approval.id, approval.state, approval.decider or "its deadline")
+            await self.report(approval)
+        return result
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Retry ``call`` through Redis outages: a waiter keeps waiting rather than failing, until the store
+        closes (``StoreClosed``)."""
+        backoff = 0.05
         while True:
-            await asyncio.sleep(interval)
-            rounds += 1
             try:
-                expired = await self.expire_due()
-                if expired:
-                    log.info("expired %d orphaned approval(s)", len(expired))
-                if rounds % every == 0:
-                    await self._subscriber.resync()
-            except _TRANSIENT as exc:
-                log.warning("approval maintenance skipped a round: %s", exc)
-            except Exception:
-                log.exception("approval maintenance round failed")
-
-
-async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
-    """Retry ``call`` through Redis outages: a waiter keeps waiting rather than failing."""
-    backoff = 0.05
-    while True:
-        try:
-            result = await call()
-        except _TRANSIENT as exc:
-            raise_if_cancelled()
-            log.warning("Redis unavailable (%s); retrying in %.2fs", exc, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 1.0)
-        else:
-            raise_if_cancelled()
-            return result
-
-
-def _decoded(fields: dict[bytes | str, bytes | str]) -> dict[str, str]:
-    return {as_text(k): as_text(v) for k, v in fields.items()}
-
-
-def _pairs(flat: list[bytes | str]) -> dict[str, str]:
-    return {as_text(flat[i]): as_text(flat[i + 1]) for i in range(0, len(flat), 2)}
+                result = await call()
+            except TRANSIENT as exc:
+                raise_if_cancelled()
+                log.warning("Redis unavailable (%s); retrying in %.2fs", exc, backoff)
+                try:
+                    async with asyncio.timeout(backoff):
+                        await self._closed.wait()
+                except TimeoutError:
+                    pass
+                if self._closed.is_set():
+                    raise StoreClosed from exc
+                backoff = min(backoff * 2, 1.0)
+            else:
+                raise_if_cancelled()
+                return result

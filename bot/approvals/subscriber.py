@@ -3,7 +3,9 @@
 Pub/sub is only a wake-up hint: the record in Redis is the truth. redis-py re-subscribes silently after a dropped
 connection and pub/sub keeps nothing for absent subscribers, so every ``subscribe`` confirmation (the only sign of
 a reconnect) triggers a resync: the states of all locally awaited approvals are re-read and the decided ones are
-woken. The same resync runs periodically to catch half-open sockets that nothing else notices.
+woken. A connection can also stay open and deliver nothing (half-open TCP, a stalled server), which neither
+redis-py's ``health_check_interval`` nor a blocking read notices; so the reader reads with a timeout, sends its
+own PING after ``idle_s`` of silence, and reconnects when nothing comes back within ``reply_timeout_s``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot.approvals import keys
+from bot.approvals.errors import StoreClosed
 from bot.approvals.models import as_text
 
 log = logging.getLogger(__name__)
@@ -25,21 +28,31 @@ log = logging.getLogger(__name__)
 MISSING = "missing"
 """What a waiter is woken with when its record has vanished from Redis."""
 
+PING_TOKEN = "approvals-liveness"
+
 _RESYNC_BATCH = 500
 
 Fields = dict[str, str]
 
 
 class DecisionSubscriber:
-    def __init__(self, redis: aioredis.Redis, channel: str = keys.DECIDED_CHANNEL) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        channel: str = keys.DECIDED_CHANNEL,
+        *,
+        idle_s: float = 1.5,
+        reply_timeout_s: float = 2.0,
+    ) -> None:
         self._redis = redis
         self._channel = channel
+        self._idle_s = idle_s
+        self._reply_timeout_s = reply_timeout_s
         self._waiters: dict[str, set[asyncio.Future[Fields]]] = {}
         self._pubsub: aioredis.client.PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
-        self._registered = asyncio.Event()
-        self.resyncs = 0
+        self._closing = False
 
     async def start(self) -> None:
         self._pubsub = self._redis.pubsub()
@@ -48,6 +61,8 @@ class DecisionSubscriber:
         await self._subscribed.wait()
 
     async def aclose(self) -> None:
+        """Stop reading; every registered waiter's future raises ``StoreClosed``."""
+        self._closing = True  # redis-py can swallow a cancellation (see connection.raise_if_cancelled)
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -59,11 +74,14 @@ class DecisionSubscriber:
             self._pubsub = None
         for futures in self._waiters.values():
             for fut in futures:
-                fut.cancel()
+                if not fut.done():
+                    fut.set_exception(StoreClosed())
+                    fut.exception()  # retrieved here: a future nobody awaits any more logs nothing
         self._waiters.clear()
 
     @property
     def waiting(self) -> int:
+        """How many approvals are awaited in this process."""
         return len(self._waiters)
 
     def register(self, approval_id: str) -> asyncio.Future[Fields]:
@@ -71,14 +89,7 @@ class DecisionSubscriber:
         ``decider``, ``decided_ms``, ``feedback``) from a message, or only ``state`` after a resync."""
         fut: asyncio.Future[Fields] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(approval_id, set()).add(fut)
-        self._registered.set()
         return fut
-
-    async def until_waiting(self, count: int) -> None:
-        """Return once at least ``count`` approvals are awaited in this process (for tests and benchmarks)."""
-        while len(self._waiters) < count:
-            self._registered.clear()
-            await self._registered.wait()
 
     def unregister(self, approval_id: str, fut: asyncio.Future[Fields]) -> None:
         futures = self._waiters.get(approval_id)
@@ -95,20 +106,30 @@ class DecisionSubscriber:
 
     async def _read(self) -> None:
         assert self._pubsub is not None
+        loop = asyncio.get_running_loop()
         backoff = 0.05
-        while True:
+        heard = loop.time()
+        pinged: float | None = None  # when our PING went out, while its answer is awaited
+        while not self._closing:
             try:
-                message = await self._pubsub.get_message(timeout=None)
-            except asyncio.CancelledError:
-                raise
+                if pinged is None and loop.time() - heard >= self._idle_s:
+                    await self._pubsub.ping(PING_TOKEN)
+                    pinged = loop.time()
+                wait_s = self._idle_s if pinged is None else max(0.0, pinged + self._reply_timeout_s - loop.time())
+                message = await self._pubsub.get_message(timeout=wait_s)
             except (RedisError, OSError) as exc:
                 log.warning("approval subscriber lost Redis (%s); reconnecting in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
+                heard, pinged = loop.time(), None
                 continue
-            backoff = 0.05
             if message is None:
+                if pinged is not None and loop.time() - pinged >= self._reply_timeout_s:
+                    log.warning("approval subscriber heard nothing for %.1fs; reconnecting", loop.time() - heard)
+                    await self._drop_connection()
+                    heard, pinged = loop.time(), None
                 continue
+            heard, pinged, backoff = loop.time(), None, 0.05  # anything at all proves the connection alive
             if message["type"] == "message":
                 self._on_message(as_text(message["data"]))
             elif message["type"] == "subscribe":
@@ -122,6 +143,13 @@ class DecisionSubscriber:
                 except (RedisError, OSError) as exc:
                     log.warning("approval resync failed (%s); the next reconnect or sweep retries it", exc)
 
+    async def _drop_connection(self) -> None:
+        """Close the deaf socket; the next read reconnects, redis-py re-subscribes, and that triggers a resync."""
+        assert self._pubsub is not None
+        connection = self._pubsub.connection
+        if connection is not None:
+            await connection.disconnect(nowait=True)
+
     def _on_message(self, data: str) -> None:
         try:
             decided = json.loads(data)
@@ -134,7 +162,6 @@ class DecisionSubscriber:
 
     async def resync(self) -> int:
         """Re-read the state of every awaited approval; wake those that are decided or gone. Returns how many."""
-        self.resyncs += 1
         woken = 0
         ids = list(self._waiters)
         for start in range(0, len(ids), _RESYNC_BATCH):

@@ -1,0 +1,35 @@
+"""How long the engine keeps things and how often its background work runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from bot.approvals import keys
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    retention_s: float = keys.DEFAULT_RETENTION_S
+    """How long a record stays readable after its decision (and after its deadline, if never decided)."""
+    audit_retention_s: float = keys.DEFAULT_AUDIT_RETENTION_S
+    """Audit entries older than this are trimmed from the streams when new ones are added."""
+    sweep_interval_s: float = 2.0
+    """How often maintenance runs a round: expire orphans, re-report cards that do not show their outcome."""
+    resync_interval_s: float = 30.0
+    """How often the subscriber re-reads every awaited record, whatever else happens."""
+    report_grace_s: float = 5.0
+    """How long the process that decided has to update the card (``mark_shown``) before any replica re-reports
+    the decision to its transition listeners."""
+    report_lease_s: float = 15.0
+    """How long a replica that re-reported a decision holds it before another may try again (doubling with each
+    attempt, up to ``report_max_lease_s``)."""
+    report_max_lease_s: float = 600.0
+    liveness_idle_s: float = 1.5
+    """The subscriber sends its own PING after this much silence on its connection ..."""
+    liveness_timeout_s: float = 2.0
+    """... and reconnects (then resyncs) when nothing comes back within this."""
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            if getattr(self, field.name) <= 0:
+                raise ValueError(f"StoreSettings.{field.name} must be positive")
