@@ -51,6 +51,10 @@ class TcpProxy:
             await asyncio.gather(*link.tasks, return_exceptions=True)
         await self._server.wait_closed()
 
+    def upstream_ports(self) -> set[int]:
+        """The local ports of the proxy's connections to the server (what the server sees as clients)."""
+        return {link.upstream_port for link in self._links}
+
     def deafen(self, upstream_port: int) -> None:
         """From now on, drop every byte the server sends on the connection whose upstream side is that port."""
         for link in self._links:

@@ -126,3 +126,19 @@ async def test_restarted_process_reattaches_to_its_approval_and_decision(redis_u
 
     assert again.id == first.id and again.created_ms == first.created_ms
     assert (decided.state, decided.decider) == (State.APPROVED, "U0BOB45678")
+
+
+async def test_every_acknowledged_decision_survives_redis_being_killed(make_redis_server, stores) -> None:
+    # appendfsync everysec: Redis write()s the AOF before it replies, fsyncs once a second. A SIGKILL loses
+    # nothing acknowledged (the kernel's page cache outlives the process); an OS crash could lose the last ~1-2 s.
+    server: RedisServer = make_redis_server(appendonly=True, appendfsync="everysec")
+    store = await stores(server.url)
+    approvals = await create_many(store, 200)
+    acknowledged = [await store.decide(a.id, Outcome.APPROVED, f"U{n:09d}") for n, a in enumerate(approvals)]
+
+    await asyncio.to_thread(server.kill)
+    await asyncio.to_thread(server.start)
+
+    after = await stores(server.url)
+    survived = [await after.get(a.id) for a in acknowledged]
+    assert [(s.state, s.decider) for s in survived if s is not None] == [(a.state, a.decider) for a in acknowledged]
