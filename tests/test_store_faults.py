@@ -8,20 +8,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from bot.approvals import Approval, ApprovalKey, ApprovalStore, Outcome, State, UnknownApproval
-from bot.approvals.connection import connect
 from tests.conditions import waiting
+from tests.engine import close_store, open_store
 from tests.redis_server import RedisServer
-
-
-async def open_store(url: str) -> ApprovalStore:
-    store = ApprovalStore(connect(url))
-    await store.start(maintenance=False)
-    return store
-
-
-async def close_store(store: ApprovalStore) -> None:
-    await store.aclose()
-    await store.redis.aclose()
 
 
 @pytest.fixture
