@@ -251,10 +251,20 @@ class SlackEmulator(Inputs, Observations):
     # -- Web API faults and Socket Mode switches ----------------------------------------------------
 
     def fail_next(
-        self, method: str, *, status: int = 429, error: str = "ratelimited", retry_after: int = 1, times: int = 1
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        error: str = "ratelimited",
+        retry_after: int = 1,
+        times: int = 1,
+        after_handling: bool = False,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` fail (429 adds ``Retry-After``; 200 is an API error)."""
-        self._web.fail_next(method, status=status, error=error, retry_after=retry_after, times=times)
+        """Make the next ``times`` calls of ``method`` fail (429 adds ``Retry-After``; 200 is an API error).
+        With ``after_handling`` the call takes effect and only its answer is the failure (a lost answer)."""
+        self._web.fail_next(
+            method, status=status, error=error, retry_after=retry_after, times=times, after_handling=after_handling
+        )
 
     async def disable_socket_mode(self) -> None:
         """Switch Socket Mode off for the app: every connection gets ``disconnect`` ``link_disabled``

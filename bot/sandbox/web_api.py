@@ -28,6 +28,9 @@ class Fault:
     status: int
     error: str
     retry_after: int
+    after_handling: bool = False
+    """The method runs and its effect stays, but its answer is replaced by the fault: an answer lost on the way
+    back (a 5xx from a proxy, a dropped connection), the case that makes blind retries post twice."""
 
 
 class WebApi:
@@ -42,8 +45,11 @@ class WebApi:
         self._tokens = {bot_token: "bot", app_token: "app"}
         self._faults: dict[str, deque[Fault]] = {}
 
-    def fail_next(self, method: str, *, status: int, error: str, retry_after: int, times: int) -> None:
-        self._faults.setdefault(method, deque()).extend([Fault(status, error, retry_after)] * times)
+    def fail_next(
+        self, method: str, *, status: int, error: str, retry_after: int, times: int, after_handling: bool = False
+    ) -> None:
+        fault = Fault(status, error, retry_after, after_handling)
+        self._faults.setdefault(method, deque()).extend([fault] * times)
 
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -77,11 +83,20 @@ class WebApi:
             if kind == "bot":  # exactly the token's scopes (Bolt reads this header: slack-facts 2.5)
                 headers["x-oauth-scopes"] = header_value(self.methods.grants.scopes)
         faults = self._faults.get(method)
-        if faults:
-            fault = faults.popleft()
-            if fault.status == 429:
-                headers["Retry-After"] = str(fault.retry_after)
-            return fault.status, {"ok": False, "error": fault.error}
+        fault = faults.popleft() if faults else None
+        if fault is not None and not fault.after_handling:
+            return self._fault(fault, headers)
+        answer = self._handle(method, params, headers)
+        return self._fault(fault, headers) if fault is not None else answer
+
+    @staticmethod
+    def _fault(fault: Fault, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        if fault.status == 429:
+            headers["Retry-After"] = str(fault.retry_after)
+        return fault.status, {"ok": False, "error": fault.error}
+
+    def _handle(self, method: str, params: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        handler = self.methods.table[method]
         retry_after = self.limiter.retry_after(method, str(params.get("channel") or "") or None)
         if retry_after is not None:  # docs.slack.dev/apis/web-api/rate-limits: 429, Retry-After, ratelimited
             headers["Retry-After"] = str(retry_after)

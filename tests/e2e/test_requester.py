@@ -37,7 +37,7 @@ async def test_after_the_response_url_expired_the_requester_is_told_by_dm(
 
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE)
 
-    dm = slack.dm_with(people.alice)
+    dm = await slack.wait_for(lambda: slack.dm_with(people.alice), 15)
     told = await slack.wait_for(lambda: [m for m in slack.messages(dm) if "approved" in m.text] or None, 15)
     everything = "\n".join(m.text for m in slack.messages(dm))
     assert f"<@{people.bob}>" in told[0].text
@@ -54,7 +54,8 @@ async def test_the_whole_approved_result_reaches_the_requester(slack: SlackEmula
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE)
 
     def parts() -> list[str] | None:
-        dm = [m.text for m in slack.messages(slack.dm_with(people.alice))]
+        channel = slack.dm_with(people.alice)
+        dm = [m.text for m in slack.messages(channel)] if channel else []
         texts = [text for text in dm if "Paragraph" in text]
         joined = "\n".join(texts)
         return texts if all(f"Paragraph {n}:" in joined for n in range(40)) else None
