@@ -13,7 +13,6 @@ from types import TracebackType
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.approvals import ApprovalStore, StoreSettings
 from bot.approvals.connection import connect
@@ -26,6 +25,7 @@ from bot.slack.names import UserNames
 from bot.slack.prompter import Prompter
 from bot.slack.redelivery import Redeliveries
 from bot.slack.requester import RequesterLine
+from bot.slack.socket import AckingSocketModeHandler
 from bot.slack.startup import StartupError, Workspace, preflight
 from bot.slack.threads import ThreadMarks
 from workflows import DEFAULT_WORKFLOW, ModelFactory, registry
@@ -129,9 +129,8 @@ class Service:
             names=UserNames(client),
             bot_user_id=self.workspace.bot_user_id,
         )
-        self._stack.push_async_callback(listeners.aclose)
         app = build_app(client, listeners)
-        handler = AsyncSocketModeHandler(app, app_token)
+        handler = AckingSocketModeHandler(app, app_token, on_malformed=listeners.on_malformed)
         await handler.connect_async()  # type: ignore[no-untyped-call]
         self._stack.push_async_callback(handler.close_async)
         log.info(

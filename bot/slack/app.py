@@ -44,7 +44,6 @@ def card_client(token: str, base_url: str) -> AsyncWebClient:
 
 def build_app(client: AsyncWebClient, listeners: Listeners) -> AsyncApp:
     app = AsyncApp(client=client, raise_error_for_unhandled_request=True)
-    app.use(listeners.guard)
     app.command(SLASH_COMMAND)(listeners.on_agent_task)
     for action_id in (blocks.ACTION_APPROVE, blocks.ACTION_CANCEL):
         app.action(action_id)(listeners.on_decision)

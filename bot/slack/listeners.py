@@ -7,10 +7,9 @@ builds them); nothing here posts an exception's text.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -68,7 +67,6 @@ class Listeners:
     names: UserNames
     bot_user_id: str
     _runs: dict[str, Requester] = field(default_factory=dict, init=False)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False)
 
     def __post_init__(self) -> None:
         self.prompter.on_posted = self.card_posted
@@ -175,6 +173,9 @@ class Listeners:
 
     async def _on_reply(self, reply: ThreadReply, client: AsyncWebClient) -> None:
         approval = await patiently(lambda: self.store.find_by_message(reply.channel, reply.thread_ts))
+        if approval is None and reply.parent_user == self.bot_user_id:  # a card whose place is not recorded yet?
+            approval_id = await self.prompter.approval_of_card(reply.channel, reply.thread_ts)
+            approval = await patiently(lambda: self.store.get(approval_id)) if approval_id else None
         if approval is None:
             return  # a thread that is not an approval card's
         addressed = reply.mentions(self.bot_user_id)
@@ -197,17 +198,9 @@ class Listeners:
 
     # --- errors -----------------------------------------------------------------------------------------------
 
-    async def guard(
-        self, body: dict[str, Any], client: AsyncWebClient, next: Callable[[], Awaitable[None]]
-    ) -> BoltResponse | None:
-        """Global middleware: a malformed click (no actions, an action without an id) is acked and answered here;
-        Bolt's matchers would raise on it before any listener could ack."""
-        if isinstance(body, dict) and body.get("type") == "block_actions" and not _well_formed_actions(body):
-            log.warning("acknowledged a malformed block_actions payload")
-            self._later(self._answer_unknown(client, body))  # after the ack, which is this middleware's answer
-            return BoltResponse(status=200, body="")
-        await next()
-        return None
+    async def on_malformed(self, body: dict[str, Any]) -> None:
+        """A click Bolt cannot dispatch (the Socket Mode handler acked it): answer the clicker privately."""
+        await self._answer_unknown(self.prompter.client, body)
 
     async def on_error(
         self, error: Exception, body: dict[str, Any], client: AsyncWebClient, response: BoltResponse | None
@@ -243,16 +236,6 @@ class Listeners:
             return None
         return click
 
-    def _later(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
     async def _answer_unknown(self, client: AsyncWebClient, body: dict[str, Any]) -> None:
         who = clicker(body)
         if who is not None:
@@ -265,15 +248,6 @@ def _refusal(refused: ApprovalError) -> str:
     if isinstance(refused, UnknownApproval):
         return blocks.unknown_approval_text()
     return "That did not work; nothing was recorded."
-
-
-def _well_formed_actions(body: dict[str, Any]) -> bool:
-    actions = body.get("actions")
-    return (
-        isinstance(actions, list)
-        and bool(actions)
-        and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
-    )
 
 
 def _action_id(body: dict[str, Any]) -> object:

@@ -88,6 +88,8 @@ class ThreadReply:
     ts: str
     text: str
     files: tuple[Attachment, ...] = field(default=())
+    parent_user: str = ""
+    """Who posted the thread's parent (Slack's ``parent_user_id``): the bot, for a card's thread."""
 
     def mentions(self, user_id: str) -> bool:
         return f"<@{user_id}>" in self.text or f"<@{user_id}|" in self.text
@@ -112,7 +114,9 @@ def parse_thread_reply(event: dict[str, Any]) -> ThreadReply | None:
     files = _files(event.get("files"))
     if not text.strip() and not files:
         return None
-    return ThreadReply(user, channel, thread_ts, ts, text, files)  # type: ignore[arg-type]
+    parent = event.get("parent_user_id")
+    parent_user = parent if isinstance(parent, str) else ""
+    return ThreadReply(user, channel, thread_ts, ts, text, files, parent_user)  # type: ignore[arg-type]
 
 
 def _files(raw: object) -> tuple[Attachment, ...]:

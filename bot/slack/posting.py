@@ -78,6 +78,16 @@ class ChannelPoster:
                     raise PostFailed("the deadline passed before Slack accepted the message")
                 await asyncio.sleep(wait)
 
+    async def card_at(self, channel: str, ts: str) -> str | None:
+        """The approval id carried by the card at (``channel``, ``ts``), if that message is a card."""
+        history = await self.client.conversations_history(
+            channel=channel, latest=ts, oldest=ts, inclusive=True, include_all_metadata=True, limit=1
+        )
+        for found in history.get("messages") or []:
+            if found.get("ts") == ts:
+                return _approval_id(found.get("metadata"))
+        return None
+
     async def _find_card(self, channel: str, approval_id: str, since: float) -> str | None:
         """The ts of the card for ``approval_id`` posted in ``channel`` since ``since``, if Slack has it."""
         try:

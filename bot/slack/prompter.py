@@ -130,6 +130,15 @@ class Prompter:
         except PostFailed as exc:
             log.warning("could not link revision %s from its previous card: %s", ref.ts, exc)
 
+    async def approval_of_card(self, channel: str, ts: str) -> str | None:
+        """The approval id in the metadata of the card at (``channel``, ``ts``): for a reply that arrives before
+        the card's place was recorded. None when it is not a card or Slack cannot say."""
+        try:
+            return await self._poster.card_at(channel, ts)
+        except (SlackApiError, OSError, TimeoutError) as exc:
+            log.warning("could not read card %s: %s", ts, type(exc).__name__)
+            return None
+
     async def say_in_thread(self, channel: str, ts: str, text: str) -> None:
         await self._poster.post(deadline=time.time() + 60, channel=channel, thread_ts=ts, text=text)
 

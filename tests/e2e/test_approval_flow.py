@@ -145,7 +145,7 @@ async def test_unauthorized_click_changes_nothing(slack: SlackEmulator, people: 
     reply_refusal = await slack.wait_for(lambda: slack.ephemerals(people.mallory)[1:2], timeout=10)
 
     assert "not on the approvers list" in refusal.text
-    assert "not sent to the agent" in reply_refusal[0].text
+    assert "Only approvers' replies can go back to the agent" in reply_refusal[0].text
     assert [c for c in slack.calls[mark:] if c.method == "chat.update"] == []
     assert action_ids(slack.message(people.approvals, card.ts).blocks) != []
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE)  # still decidable

@@ -105,6 +105,8 @@ async def test_redelivered_envelopes_start_and_decide_once(slack: SlackEmulator,
     await slack.wait_ack(await slack.redeliver(command), timeout=3)
     after_first = slack.mark()
 
+    await slack.click(people.bob, people.approvals, prompt.response["ts"], blocks.ACTION_REVISE)
+    await slack.wait_for(lambda: slack.thread(people.approvals, prompt.response["ts"]), timeout=10)
     reply = await slack.user_message(people.bob, people.approvals, "Shorter", thread_ts=prompt.response["ts"])
     event = slack.event_envelope(reply.ts)
     await slack.wait_ack(await slack.redeliver(event), timeout=3)
