@@ -52,27 +52,28 @@ TRANSITION = (
 -- mode 'expire': expire if the deadline has passed, else say how long is left.
 -- mode 'force': expire now (the local waiter gave up early).
 -- Returns {status, record...}: status is ok | expired | already | missing | not_yet (then ms left).
-local state = redis.call('HGET', KEYS[1], 'state')
+local f = redis.call('HMGET', KEYS[1], 'state', 'deadline_ms', 'created_ms', 'workflow_id', 'step', 'workflow',
+  'channel', 'ts', 'shown', 'nonce', 'late_nonce')
+local state = f[1]
 if not state then
   redis.call('ZREM', KEYS[2], ARGV[1])
   return {'missing'}
 end
 local mode = ARGV[5]
 if state ~= 'pending' then
-  if redis.call('HGET', KEYS[1], 'nonce') == ARGV[9] then
+  if f[10] == ARGV[9] then
     -- our own transition, re-sent by the client after a lost reply: answer as the first run did
     return {state == 'expired' and 'expired' or 'ok', redis.call('HGETALL', KEYS[1])}
   end
-  if mode == 'decide' and state == 'expired' and redis.call('HGET', KEYS[1], 'late_nonce') ~= ARGV[9] then
+  if mode == 'decide' and state == 'expired' and f[11] ~= ARGV[9] then
     redis.call('HSET', KEYS[1], 'late_nonce', ARGV[9])
     redis.call('XADD', KEYS[3], 'MINID', '~', int(now - tonumber(ARGV[7])), '*',
-      'event', 'late_click', 'id', ARGV[1], 'workflow_id', redis.call('HGET', KEYS[1], 'workflow_id'),
-      'step', redis.call('HGET', KEYS[1], 'step'), 'workflow', redis.call('HGET', KEYS[1], 'workflow'),
+      'event', 'late_click', 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
       'user', ARGV[3], 'at_ms', int(now), 'feedback', ARGV[4], 'waited_ms', '0', 'late_click_by', ARGV[3])
   end
   return {'already', redis.call('HGETALL', KEYS[1])}
 end
-local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline_ms'))
+local deadline = tonumber(f[2])
 local outcome, user, feedback = ARGV[2], ARGV[3], ARGV[4]
 if mode == 'expire' and now < deadline then
   return {'not_yet', int(deadline - now)}
@@ -86,15 +87,12 @@ redis.call('HSET', KEYS[1], 'state', outcome, 'decider', user, 'decided_ms', int
   'nonce', ARGV[9])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('ZREM', KEYS[2], ARGV[1])
-local channel, ts = redis.call('HGET', KEYS[1], 'channel'), redis.call('HGET', KEYS[1], 'ts')
-if not blank(channel) and not blank(ts) and redis.call('HGET', KEYS[1], 'shown') ~= outcome then
+if not blank(f[7]) and not blank(f[8]) and f[9] ~= outcome then
   redis.call('ZADD', KEYS[4], int(now + tonumber(ARGV[10])), ARGV[1])
 end
-local created = tonumber(redis.call('HGET', KEYS[1], 'created_ms'))
 redis.call('XADD', KEYS[3], 'MINID', '~', int(now - tonumber(ARGV[7])), '*',
-  'event', outcome, 'id', ARGV[1], 'workflow_id', redis.call('HGET', KEYS[1], 'workflow_id'),
-  'step', redis.call('HGET', KEYS[1], 'step'), 'workflow', redis.call('HGET', KEYS[1], 'workflow'),
-  'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', int(now - created),
+  'event', outcome, 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
+  'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', int(now - tonumber(f[3])),
   'late_click_by', late_click_by)
 redis.call('PUBLISH', ARGV[8], cjson.encode({id = ARGV[1], state = outcome, decider = user,
   decided_ms = int(now), feedback = feedback}))
