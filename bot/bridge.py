@@ -13,7 +13,16 @@ from dataclasses import dataclass, field, replace
 
 from autogen_core import CancellationToken
 
-from bot.approvals import AlreadyDecided, Approval, ApprovalKey, ApprovalStore, Outcome, State, UnknownApproval
+from bot.approvals import (
+    AlreadyDecided,
+    Approval,
+    ApprovalKey,
+    ApprovalStore,
+    Outcome,
+    State,
+    StoreClosed,
+    UnknownApproval,
+)
 from bot.approvals.connection import raise_if_cancelled
 from bot.prompts import PromptPoster
 from workflows.types import Verdict, format_reply
@@ -95,6 +104,9 @@ class ApprovalInput:
         self._waiting = asyncio.ensure_future(self.store.wait(approval.id))
         try:
             return await self._waiting
+        except StoreClosed:  # the process is shutting down under this run: leave the approval pending
+            self.detach()
+            raise asyncio.CancelledError from None
         except UnknownApproval:
             log.warning("approval %s vanished from Redis while awaited", approval.id)
             return replace(approval, state=State.CANCELLED, decider="", feedback="the approval record was lost")

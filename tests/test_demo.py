@@ -17,6 +17,7 @@ from bot.approvals.models import Approval, State
 from bot.demo.terminal import Terminal
 from bot.demo.transcript import Demo
 from bot.sandbox import SlackEmulator
+from bot.slack.scopes import REQUIRED_SCOPES
 from bot.sandbox.render import render_message, render_mrkdwn
 from bot.slack.blocks import decided_blocks, prompt_blocks, prompt_text
 from workflows.model import DEMO_DRAFTS
@@ -72,7 +73,7 @@ def test_auto_approve(tmp_path: Path) -> None:
     assert "offline" in out and "emulat" in out  # the intro says what is going on
     assert "#general  you:\n    /agent-task Draft the announcement email for release 2.4" in out
     assert "(only visible to you)" in out and "Started draft" in out
-    assert "#approvals  approval-bot:\n    Approval needed\n    Requested by @you for draft, step 0" in out
+    assert "#approvals  approval-bot:\n    Approval needed\n    Requested by @you for draft, step 1" in out
     assert after(out, "Subject: Release 2.4 is out", FIRST_DRAFT, BUTTONS, f"{QUESTION} a")
     assert after(out, f"{QUESTION} a", "(edited)", "✅ Approved by @you", "✅ Your draft", FIRST_DRAFT)
     assert "<@" not in out and "<!date" not in out and "&gt;" not in out
@@ -207,7 +208,7 @@ def test_unreachable_redis_is_one_line(tmp_path: Path) -> None:
 
 async def test_gives_up_with_a_clear_message_when_the_bot_never_answers() -> None:
     out = io.StringIO()
-    async with SlackEmulator() as slack:  # no bot connected: the slash command is never delivered
+    async with SlackEmulator(scopes=REQUIRED_SCOPES) as slack:  # no bot connected: the slash command is never delivered
         user = slack.add_user("you")
         approvals = slack.add_channel("approvals", members=[user])
         demo = Demo(slack, user, approvals, auto="approve", out=out, terminal=Terminal(None), bot_time_s=0.3)

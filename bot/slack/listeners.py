@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import AlreadyDecided, Approval, ApprovalStore, Outcome, UnknownApproval
 from bot.approvals.errors import ApprovalError
+from bot.approvals.transitions import new_nonce
 from bot.prompts import MessageRef
 from bot.runs import RunOutcome, StartWorkflow
 from bot.slack import blocks
@@ -113,14 +114,9 @@ class Listeners:
         click = await self._approver_click(body, client)
         if click is None:
             return
-        outcome = _OUTCOMES[click.action_id]
+        outcome, nonce = _OUTCOMES[click.action_id], new_nonce()  # one nonce: every retry is the same decision
         try:
-            decided = await patiently(lambda: self.store.decide(click.approval_id, outcome, click.user))
-        except AlreadyDecided as refused:
-            mine = refused.approval.decider == click.user and refused.approval.state.value == outcome.value
-            if not mine:  # else: our own earlier attempt, whose answer was lost, recorded it
-                await _ephemeral(client, click.channel, click.user, _refusal(refused))
-            return
+            decided = await patiently(lambda: self.store.decide(click.approval_id, outcome, click.user, nonce=nonce))
         except ApprovalError as refused:
             await _ephemeral(client, click.channel, click.user, _refusal(refused))
             return
@@ -187,12 +183,10 @@ class Listeners:
                 await _ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
             return
         names = await self.names.names(mentioned_users(reply.text) - {self.bot_user_id})
-        feedback = feedback_text(reply, names, bot_user_id=self.bot_user_id)
+        feedback, nonce = feedback_text(reply, names, bot_user_id=self.bot_user_id), new_nonce()
         try:
-            await patiently(lambda: self.store.decide(approval.id, Outcome.REVISED, reply.user, feedback))
+            await patiently(lambda: self.store.decide(approval.id, Outcome.REVISED, reply.user, feedback, nonce=nonce))
         except ApprovalError as refused:
-            if isinstance(refused, AlreadyDecided) and refused.approval.decider == reply.user:
-                return  # our own earlier attempt recorded it
             text = _refusal(refused) + " Your reply was not sent to the agent."
             await _ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
 

@@ -92,20 +92,14 @@ class Prompter:
     async def _attach(self, approval: Approval, ref: MessageRef) -> None:
         """Record where the card is, through Redis blips; if that cannot be done, withdraw the card (its buttons
         would decide nothing anyone reads) and fail, so the run is told."""
-        give_up = time.monotonic() + min(ATTACH_PATIENCE_S, max(1.0, approval.deadline_ms / 1000 - time.time()))
-        backoff = 0.1
-        while True:
-            try:
-                await self._store.attach_message(approval.id, ref.channel, ref.ts)
-                return
-            except UnknownApproval:
-                break
-            except (RedisError, OSError, TimeoutError) as exc:
-                if time.monotonic() + backoff > give_up:
-                    break
-                log.warning("could not record card %s yet (%s); retrying", ref.ts, type(exc).__name__)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+        patience = min(ATTACH_PATIENCE_S, max(1.0, approval.deadline_ms / 1000 - time.time()))
+        try:
+            await self._store.attach_message(approval.id, ref.channel, ref.ts, retry_for_s=patience)
+            return
+        except UnknownApproval:
+            log.error("approval %s vanished before its card %s was recorded", approval.id, ref.ts)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.error("could not record card %s of approval %s: %s", ref.ts, approval.id, type(exc).__name__)
         withdrawn = blocks.withdrawn_blocks(approval)
         try:
             await self.client.chat_update(
