@@ -17,9 +17,9 @@ from bot.approvals.models import Approval, State
 from bot.demo.terminal import Terminal
 from bot.demo.transcript import Demo
 from bot.sandbox import SlackEmulator
-from bot.slack.scopes import REQUIRED_SCOPES
 from bot.sandbox.render import render_message, render_mrkdwn
 from bot.slack.blocks import decided_blocks, prompt_blocks, prompt_text
+from bot.slack.scopes import REQUIRED_SCOPES
 from workflows.model import DEMO_DRAFTS
 
 FIRST_DRAFT = "Release 2.4 ships today with faster approvals and a new audit export."
