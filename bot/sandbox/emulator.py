@@ -215,6 +215,13 @@ class SlackEmulator(Inputs, Observations):
         self.recorder.changed()
         return group_id
 
+    def add_usergroup_member(self, group_id: str, user_id: str) -> None:
+        """Someone joins a user group (what an admin does in Slack while the bot runs)."""
+        members = self.workspace.usergroups[group_id].users
+        if user_id not in members:
+            members.append(user_id)
+        self.recorder.changed()
+
     def join(self, channel: str, user_id: str | None = None) -> None:
         """Add a user (the bot by default) to a channel."""
         self._channel(channel).members.add(user_id or self.bot_user_id)
