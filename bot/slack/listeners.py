@@ -40,7 +40,6 @@ from bot.slack.payloads import (
 )
 from bot.slack.prompter import Prompter
 from bot.slack.redelivery import Redeliveries
-from bot.slack.reports import not_an_approver_reply_text, outcome_report, started_text
 from bot.slack.requester import Requester, RequesterLine
 from bot.slack.threads import ThreadMarks
 
@@ -85,7 +84,7 @@ class Listeners:
             return
         name = parsed.workflow or self.default_workflow
         workflow_id = f"wf-{uuid.uuid4().hex[:12]}"
-        await ack(started_text(name, workflow_id, parsed.task, self.prompter.channel_id))
+        await ack(blocks.started_text(name, workflow_id, parsed.task, self.prompter.channel_id))
         if not await self.redeliveries.first(command):
             return
         user = str(command.get("user_id") or "")
@@ -94,7 +93,7 @@ class Listeners:
 
         async def report(outcome: RunOutcome) -> None:
             self._runs.pop(workflow_id, None)
-            await self.requesters.tell(requester, outcome_report(outcome))
+            await self.requesters.tell(requester, blocks.outcome_report(outcome))
 
         self.start_workflow(name, parsed.task, user, report, workflow_id)
 
@@ -104,7 +103,9 @@ class Listeners:
         if requester is None or requester.card is not None:
             return
         link = await self.requesters.link(requester, ref)
-        text = started_text(approval.workflow, approval.workflow_id, "", self.prompter.channel_id, card_link=link)
+        text = blocks.started_text(
+            approval.workflow, approval.workflow_id, "", self.prompter.channel_id, card_link=link
+        )
         await self.requesters.replace(requester, text)
 
     # --- clicks -----------------------------------------------------------------------------------------------
@@ -179,7 +180,7 @@ class Listeners:
             return  # people talking in the thread, not feedback
         if not await self.approvers.allows(reply.user):
             if approval.pending and await patiently(lambda: self.threads.first_telling(approval.id, reply.user)):
-                text = not_an_approver_reply_text()
+                text = blocks.non_approver_reply_text()
                 await _ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
             return
         names = await self.names.names(mentioned_users(reply.text) - {self.bot_user_id})

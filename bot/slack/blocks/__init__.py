@@ -39,7 +39,6 @@ from bot.slack.blocks.approval import (
 from bot.slack.blocks.replies import (
     already_decided_text,
     non_approver_reply_text,
-    not_an_approver_reply_text,
     not_an_approver_text,
     revise_already_asked_text,
     revise_request_text,
@@ -52,7 +51,6 @@ from bot.slack.blocks.reports import (
     dm_report_intro,
     outcome_report,
     started_text,
-    unknown_workflow_text,
 )
 from bot.slack.blocks.split import FENCE, Piece, iter_pieces, split_pieces, split_text
 from bot.slack.blocks.text import (
@@ -108,7 +106,6 @@ __all__ = [
     "mentions",
     "message_link",
     "non_approver_reply_text",
-    "not_an_approver_reply_text",
     "not_an_approver_text",
     "outcome_line",
     "outcome_report",
@@ -127,7 +124,6 @@ __all__ = [
     "started_text",
     "unescape_mrkdwn",
     "unknown_approval_text",
-    "unknown_workflow_text",
     "usage_text",
     "withdrawn_blocks",
     "withdrawn_text",

@@ -68,11 +68,6 @@ def non_approver_reply_text() -> str:
     )
 
 
-def not_an_approver_reply_text() -> str:
-    """The name callers used before ``non_approver_reply_text``; the same text."""
-    return non_approver_reply_text()
-
-
 def usage_text(workflows: Mapping[str, str], *, default: str | None = None) -> str:
     """How to use the slash command, and each workflow with its one-line description."""
     default_note = f" ({default})" if default else ""

@@ -9,10 +9,7 @@ messages, code blocks closed and reopened across them, and a cut inside a word i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from bot.runs import RunOutcome, RunStatus
-from bot.slack.blocks.replies import usage_text
 from bot.slack.blocks.split import FENCE, Piece, split_pieces
 from bot.slack.blocks.text import escape_mrkdwn, excerpt, link, person, slack_len
 
@@ -43,14 +40,6 @@ def dm_report_intro(channel: str, task: str, card_link: str | None = None) -> st
     """The first line of a report sent by DM (when the response_url can no longer be used): what it is about."""
     card = f" Card: {link(card_link, 'view')}." if card_link else ""
     return f"You asked in <#{channel}>: “{excerpt(task, 200)}”.{card}"
-
-
-def unknown_workflow_text(name: str, workflows: Mapping[str, str]) -> str:
-    default = next(iter(workflows))
-    usage = usage_text(workflows, default=default)  # escapes its own text
-    shown = escape_mrkdwn(default)
-    hint = f"To give the whole text to the {shown} workflow, start it with `{shown}:`."
-    return f"There is no workflow called “{escape_mrkdwn(name)}”. {hint}\n{usage}"
 
 
 def outcome_report(outcome: RunOutcome, *, limit: int = REPORT_LIMIT) -> list[str]:

@@ -1,6 +1,5 @@
 """The emulator's newer surface: DMs, permalinks, files, edits, rich_text, Enterprise Grid, user groups,
 metadata, the Socket Mode connection limit, link_disabled and the 3 s ack deadline."""
-# ruff: noqa: F811  (pytest fixtures imported from tests.sandbox_fixtures)
 
 from __future__ import annotations
 
@@ -14,19 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox import SlackEmulator, payloads
-from tests.sandbox_fixtures import (  # noqa: F401  (fixtures)
-    SANDBOX_SCOPES,
-    Connect,
-    alice,
-    approvals,
-    client,
-    connect,
-    new_app,
-    next_item,
-    no_proxy,
-)
-
-SLACK_SCOPES = SANDBOX_SCOPES
+from tests.sandbox.support import SANDBOX_SCOPES, Connect, new_app, next_item
 
 
 def event_app(slack: SlackEmulator) -> tuple[AsyncApp, asyncio.Queue[dict[str, Any]]]:

@@ -1,9 +1,7 @@
 """Slack's rules in the emulator: response_url expiry, scopes, membership, archived channels, rate limits."""
-# ruff: noqa: F811  (pytest fixtures imported from tests.sandbox_fixtures)
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -13,19 +11,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.sandbox import SlackEmulator
 from bot.sandbox.ratelimits import METHOD_TIERS, TIERS
-from tests.sandbox_fixtures import (  # noqa: F401  (fixtures)
-    SANDBOX_SCOPES,
-    Connect,
-    alice,
-    approvals,
-    client,
-    connect,
-    new_app,
-    next_item,
-    no_proxy,
-)
-
-SLACK_SCOPES = SANDBOX_SCOPES
+from tests.sandbox.support import Connect, command_app, next_item
 
 
 async def error_of(call: Any) -> dict[str, Any]:
@@ -35,14 +21,7 @@ async def error_of(call: Any) -> dict[str, Any]:
 
 
 async def command_url(slack: SlackEmulator, connect: Connect, alice: str, approvals: str) -> str:
-    app = new_app(slack)
-    urls: asyncio.Queue[str] = asyncio.Queue()
-
-    @app.command("/agent-task")
-    async def on_command(ack: Any, command: dict[str, Any]) -> None:
-        await ack()
-        await urls.put(command["response_url"])
-
+    app, urls = command_app(slack, "response_url")
     await connect(app)
     await slack.wait_ack(await slack.slash_command(alice, "go", channel_id=approvals))  # before time moves on
     return str(await next_item(urls))

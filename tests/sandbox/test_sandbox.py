@@ -1,5 +1,4 @@
 """The Slack emulator, driven by the real slack-sdk and slack-bolt clients (nothing mocked)."""
-# ruff: noqa: F811  (pytest fixtures imported from tests.sandbox_fixtures)
 
 from __future__ import annotations
 
@@ -9,29 +8,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.sandbox import Activity, Envelope, SlackEmulator
-from tests.sandbox_fixtures import (  # noqa: F401  (fixtures)
-    BUTTONS,
-    SANDBOX_SCOPES,
-    TS,
-    Connect,
-    alice,
-    approvals,
-    client,
-    connect,
-    new_app,
-    next_item,
-    no_proxy,
-)
-
-SLACK_SCOPES = SANDBOX_SCOPES
-
+from tests.sandbox.support import BUTTONS, TS, Connect, command_app, new_app, next_item
 
 # -- Web API -------------------------------------------------------------------------------------------
 
@@ -384,14 +367,7 @@ async def test_click_reaches_action_listener_and_respond_replaces(
 async def test_response_url_ephemeral_and_in_channel(
     slack: SlackEmulator, connect: Connect, alice: str, approvals: str
 ) -> None:
-    app = new_app(slack)
-    urls: asyncio.Queue[str] = asyncio.Queue()
-
-    @app.command("/agent-task")
-    async def on_command(ack: Any, command: dict[str, Any]) -> None:
-        await ack()
-        await urls.put(command["response_url"])
-
+    app, urls = command_app(slack, "response_url")
     await connect(app)
     await slack.slash_command(alice, "", channel_id=approvals)
     hook = AsyncWebhookClient(await next_item(urls))
@@ -453,18 +429,6 @@ async def reconnect_and_deliver(slack: SlackEmulator, alice: str, old: str, comm
     assert envelope.connection != old
     await slack.wait_ack(envelope)
     assert await next_item(commands) == "after reconnect"
-
-
-def command_app(slack: SlackEmulator) -> tuple[AsyncApp, asyncio.Queue[str]]:
-    app = new_app(slack)
-    commands: asyncio.Queue[str] = asyncio.Queue()
-
-    @app.command("/agent-task")
-    async def on_command(ack: Any, command: dict[str, Any]) -> None:
-        await ack()
-        await commands.put(command["text"])
-
-    return app, commands
 
 
 async def test_disconnect_message_leads_to_reconnect(slack: SlackEmulator, connect: Connect, alice: str) -> None:

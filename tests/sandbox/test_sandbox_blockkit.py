@@ -1,5 +1,4 @@
 """Block Kit limits the emulator enforces where slack-sdk does not, answered as Slack answers them."""
-# ruff: noqa: F811  (pytest fixtures imported from tests.sandbox_fixtures)
 
 from __future__ import annotations
 
@@ -10,9 +9,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox import SlackEmulator
-from tests.sandbox_fixtures import SANDBOX_SCOPES, alice, approvals, client, no_proxy  # noqa: F401
-
-SLACK_SCOPES = SANDBOX_SCOPES
 
 
 def plain(text: str, **extra: Any) -> dict[str, Any]:

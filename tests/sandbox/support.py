@@ -1,13 +1,12 @@
-"""Fixtures and helpers shared by the emulator's tests (tests/test_sandbox_*.py)."""
+"""Shapes and helpers shared by the emulator's tests (fixtures are in ``conftest.py`` beside them)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -44,45 +43,7 @@ BUTTONS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    # slack-sdk applies these to localhost too (it never reads NO_PROXY)
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def client(slack: SlackEmulator) -> AsyncWebClient:
-    return AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
-
-
-@pytest.fixture
-def alice(slack: SlackEmulator) -> str:
-    return slack.add_user("alice")
-
-
-@pytest.fixture
-def approvals(slack: SlackEmulator, alice: str) -> str:
-    return slack.add_channel("approvals", members=[slack.bot_user_id, alice])
-
-
 Connect = Callable[..., Awaitable[AsyncSocketModeHandler]]
-
-
-@pytest.fixture
-async def connect(slack: SlackEmulator) -> AsyncIterator[Connect]:
-    """Connect a real AsyncSocketModeHandler for an AsyncApp (built inside the running loop)."""
-    handlers: list[AsyncSocketModeHandler] = []
-
-    async def _connect(app: AsyncApp, **kwargs: Any) -> AsyncSocketModeHandler:
-        handler = AsyncSocketModeHandler(app, slack.app_token, **kwargs)
-        handlers.append(handler)
-        await handler.connect_async()
-        return handler
-
-    yield _connect
-    for handler in handlers:
-        await handler.close_async()
 
 
 def new_app(slack: SlackEmulator) -> AsyncApp:
@@ -92,3 +53,16 @@ def new_app(slack: SlackEmulator) -> AsyncApp:
 async def next_item(queue: asyncio.Queue[Any], timeout: float = 5) -> Any:
     async with asyncio.timeout(timeout):
         return await queue.get()
+
+
+def command_app(slack: SlackEmulator, field: str = "text") -> tuple[AsyncApp, asyncio.Queue[str]]:
+    """An app whose ``/agent-task`` listener acks and queues each command's ``field``."""
+    app = new_app(slack)
+    seen: asyncio.Queue[str] = asyncio.Queue()
+
+    @app.command("/agent-task")
+    async def on_command(ack: Any, command: dict[str, Any]) -> None:
+        await ack()
+        await seen.put(command[field])
+
+    return app, seen
