@@ -47,7 +47,7 @@ async def run_demo(settings: Settings, *, task: str | None, auto: str | None) ->
                     slack_app_token=Secret(slack.app_token),
                     slack_api_url=slack.api_url,
                     approvals_channel=f"#{APPROVALS}",
-                    approvers=frozenset(),
+                    approvers=frozenset({user}),  # you decide; the card names you as its approver
                 )
                 async with Service(demo_settings, redis, model):
                     try:
