@@ -1,4 +1,10 @@
-"""Runs the real bot as production does (``approval-bot run`` in its own process) against the emulator."""
+"""Runs the real bot as production does (``approval-bot run`` in its own process) against the emulator.
+
+Its model is AutoGen's ``OpenAIChatCompletionClient`` asking the test's ``ModelServer`` (``tests/model_server.py``)
+for ``answers(replies)``: every process given the same replies asks the same script, so a restarted bot continues
+the same conversation. Without a server (tests that stop before any model call, such as start-up failures) the
+config names an endpoint where nothing listens: a model call there fails, it never reaches a real model.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,31 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 from bot.sandbox import SlackEmulator
-from workflows.model import replay_config
+from tests.model_server import ModelServer, answers_name, component_config
+from tests.redis_server import free_port
 
 
 class BotProcess:
-    def __init__(self, slack: SlackEmulator, redis_url: str, workdir: Path, *, answers: list[str], **env: str) -> None:
+    def __init__(
+        self,
+        slack: SlackEmulator,
+        redis_url: str,
+        workdir: Path,
+        *,
+        answers: list[str],
+        model: ModelServer | None = None,
+        **env: str,
+    ) -> None:
         self.dir = workdir
-        model = self.dir / "model.json"
-        model.write_text(json.dumps(replay_config(answers)))
+        if model is not None:
+            self.model_name = model.add_answers(answers)
+            base_url = model.base_url
+        else:
+            self.model_name = answers_name(answers)
+            base_url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+        self.model_config = component_config(base_url, self.model_name)
+        config = self.dir / "model.json"
+        config.write_text(json.dumps(self.model_config))
         self.env = {
             key: value
             for key, value in os.environ.items()
@@ -30,7 +53,7 @@ class BotProcess:
             SLACK_API_URL=slack.api_url,
             REDIS_URL=redis_url,
             APPROVALS_CHANNEL="#approvals",
-            MODEL_CONFIG=str(model),
+            MODEL_CONFIG=str(config),
             LOG_LEVEL="INFO",
         )
         self.env.update(env)

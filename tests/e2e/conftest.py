@@ -7,6 +7,7 @@ import pytest
 
 from bot.sandbox import SlackEmulator
 from tests.botprocess import BotProcess
+from tests.model_server import ModelServer
 
 DRAFT_1 = "Subject: Q3 launch\n\nWe launch the new billing page on Monday."
 DRAFT_2 = "Subject: Q3 launch\n\nBilling page: live Monday. Questions to #billing."
@@ -29,15 +30,28 @@ def people(slack: SlackEmulator) -> People:
 
 
 @pytest.fixture
+async def model_server() -> AsyncIterator[ModelServer]:
+    """The test's scripted model behind the OpenAI API; it outlives every bot the test starts, and restarts."""
+    async with ModelServer() as server:
+        yield server
+
+
+@pytest.fixture
 async def start_bot(
-    slack: SlackEmulator, people: People, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    slack: SlackEmulator,
+    people: People,
+    redis_url: str,
+    model_server: ModelServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Callable[..., Awaitable[BotProcess]]]:
+    """Starts ``approval-bot run``; its model answers ``answers[k]`` at the k-th assistant turn of a conversation."""
     bots: list[BotProcess] = []
 
     async def start(answers: list[str] | None = None, connections: int | None = None, **env: str) -> BotProcess:
         env.setdefault("APPROVERS", f"{people.alice},{people.bob}")
         workdir = tmp_path_factory.mktemp("bot")
-        bot = await BotProcess(slack, redis_url, workdir, answers=answers or [DRAFT_1, DRAFT_2, DRAFT_2], **env).start()
+        replies = answers or [DRAFT_1, DRAFT_2, DRAFT_2]
+        bot = await BotProcess(slack, redis_url, workdir, answers=replies, model=model_server, **env).start()
         bots.append(bot)
         await bot.until_connected(slack.wait_connections(connections or len(bots), timeout=30))
         return bot
