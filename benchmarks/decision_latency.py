@@ -48,6 +48,7 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.utils import HIREDIS_AVAILABLE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -153,7 +154,7 @@ class Clicker:
 
 async def click(url: str, plan: dict[str, Any]) -> dict[str, Any]:
     """Run one plan: ``schedule`` [[id, offset_s], ...], or ``burst`` ids with ``concurrency`` or ``pipelined``."""
-    client = connect(url)
+    client = connect(url, parser=str(plan.get("parser", "default")))
     clicker = Clicker(client, ApprovalStore(client))
     concurrency = int(plan.get("concurrency", 1))
     try:
@@ -305,8 +306,8 @@ class Push:
     approved: int
 
 
-async def measure_push(url: str, probe: redis.Redis, n: int, interval_s: float) -> Push:
-    client = connect(named(url, WAITER))
+async def measure_push(url: str, probe: redis.Redis, n: int, interval_s: float, parser: str = "default") -> Push:
+    client = connect(named(url, WAITER), parser=parser)
     store = ApprovalStore(client)
     await store.start(maintenance=False)
     try:
@@ -316,7 +317,8 @@ async def measure_push(url: str, probe: redis.Redis, n: int, interval_s: float) 
         waiters.park(ids)
         await waiters.until_parked(probe)
         await asyncio.sleep(0.2)  # let the last replies be parsed
-        report = await run_clicker(url, {"schedule": [[i, k * interval_s] for k, i in enumerate(ids)]})
+        schedule = [[i, k * interval_s] for k, i in enumerate(ids)]
+        report = await run_clicker(url, {"schedule": schedule, "parser": parser})
         approved = await waiters.finish(limit_s=10)
     finally:
         await store.aclose()
@@ -380,10 +382,14 @@ class Load:
     approved: int
 
 
-async def measure_load(server: RedisServer, probe: redis.Redis, n: int, concurrency: int, pipelined: bool) -> Load:
+async def measure_load(
+    server: RedisServer, probe: redis.Redis, n: int, concurrency: int, pipelined: bool, parser: str = "default"
+) -> Load:
     how = "TRANSITION pipelined 200 per round trip" if pipelined else f"{concurrency} concurrent decide()"
+    if parser != "default":
+        how += f", {parser} parser (baseline)"
     with ConnectionPeak(server.client, WAITER) as sampler:
-        client = connect(named(server.url, WAITER))
+        client = connect(named(server.url, WAITER), parser=parser)
         store = ApprovalStore(client)
         await store.start(maintenance=False)
         try:
@@ -400,7 +406,7 @@ async def measure_load(server: RedisServer, probe: redis.Redis, n: int, concurre
             await asyncio.sleep(0.2)  # let the last replies be parsed
             pending = rss_kb()
             held = connections(probe, WAITER)
-            plan = {"burst": ids, "concurrency": concurrency, "pipelined": pipelined}
+            plan = {"burst": ids, "concurrency": concurrency, "pipelined": pipelined, "parser": parser}
             report = await run_clicker(server.url, plan)
             approved = await waiters.finish(limit_s=60)
         finally:
@@ -445,12 +451,14 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f} ms"
 
 
-def rows(push: Push, polls: dict[float, list[float]], loads: Sequence[Load]) -> Iterator[Row]:
+def rows(push: Push, push_python: Push, polls: dict[float, list[float]], loads: Sequence[Load]) -> Iterator[Row]:
     p50, p99 = percentile(push.latencies, 50), percentile(push.latencies, 99)
     label = f"click -> resume p50 ({push.n:,} clicks, 1 per {push.interval_s * 1000:g} ms)"
     yield Row(label, ms(p50), "<= 0.5 ms", p50 <= 0.0005)
     yield Row("click -> resume p90", ms(percentile(push.latencies, 90)))
     yield Row("click -> resume p99", ms(p99), "<= 2 ms", p99 <= 0.002)
+    python_p50, python_p99 = percentile(push_python.latencies, 50), percentile(push_python.latencies, 99)
+    yield Row("  the same, pure-Python parser (baseline): p50 / p99", f"{ms(python_p50)} / {ms(python_p99)}")
     yield Row("click -> resume max", ms(max(push.latencies, default=math.nan)))
     yield Row("  decide() round trip in B, p50", ms(percentile(push.round_trips, 50)))
     yield Row("  waits resumed with 'approved'", f"{push.approved:,}/{push.n:,}", "all", push.approved == push.n)
@@ -469,7 +477,9 @@ def rows(push: Push, polls: dict[float, list[float]], loads: Sequence[Load]) -> 
     yield Row(f"  park {first.n:,} waits (register + first read)", f"{first.park_s:.2f} s")
     for load in loads:
         rate = load.n / load.resolve_s
-        if load.pipelined:
+        if load.pipelined and "baseline" in load.how:
+            yield Row(f"all {load.n:,} resolved, {load.how}", f"{rate:,.0f}/s")
+        elif load.pipelined:
             yield Row(f"all {load.n:,} resolved, {load.how}", f"{rate:,.0f}/s", ">= 10,000/s", rate >= 10_000)
         else:  # one clicker process's round trips set this rate, not the waiting side (see B's span)
             yield Row(f"all {load.n:,} resolved, {load.how} (clicker-bound)", f"{rate:,.0f}/s")
@@ -507,18 +517,23 @@ async def benchmark(server: RedisServer, args: argparse.Namespace) -> list[Row]:
         print(f"1/3 click -> resume: {args.decisions:,} waits, one decision every {args.interval_ms:g} ms", flush=True)
         push = await measure_push(server.url, probe, args.decisions, args.interval_ms / 1000)
         probe.flushall()
+        print("1/3 the same, reading with the pure-Python parser (the baseline)", flush=True)
+        push_python = await measure_push(server.url, probe, args.decisions, args.interval_ms / 1000, "python")
+        probe.flushall()
         print(
             f"2/3 polling: {args.poll_waiters} waiters per interval, decisions over {args.poll_window:g} s", flush=True
         )
         polls = await measure_polling(server.url, args.poll_waiters, args.poll_window, (1.0, 5.0), rng)
         probe.flushall()
         loads: list[Load] = []
-        for pipelined in (False, True):
+        parser = "hiredis" if HIREDIS_AVAILABLE else "pure-Python (hiredis is not installed)"
+        for pipelined, chosen in ((False, "default"), (True, "default"), (True, "python")):
             how = "pipelined TRANSITION scripts" if pipelined else f"{args.concurrency} concurrent decide() calls"
-            print(f"3/3 {args.waits:,} pending waits, decided by {how}", flush=True)
-            loads.append(await measure_load(server, probe, args.waits, args.concurrency, pipelined))
+            using = parser if chosen == "default" else "the pure-Python parser, as the baseline"
+            print(f"3/3 {args.waits:,} pending waits, decided by {how}, reading with {using}", flush=True)
+            loads.append(await measure_load(server, probe, args.waits, args.concurrency, pipelined, chosen))
             probe.flushall()
-    return list(rows(push, polls, loads))
+    return list(rows(push, push_python, polls, loads))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

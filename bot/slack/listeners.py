@@ -88,7 +88,7 @@ class Listeners:
         if not await self.redeliveries.first(command):
             return
         user = str(command.get("user_id") or "")
-        requester = self.requesters.requester(user, str(command.get("channel_id") or ""), respond)
+        requester = self.requesters.requester(user, str(command.get("channel_id") or ""), respond, parsed.task)
         self._runs[workflow_id] = requester
 
         async def report(outcome: RunOutcome) -> None:

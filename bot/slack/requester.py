@@ -38,6 +38,7 @@ class Requester:
     respond: AsyncRespond | None
     issued_at: float
     uses: int = 0
+    task: str = ""
     card: MessageRef | None = None
     card_link: str = ""
 
@@ -54,8 +55,8 @@ class RequesterLine:
         self._workspace_url = workspace_url
         self._clock = clock
 
-    def requester(self, user: str, channel: str, respond: AsyncRespond | None) -> Requester:
-        return Requester(user, channel, respond, self._clock())
+    def requester(self, user: str, channel: str, respond: AsyncRespond | None, task: str = "") -> Requester:
+        return Requester(user, channel, respond, self._clock(), task=task)
 
     async def link(self, requester: Requester, ref: MessageRef) -> str:
         """A permalink to the card (``chat.getPermalink``), remembered on ``requester``."""
@@ -108,8 +109,7 @@ class RequesterLine:
         try:
             opened = await self._client.conversations_open(users=requester.user)
             channel = str(opened["channel"]["id"])
-            where = f" (the card: <{requester.card_link}|view it>)" if requester.card_link else ""
-            intro = f"About the `/agent-task` you ran in <#{requester.channel}>{where}:"
+            intro = blocks.dm_report_intro(requester.channel, requester.task, requester.card_link or None)
             for text in [intro, *texts]:
                 await self._client.chat_postMessage(channel=channel, text=text, unfurl_links=False)
         except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError, KeyError) as exc:
