@@ -206,14 +206,15 @@ async def run_clicker(url: str, plan: dict[str, Any]) -> ClickReport:
 
 
 async def create_approvals(store: ApprovalStore, workflow_id: str, n: int, concurrency: int = 8) -> list[str]:
-    """Create n pending approvals with ``concurrency`` calls in flight (workers, not n tasks: less RSS noise)."""
-    ids = [ApprovalKey(workflow_id, step).approval_id for step in range(n)]
+    """Create n pending approvals, one per run (as n runs waiting on cards do), with ``concurrency`` calls in
+    flight (workers, not n tasks: less RSS noise)."""
+    ids = [ApprovalKey(f"{workflow_id}-{run}", 1).approval_id for run in range(n)]
     queue = iter(range(n))
 
     async def worker() -> None:
-        for step in queue:
+        for run in queue:
             await store.create(
-                ApprovalKey(workflow_id, step),
+                ApprovalKey(f"{workflow_id}-{run}", 1),
                 prompt="Ship it?",
                 requester="U0BENCH000",
                 workflow="bench",

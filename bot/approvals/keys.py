@@ -2,6 +2,8 @@
 
 One approval's keys share a hash-tag bucket (``{b07}``), so its record, the pending index and the audit stream
 it touches live in one Redis Cluster slot and the Lua scripts stay legal there. Sixteen buckets spread the load.
+The bucket is chosen by the run (the workflow id, the part of ``<workflow_id>.<step>`` before the last dot), so a
+run's own keys (``bot.durable``: its record, lease and recorded model answers) share the slot of its approvals.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ DEFAULT_AUDIT_RETENTION_S = 90 * 24 * 3600
 
 
 def bucket(approval_id: str) -> str:
-    return f"{{b{zlib.crc32(approval_id.encode()) % BUCKETS:02d}}}"
+    """The hash-tag bucket of an approval (``wf-1.2``) or of a run (``wf-1``): both by the run's id."""
+    return run_bucket(approval_id.rsplit(".", 1)[0] if "." in approval_id else approval_id)
+
+
+def run_bucket(workflow_id: str) -> str:
+    return f"{{b{zlib.crc32(workflow_id.encode()) % BUCKETS:02d}}}"
 
 
 def record_key(approval_id: str) -> str:
