@@ -126,7 +126,9 @@ async def test_the_draft_workflow_revises_through_the_openai_client(model: Model
 
     assert result.verdict is Verdict.APPROVE and result.output == "second draft" and result.revisions == 1
     assert shown == ["first draft", "second draft"]
-    second = model.requests[1].messages
+    first, second_request = await model.wait_requests(2)
+    second = second_request.messages
+    assert first.messages == second[:2]
     assert [m["role"] for m in second] == ["system", "user", "assistant", "user"]
     assert second[2]["content"] == "first draft" and second[3]["content"] == "REVISE: shorter please"
 
