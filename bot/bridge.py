@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from autogen_core import CancellationToken
@@ -51,6 +52,9 @@ class ApprovalInput:
     decisions: list[Approval] = field(default_factory=list)
     detached: bool = False
     """Set by ``detach()``: a cancellation now leaves the pending approval as it is."""
+    before_post: Callable[[Approval], Awaitable[None]] | None = None
+    """Called before a card is posted (a durable run records its step, fenced: it raises if the run's lease is
+    lost, and then no card is posted)."""
     _waiting: asyncio.Future[Approval] | None = field(default=None, init=False, repr=False)
     _hooked: list[CancellationToken] = field(default_factory=list, init=False, repr=False)
 
@@ -96,8 +100,11 @@ class ApprovalInput:
 
     async def _decision(self, approval: Approval, cancellation_token: CancellationToken | None) -> Approval | None:
         raise_if_cancelled()
-        if approval.pending and not approval.ts and not await self._post(approval):
-            return None
+        if approval.pending and not approval.ts:
+            if self.before_post is not None:
+                await self.before_post(approval)
+            if not await self._post(approval):
+                return None
         raise_if_cancelled()
         if _cancelled(cancellation_token):  # cancelled while the card was being posted: the card is updated
             raise asyncio.CancelledError

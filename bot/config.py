@@ -33,6 +33,7 @@ USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 """A Slack user group ID (``S…``), resolved to its members with ``usergroups.users.list``."""
 DEFAULT_RETENTION = 7 * 24 * 3600.0
+DEFAULT_RUN_LEASE = 15.0
 DEFAULT_AUDIT_RETENTION = 90 * 24 * 3600.0
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _CHANNEL_NAME = re.compile(r"^[^\s#<>&|@,.]{1,80}$")
@@ -77,6 +78,8 @@ class Settings:
     approvers: frozenset[str] = frozenset()
     approval_timeout: float = DEFAULT_APPROVAL_TIMEOUT
     mention_approvers: bool = True
+    run_lease: float = DEFAULT_RUN_LEASE
+    """Seconds a replica holds a run without renewing before another replica takes the run over."""
     retention: float = DEFAULT_RETENTION
     """Seconds a decided approval's record stays readable (and its card's buttons answer "already decided")."""
     audit_retention: float = DEFAULT_AUDIT_RETENTION
@@ -133,6 +136,7 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
         approvers=_parse(environ, "APPROVERS", frozenset(), _approvers),
         approval_timeout=_parse(environ, "APPROVAL_TIMEOUT", DEFAULT_APPROVAL_TIMEOUT, _approval_timeout),
         mention_approvers=_parse(environ, "MENTION_APPROVERS", True, _flag("MENTION_APPROVERS")),
+        run_lease=_parse(environ, "RUN_LEASE", DEFAULT_RUN_LEASE, _seconds("RUN_LEASE")),
         retention=_parse(environ, "RETENTION", DEFAULT_RETENTION, _seconds("RETENTION")),
         audit_retention=_parse(environ, "AUDIT_RETENTION", DEFAULT_AUDIT_RETENTION, _seconds("AUDIT_RETENTION")),
         model_config=_parse(environ, "MODEL_CONFIG", None, _model_config),

@@ -1,20 +1,22 @@
-"""Owns the background workflow runs: starts them, reports how each ended, cancels and awaits them on exit."""
+"""Executes one run under its lease: rebuilds its workflow with a recording model, asks its humans through the
+approval engine, and says how it ended. A resumed run replays what it recorded (see ``bot.durable.recording``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from autogen_core import CancellationToken
 
-from bot.approvals import ApprovalStore
+from bot.approvals import Approval, ApprovalStore
 from bot.bridge import ApprovalInput
+from bot.durable.recording import RecordingClient
+from bot.durable.store import Lease, LeaseLost, RunStore
 from bot.prompts import PromptPoster
-from bot.runs import Reporter, RunOutcome, RunStatus
-from workflows import Verdict, Workflow
+from bot.runs import RunOutcome, RunStatus
+from workflows import ModelFactory, Verdict, Workflow
 
 log = logging.getLogger(__name__)
 
@@ -33,79 +35,99 @@ _STATUS = {
     Verdict.REVISE: RunStatus.CANCELLED,
 }
 
+Workflows = Callable[[ModelFactory], Mapping[str, Workflow]]
+"""Builds the workflows for one run around the model factory it is given (``workflows.registry``)."""
+
+
+class RunInterrupted(Exception):
+    """The run stopped without an outcome: its worker is shutting down or lost its lease. Report nothing."""
+
 
 class WorkflowRunner:
     def __init__(
-        self, store: ApprovalStore, poster: PromptPoster, workflows: Mapping[str, Workflow], timeout_s: float
+        self,
+        store: ApprovalStore,
+        poster: PromptPoster,
+        runs: RunStore,
+        workflows: Workflows,
+        model: ModelFactory,
+        timeout_s: float,
     ) -> None:
         self._store = store
         self._poster = poster
+        self._runs = runs
         self._workflows = workflows
+        self._model = model
         self._timeout_s = timeout_s
-        self._runs: dict[str, tuple[asyncio.Task[None], CancellationToken, ApprovalInput]] = {}
+        self._humans: dict[str, ApprovalInput] = {}
 
-    def start(self, workflow: str, task: str, requester: str, report: Reporter, workflow_id: str = "") -> None:
-        """Start ``workflow`` on ``task`` in the background, as ``workflow_id`` (a new one if empty)."""
-        chosen = self._workflows[workflow]
-        workflow_id = workflow_id or f"wf-{uuid.uuid4().hex[:12]}"
-        token = CancellationToken()
+    def stop(self, workflow_id: str) -> None:
+        """Leave the run's pending approval as it is (another worker resumes the run and waits on it)."""
+        human = self._humans.get(workflow_id)
+        if human is not None:
+            human.detach()
+
+    async def execute(self, lease: Lease, token: CancellationToken) -> RunOutcome:
+        """Run (or resume) the workflow of ``lease``; raises ``RunInterrupted`` when it stopped without an end."""
+        request = lease.request
+        clients: list[RecordingClient] = []
+
+        def model() -> RecordingClient:
+            client = RecordingClient(self._model(), self._runs, lease)
+            clients.append(client)
+            return client
+
+        workflow = self._workflows(model).get(request.workflow)
+        if workflow is None:
+            return RunOutcome(request.workflow_id, request.workflow, RunStatus.FAILED, detail="no such workflow")
+
+        async def checkpoint(approval: Approval) -> None:  # fenced: a worker without the lease posts no card
+            await self._runs.record_step(lease, approval.step)
+
         human = ApprovalInput(
             store=self._store,
             poster=self._poster,
-            workflow_id=workflow_id,
-            workflow=chosen.name,
-            requester=requester,
+            workflow_id=request.workflow_id,
+            workflow=workflow.name,
+            requester=request.requester,
             timeout_s=self._timeout_s,
+            before_post=checkpoint,
         )
-        run = asyncio.create_task(self._run(chosen, task, human, token, report), name=workflow_id)
-        self._runs[workflow_id] = (run, token, human)
-        run.add_done_callback(lambda _: self._runs.pop(workflow_id, None))
-        log.info("started workflow %s (%s) for %s", workflow_id, chosen.name, requester)
-
-    async def aclose(self, grace_s: float = 10.0) -> None:
-        """Stop every run for a shutdown. Their pending approvals stay pending, so the cards keep recording
-        decisions from any process (a later run with the same workflow id would re-attach to them)."""
-        runs = [run for run, _, _ in self._runs.values()]
-        for _, token, human in self._runs.values():
-            human.detach()
-            token.cancel()  # AutoGen runs the input function in its runtime's task: the token reaches it
-        if not runs:
-            return
-        _, late = await asyncio.wait(runs, timeout=grace_s)
-        for run in late:
-            run.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*runs, return_exceptions=True)
-
-    async def _run(
-        self, workflow: Workflow, task: str, human: ApprovalInput, token: CancellationToken, report: Reporter
-    ) -> None:
+        self._humans[request.workflow_id] = human
+        if lease.resumed:
+            log.info("resuming workflow %s (%s)", request.workflow_id, workflow.name)
         try:
-            result = await workflow.run(task, human, token)
-        except asyncio.CancelledError:
-            log.info("workflow %s stopped", human.workflow_id)
-            detail = "the bot shut down before it finished" if human.detached else "it was stopped"
-            outcome = RunOutcome(human.workflow_id, workflow.name, RunStatus.FAILED, detail=detail)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(report(outcome)), 5)
-            raise
-        except Exception:
-            log.exception("workflow %s failed", human.workflow_id)
-            outcome = RunOutcome(
-                human.workflow_id, workflow.name, RunStatus.FAILED, detail="the agent stopped with an error"
+            result = await workflow.run(request.task, human, token)
+        except (asyncio.CancelledError, LeaseLost) as exc:
+            raise RunInterrupted(request.workflow_id) from exc
+        except Exception as exc:
+            if human.detached or token.is_cancelled() or _caused_by(exc, LeaseLost):
+                raise RunInterrupted(request.workflow_id) from exc
+            log.exception("workflow %s failed", request.workflow_id)
+            return RunOutcome(
+                request.workflow_id, workflow.name, RunStatus.FAILED, detail="the agent stopped with an error"
             )
-        else:
-            last = human.decisions[-1] if human.decisions else None
-            outcome = RunOutcome(
-                workflow_id=human.workflow_id,
-                workflow=workflow.name,
-                status=_STATUS[result.verdict],
-                output=result.output,
-                detail=result.detail,
-                decided_by=last.decider if last is not None else "",
-            )
-        log.info("workflow %s ended: %s", human.workflow_id, outcome.status)
-        try:
-            await report(outcome)
-        except Exception:
-            log.exception("could not report the end of workflow %s", human.workflow_id)
+        finally:
+            self._humans.pop(request.workflow_id, None)
+        if human.detached:
+            raise RunInterrupted(request.workflow_id)
+        last = human.decisions[-1] if human.decisions else None
+        replayed = sum(client.replayed for client in clients)
+        log.info("workflow %s ended: %s (%d model answers replayed)", request.workflow_id, result.verdict, replayed)
+        return RunOutcome(
+            workflow_id=request.workflow_id,
+            workflow=workflow.name,
+            status=_STATUS[result.verdict],
+            output=result.output,
+            detail=result.detail,
+            decided_by=last.decider if last is not None else "",
+        )
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

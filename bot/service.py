@@ -17,6 +17,8 @@ from redis.exceptions import RedisError
 from bot.approvals import ApprovalStore, StoreSettings
 from bot.approvals.connection import connect
 from bot.config import Settings
+from bot.durable.store import RunStore
+from bot.durable.worker import Worker
 from bot.runner import WorkflowRunner
 from bot.slack.app import build_app, card_client, web_client
 from bot.slack.approvers import Approvers
@@ -70,6 +72,7 @@ class Service:
         self.model = model
         self.workspace: Workspace | None = None
         self.runner: WorkflowRunner | None = None
+        self.worker: Worker | None = None
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Service:
@@ -115,17 +118,21 @@ class Service:
 
         workflows = registry(self.model)
         ordered = {DEFAULT_WORKFLOW: workflows[DEFAULT_WORKFLOW]} | workflows
-        self.runner = WorkflowRunner(store, prompter, ordered, settings.approval_timeout)
-        self._stack.push_async_callback(self.runner.aclose)
+        runs = RunStore(self.redis, retention_s=settings.retention, lease_s=settings.run_lease)
+        self.runner = WorkflowRunner(store, prompter, runs, registry, self.model, settings.approval_timeout)
+        notices = RequesterLine(client, self.workspace.url)
+        self.worker = Worker(runs, self.runner, notices)
+        prompter.on_posted = self.worker.card_posted
+        await self.worker.start()
+        self._stack.push_async_callback(self.worker.aclose)
         listeners = Listeners(
             store=store,
             prompter=prompter,
-            start_workflow=self.runner.start,
+            start_run=self.worker.enqueue,
             workflows={name: workflow.description for name, workflow in ordered.items()},
             approvers=approvers,
             redeliveries=Redeliveries(self.redis),
             threads=ThreadMarks(self.redis, settings.retention),
-            requesters=RequesterLine(client, self.workspace.url),
             names=UserNames(client),
             bot_user_id=self.workspace.bot_user_id,
         )

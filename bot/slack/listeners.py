@@ -8,9 +8,10 @@ builds them); nothing here posts an exception's text.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
@@ -19,11 +20,10 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.approvals import AlreadyDecided, Approval, ApprovalStore, Outcome, UnknownApproval
+from bot.approvals import AlreadyDecided, ApprovalStore, Outcome, UnknownApproval
 from bot.approvals.errors import ApprovalError
 from bot.approvals.transitions import new_nonce
-from bot.prompts import MessageRef
-from bot.runs import RunOutcome, StartWorkflow
+from bot.runs import RunRequest, StartRun
 from bot.slack import blocks
 from bot.slack.approvers import Approvers
 from bot.slack.names import UserNames
@@ -40,7 +40,6 @@ from bot.slack.payloads import (
 )
 from bot.slack.prompter import Prompter
 from bot.slack.redelivery import Redeliveries
-from bot.slack.requester import Requester, RequesterLine
 from bot.slack.threads import ThreadMarks
 
 log = logging.getLogger(__name__)
@@ -57,19 +56,14 @@ UNKNOWN_BUTTON_TEXT = "That button is not one this bot knows; nothing was record
 class Listeners:
     store: ApprovalStore
     prompter: Prompter
-    start_workflow: StartWorkflow
+    start_run: StartRun
     workflows: Mapping[str, str]
     """Workflow name -> one-line description; the first is the default."""
     approvers: Approvers
     redeliveries: Redeliveries
     threads: ThreadMarks
-    requesters: RequesterLine
     names: UserNames
     bot_user_id: str
-    _runs: dict[str, Requester] = field(default_factory=dict, init=False)
-
-    def __post_init__(self) -> None:
-        self.prompter.on_posted = self.card_posted
 
     @property
     def default_workflow(self) -> str:
@@ -87,26 +81,19 @@ class Listeners:
         await ack(blocks.started_text(name, workflow_id, parsed.task, self.prompter.channel_id))
         if not await self.redeliveries.first(command):
             return
-        user = str(command.get("user_id") or "")
-        requester = self.requesters.requester(user, str(command.get("channel_id") or ""), respond, parsed.task)
-        self._runs[workflow_id] = requester
-
-        async def report(outcome: RunOutcome) -> None:
-            self._runs.pop(workflow_id, None)
-            await self.requesters.tell(requester, blocks.outcome_report(outcome))
-
-        self.start_workflow(name, parsed.task, user, report, workflow_id)
-
-    async def card_posted(self, approval: Approval, ref: MessageRef) -> None:
-        """The run's first card exists: its requester's "started" answer now links to it."""
-        requester = self._runs.get(approval.workflow_id)
-        if requester is None or requester.card is not None:
-            return
-        link = await self.requesters.link(requester, ref)
-        text = blocks.started_text(
-            approval.workflow, approval.workflow_id, "", self.prompter.channel_id, card_link=link
+        run = RunRequest(
+            workflow_id=workflow_id,
+            workflow=name,
+            task=parsed.task,
+            requester=str(command.get("user_id") or ""),
+            channel=str(command.get("channel_id") or ""),
+            response_url=str(command.get("response_url") or ""),
+            issued_ms=int(time.time() * 1000),
         )
-        await self.requesters.replace(requester, text)
+        try:
+            await patiently(lambda: self.start_run(run))
+        except StoreUnavailable:
+            await respond(text=blocks.not_started_text(), response_type="ephemeral", replace_original=True)
 
     # --- clicks -----------------------------------------------------------------------------------------------
 

@@ -18,7 +18,9 @@ from slack_bolt.async_app import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.approvals import Approval
 from bot.prompts import MessageRef
+from bot.runs import RunOutcome, RunRequest
 from bot.slack import blocks
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class Requester:
     channel: str
     respond: AsyncRespond | None
     issued_at: float
+    """When Slack issued the response_url, in epoch seconds (any replica may be the one telling)."""
     uses: int = 0
     task: str = ""
     card: MessageRef | None = None
@@ -48,15 +51,37 @@ class Requester:
 
 
 class RequesterLine:
-    def __init__(
-        self, client: AsyncWebClient, workspace_url: str, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    """Implements ``bot.runs.Notices`` for the runs this replica executes: the requester's response_url budget
+    is kept per run here (a run resumed elsewhere starts counting afresh; Slack's ``used_url`` then sends the
+    rest by DM)."""
+
+    def __init__(self, client: AsyncWebClient, workspace_url: str, *, clock: Callable[[], float] = time.time) -> None:
         self._client = client
         self._workspace_url = workspace_url
         self._clock = clock
+        self._requesters: dict[str, Requester] = {}
 
-    def requester(self, user: str, channel: str, respond: AsyncRespond | None, task: str = "") -> Requester:
-        return Requester(user, channel, respond, self._clock(), task=task)
+    def requester(self, run: RunRequest) -> Requester:
+        found = self._requesters.get(run.workflow_id)
+        if found is None:
+            respond = AsyncRespond(response_url=run.response_url) if run.response_url else None
+            found = Requester(run.requester, run.channel, respond, run.issued_ms / 1000, task=run.task)
+            self._requesters[run.workflow_id] = found
+        return found
+
+    async def card_posted(self, run: RunRequest, approval: Approval, ref: MessageRef) -> None:
+        """The run's first card exists: the requester's "started" answer now links to it."""
+        requester = self.requester(run)
+        if requester.card is not None:
+            return
+        link = await self.link(requester, ref)
+        text = blocks.started_text(run.workflow, run.workflow_id, "", approval.channel or ref.channel, card_link=link)
+        await self.replace(requester, text)
+
+    async def finished(self, run: RunRequest, outcome: RunOutcome) -> None:
+        requester = self.requester(run)
+        self._requesters.pop(run.workflow_id, None)
+        await self.tell(requester, blocks.outcome_report(outcome))
 
     async def link(self, requester: Requester, ref: MessageRef) -> str:
         """A permalink to the card (``chat.getPermalink``), remembered on ``requester``."""

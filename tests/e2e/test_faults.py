@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.sandbox import SlackEmulator
 from bot.slack import blocks
-from tests.e2e.conftest import People
+from tests.e2e.conftest import DRAFT_1, People
 from tests.e2e.test_approval_flow import action_ids, decided_card, post_prompt, report_to, start_task, texts
 
 
@@ -152,12 +152,12 @@ async def test_two_processes_command_on_one_click_on_the_other(slack: SlackEmula
     assert "Approved by" in texts((await decided_card(slack, people, card.ts)).blocks)
 
 
-async def test_buttons_posted_before_a_restart_work_in_the_new_process(
+async def test_a_run_resumes_in_the_process_that_replaces_a_stopped_one(
     slack: SlackEmulator, people: People, start_bot
 ) -> None:
     old = await start_bot()
     card = await start_task(slack, people)
-    assert await old.stop() == 0
+    assert await old.stop() == 0  # SIGTERM: the run's lease is given back, its card stays pending
     await slack.wait_for(lambda: not slack.connections or None, timeout=15)
 
     await start_bot(connections=1)
@@ -165,8 +165,10 @@ async def test_buttons_posted_before_a_restart_work_in_the_new_process(
 
     updated = await decided_card(slack, people, card.ts)
     assert f"Approved by <@{people.bob}>" in texts(updated.blocks)
-    interrupted = await report_to(slack, people.alice, "shut down")
-    assert "stopped" in interrupted.text
+    report = await report_to(slack, people.alice, "approved")  # the resumed run read the click and ended
+    assert DRAFT_1.splitlines()[0] in report.text
+    cards = [m for m in slack.messages(people.approvals) if m.blocks]
+    assert [m.ts for m in cards] == [card.ts]  # the same card: the resumed run did not ask again
 
 
 async def test_card_of_a_stopped_process_still_expires_on_time(slack: SlackEmulator, people: People, start_bot) -> None:

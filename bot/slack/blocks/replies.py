@@ -83,3 +83,8 @@ def usage_text(workflows: Mapping[str, str], *, default: str | None = None) -> s
     else:
         lines.append("No workflows are registered.")
     return escape_mrkdwn("\n".join(lines))
+
+
+def not_started_text() -> str:
+    """The answer to ``/agent-task`` when the run could not be recorded (Redis did not answer)."""
+    return "The approval service is briefly unavailable, so nothing was started. Try again in a moment."

@@ -1,0 +1,157 @@
+"""Every replica is a worker: it takes runs from the queue, holds a lease on each while it executes it, takes over
+runs whose worker stopped renewing, and gives its runs back on shutdown so another replica resumes them at once.
+
+A run's lease is renewed every third of ``RUN_LEASE``; a worker that cannot renew it (Redis gone for longer than a
+lease, or another worker took the run after this one was paused) stops the run at once and reports nothing: the
+run's fencing token has moved on, so nothing it would still try to record is accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import asdict
+
+from autogen_core import CancellationToken
+from redis.exceptions import RedisError
+
+from bot.approvals import Approval
+from bot.durable.store import Lease, RunStore
+from bot.prompts import MessageRef
+from bot.runner import RunInterrupted, WorkflowRunner
+from bot.runs import Notices, RunRequest
+
+log = logging.getLogger(__name__)
+
+READ_BLOCK_MS = 1000
+CAPACITY = 100
+"""Runs one worker executes at once (they spend their time waiting on people)."""
+
+
+class Worker:
+    def __init__(
+        self, runs: RunStore, runner: WorkflowRunner, notices: Notices, *, worker_id: str | None = None
+    ) -> None:
+        self.runs = runs
+        self.runner = runner
+        self.notices = notices
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:10]}"
+        self._active: dict[str, tuple[Lease, asyncio.Task[None], CancellationToken]] = {}
+        self._loop: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        await self.runs.ensure_group()
+        self._loop = asyncio.create_task(self._take_runs(), name=f"{self.worker_id}-queue")
+
+    async def enqueue(self, request: RunRequest) -> bool:
+        return await self.runs.enqueue(request)
+
+    async def card_posted(self, approval: Approval, ref: MessageRef) -> None:
+        """The prompter posted a card: tell the requester of the run it belongs to (if this worker runs it)."""
+        active = self._active.get(approval.workflow_id)
+        if active is not None:
+            await self.notices.card_posted(active[0].request, approval, ref)
+
+    async def aclose(self, grace_s: float = 5.0) -> None:
+        """Stop taking runs; stop every run (its pending approval stays pending) and give its lease back, so a
+        live replica resumes it at once."""
+        self._stopping = True
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        active = list(self._active.values())
+        for lease, _, token in active:
+            self.runner.stop(lease.workflow_id)
+            token.cancel()
+        tasks = [task for _, task, _ in active]
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for lease, _, _ in active:
+            with contextlib.suppress(RedisError, OSError):
+                if await self.runs.release(lease, self.worker_id):
+                    log.info("gave run %s back to the queue", lease.workflow_id)
+
+    async def _take_runs(self) -> None:
+        claim_every = self.runs.lease_ms / 2000
+        next_claim = 0.0
+        backoff = 0.1
+        while not self._stopping:
+            try:
+                if time.monotonic() >= next_claim:
+                    next_claim = time.monotonic() + claim_every
+                    for entry_id, workflow_id in await self.runs.idle_entries(self.worker_id, 10):
+                        await self._take(entry_id, workflow_id)
+                room = CAPACITY - len(self._active)
+                if room <= 0:
+                    await asyncio.sleep(0.5)
+                    continue
+                for entry_id, workflow_id in await self.runs.next_entries(self.worker_id, room, READ_BLOCK_MS):
+                    await self._take(entry_id, workflow_id)
+                backoff = 0.1
+            except (RedisError, OSError) as exc:
+                log.warning("the run queue is unavailable (%s); retrying in %.1fs", type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _take(self, entry_id: str, workflow_id: str) -> None:
+        if workflow_id in self._active:
+            return
+        got = await self.runs.acquire(workflow_id, self.worker_id, entry_id)
+        if isinstance(got, str):
+            if got in ("done", "missing"):
+                await self.runs.drop(entry_id)
+            return  # "held": its worker is alive and renews (which claims the entry back)
+        token = CancellationToken()
+        task = asyncio.create_task(self._execute(got, token), name=workflow_id)
+        self._active[workflow_id] = (got, task, token)
+        task.add_done_callback(lambda _: self._active.pop(workflow_id, None))
+
+    async def _execute(self, lease: Lease, token: CancellationToken) -> None:
+        renewing = asyncio.create_task(self._renew(lease, token), name=f"{lease.workflow_id}-lease")
+        try:
+            outcome = await self.runner.execute(lease, token)
+        except RunInterrupted:
+            log.info("run %s stopped before it ended (left for another worker)", lease.workflow_id)
+            return
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+        try:
+            if not await self.runs.finish(lease, asdict(outcome)):
+                log.warning("run %s ended after this worker lost its lease; not reported", lease.workflow_id)
+                return
+        except (RedisError, OSError):
+            log.exception("could not record the end of run %s; it will be resumed and replayed", lease.workflow_id)
+            return
+        try:
+            await self.notices.finished(lease.request, outcome)
+        except Exception:
+            log.exception("could not report the end of run %s", lease.workflow_id)
+
+    async def _renew(self, lease: Lease, token: CancellationToken) -> None:
+        every = self.runs.lease_ms / 3000
+        held_until = time.monotonic() + self.runs.lease_ms / 1000
+        while True:
+            await asyncio.sleep(every)
+            try:
+                held = await self.runs.renew(lease, self.worker_id)
+            except (RedisError, OSError) as exc:
+                log.warning("could not renew the lease of run %s (%s)", lease.workflow_id, type(exc).__name__)
+                held = time.monotonic() < held_until
+            else:
+                if held:
+                    held_until = time.monotonic() + self.runs.lease_ms / 1000
+            if not held:
+                log.warning("lost the lease of run %s; stopping it here", lease.workflow_id)
+                self.runner.stop(lease.workflow_id)
+                token.cancel()
+                return
