@@ -52,6 +52,8 @@ class ApprovalInput:
     decisions: list[Approval] = field(default_factory=list)
     detached: bool = False
     """Set by ``detach()``: a cancellation now leaves the pending approval as it is."""
+    resumed: bool = False
+    """A resumed run: a card it asks for may have been posted by the worker that died (the poster looks first)."""
     before_post: Callable[[Approval], Awaitable[None]] | None = None
     """Called before a card is posted (a durable run records its step, fenced: it raises if the run's lease is
     lost, and then no card is posted)."""
@@ -124,7 +126,7 @@ class ApprovalInput:
         """Show the approval; the poster records where (before anything else is posted). On failure, cancel it."""
         previous = self.decisions[-1] if self.decisions else None
         try:
-            await self.poster.post(approval, previous)
+            await self.poster.post(approval, previous, look_first=self.resumed)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -23,4 +23,7 @@ class PromptPoster(Protocol):
     raises if the approval could not be shown in full (a card nobody may decide on half-read is no card).
     """
 
-    async def post(self, approval: Approval, previous: Approval | None) -> MessageRef: ...
+    async def post(self, approval: Approval, previous: Approval | None, *, look_first: bool = False) -> MessageRef:
+        """``look_first``: the card may exist already (a resumed run whose last worker died between posting it
+        and recording where it is): find it by its metadata before posting."""
+        ...

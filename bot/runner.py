@@ -92,6 +92,7 @@ class WorkflowRunner:
             requester=request.requester,
             timeout_s=self._timeout_s,
             before_post=checkpoint,
+            resumed=lease.resumed,
         )
         self._humans[request.workflow_id] = human
         if lease.resumed:

@@ -79,10 +79,26 @@ class BotProcess:
         exited.cancel()
         waiting.result()
 
+    async def kill(self) -> None:
+        """kill -9: no shutdown, no lease given back, nothing flushed."""
+        assert self.process is not None
+        self.process.kill()
+        await self.process.wait()
+
+    def pause(self) -> None:
+        """SIGSTOP: the process stops mid-whatever, its sockets stay open (a stalled VM, a long GC pause)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     async def stop(self) -> int:
         if self.process is None:
             return 0
         if self.process.returncode is None:
+            self.process.send_signal(signal.SIGCONT)  # a paused process cannot handle SIGTERM
             self.process.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(self.process.wait(), 15)

@@ -29,7 +29,7 @@ class RecordingPoster:
         self.count = 0
         self.fail = fail
 
-    async def post(self, approval: Approval, previous: Approval | None) -> MessageRef:
+    async def post(self, approval: Approval, previous: Approval | None, *, look_first: bool = False) -> MessageRef:
         if self.fail:
             raise ConnectionError("Slack is unreachable")
         self.count += 1

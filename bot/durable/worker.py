@@ -109,6 +109,9 @@ class Worker:
             if got in ("done", "missing"):
                 await self.runs.drop(entry_id)
             return  # "held": its worker is alive and renews (which claims the entry back)
+        log.info(
+            "%s took run %s (fence %d%s)", self.worker_id, workflow_id, got.fence, ", resuming" if got.resumed else ""
+        )
         token = CancellationToken()
         task = asyncio.create_task(self._execute(got, token), name=workflow_id)
         self._active[workflow_id] = (got, task, token)

@@ -45,12 +45,13 @@ class ChannelPoster:
     def _lock(self, channel: str) -> asyncio.Lock:
         return self._locks.setdefault(channel, asyncio.Lock())
 
-    async def post(self, *, deadline: float, **message: Any) -> dict[str, Any]:
+    async def post(self, *, deadline: float, look_first: bool = False, **message: Any) -> dict[str, Any]:
         """``chat.postMessage`` with ``message``, retried through rate limits and faults until ``deadline``
-        (epoch seconds). If ``message`` carries card ``metadata``, a retry first looks for the card."""
+        (epoch seconds). If ``message`` carries card ``metadata``, a retry (and, with ``look_first``, the first
+        try) looks for the card in the channel first."""
         channel = str(message["channel"])
         approval_id = _approval_id(message.get("metadata"))
-        maybe_posted = False
+        maybe_posted = look_first
         backoff = 0.5
         async with self._lock(channel):
             while True:

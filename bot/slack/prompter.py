@@ -57,8 +57,9 @@ class Prompter:
         self._latest: dict[tuple[str, str], tuple[str, list[dict[str, Any]], Approval | None]] = {}
         self._senders: dict[tuple[str, str], asyncio.Task[None]] = {}
 
-    async def post(self, approval: Approval, previous: Approval | None) -> MessageRef:
-        """Post the card, record where it is, then its thread overflow and the link from the card it revises."""
+    async def post(self, approval: Approval, previous: Approval | None, *, look_first: bool = False) -> MessageRef:
+        """Post the card (or, with ``look_first``, find the one posted before), record where it is, then its
+        thread overflow and the link from the card it revises."""
         deadline = approval.deadline_ms / 1000
         card = blocks.prompt_blocks(
             approval,
@@ -75,6 +76,7 @@ class Prompter:
             metadata=card_metadata(approval.id, approval.created_ms),
             unfurl_links=False,
             unfurl_media=False,
+            look_first=look_first,
         )
         ref = MessageRef(str(response["channel"]), str(response["ts"]))
         await self._attach(approval, ref)
