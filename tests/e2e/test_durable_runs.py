@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.sandbox import SlackEmulator
 from bot.slack import blocks
 from tests.botprocess import BotProcess
+from tests.conditions import until
 from tests.e2e.conftest import DRAFT_1, DRAFT_2, People
 from tests.e2e.test_approval_flow import post_prompt, report_to, start_task, texts
 
@@ -16,11 +17,15 @@ LEASE = "2"
 """RUN_LEASE for these tests: a dead replica's runs are taken over within about this long."""
 
 
-async def holder(slack: SlackEmulator, bots: list[BotProcess], workflow_id: str) -> BotProcess:
+async def holder(bots: list[BotProcess], workflow_id: str) -> BotProcess:
     """The bot whose worker took the run first."""
-    return await slack.wait_for(
-        lambda: next((b for b in bots if f"took run {workflow_id} (fence 1" in b.output()), None), timeout=10
-    )
+    await until(lambda: any(f"took run {workflow_id} (fence 1" in b.output() for b in bots), 10)
+    return next(b for b in bots if f"took run {workflow_id} (fence 1" in b.output())
+
+
+async def logged(bot: BotProcess, text: str, timeout: float = 15) -> None:
+    """Until the bot's log says ``text`` (polled: a log line is no event the emulator hears of)."""
+    await until(lambda: text in bot.output(), timeout)
 
 
 def workflow_of(card_blocks: list[dict]) -> str:
@@ -58,11 +63,11 @@ async def test_kill_9_of_one_of_two_replicas_resumes_its_run_on_the_other(
 ) -> None:
     bots = [await start_bot(RUN_LEASE=LEASE), await start_bot(RUN_LEASE=LEASE)]
     card = await start_task(slack, people)
-    running = await holder(slack, bots, workflow_of(card.blocks))
+    running = await holder(bots, workflow_of(card.blocks))
     other = next(b for b in bots if b is not running)
 
     await running.kill()
-    await slack.wait_for(lambda: f"took run {workflow_of(card.blocks)} (fence 2, resuming" in other.output(), 15)
+    await logged(other, f"took run {workflow_of(card.blocks)} (fence 2, resuming", 15)
     await slack.wait_for(lambda: len(slack.connections) == 1 or None, timeout=15)
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE)
 
@@ -75,11 +80,11 @@ async def test_sigterm_gives_the_run_to_the_other_replica_at_once(
 ) -> None:
     bots = [await start_bot(RUN_LEASE="30"), await start_bot(RUN_LEASE="30")]  # a lease far longer than the test
     card = await start_task(slack, people)
-    running = await holder(slack, bots, workflow_of(card.blocks))
+    running = await holder(bots, workflow_of(card.blocks))
     other = next(b for b in bots if b is not running)
 
     assert await running.stop() == 0
-    await slack.wait_for(lambda: f"took run {workflow_of(card.blocks)} (fence 2, resuming" in other.output(), 10)
+    await logged(other, f"took run {workflow_of(card.blocks)} (fence 2, resuming", 10)
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE)
 
     assert f"<@{people.bob}>" in (await report_to(slack, people.alice, "approved")).text
@@ -91,15 +96,15 @@ async def test_a_replica_paused_past_its_lease_does_nothing_for_the_run_it_lost(
     bots = [await start_bot(RUN_LEASE=LEASE), await start_bot(RUN_LEASE=LEASE)]
     card = await start_task(slack, people)
     workflow_id = workflow_of(card.blocks)
-    paused = await holder(slack, bots, workflow_id)
+    paused = await holder(bots, workflow_id)
     other = next(b for b in bots if b is not paused)
 
     paused.pause()
     try:
-        await slack.wait_for(lambda: f"took run {workflow_id} (fence 2, resuming" in other.output(), 15)
+        await logged(other, f"took run {workflow_id} (fence 2, resuming", 15)
     finally:
         paused.resume()
-    await slack.wait_for(lambda: f"lost the lease of run {workflow_id}" in paused.output(), 15)
+    await logged(paused, f"lost the lease of run {workflow_id}", 15)
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE, connection=slack.connections[-1])
 
     await report_to(slack, people.alice, "approved")
