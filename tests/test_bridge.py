@@ -12,6 +12,7 @@ from bot.approvals import Approval, ApprovalKey, ApprovalStore, Outcome, State
 from bot.approvals.audit import read_audit
 from bot.bridge import WORKFLOW_CANCELLED_BY, ApprovalInput
 from bot.prompts import MessageRef
+from tests.conditions import waiting
 from workflows import Verdict
 from workflows.draft import DraftWorkflow
 from workflows.model import model_factory, replay_config
@@ -37,13 +38,6 @@ class RecordingPoster:
         await self.store.attach_message(approval.id, ref.channel, ref.ts)
         self.posted.put_nowait((approval, previous))
         return ref
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 5) -> None:
-    """Wait until ``predicate()`` holds, re-checking every 10 ms (state that nothing announces)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110 - the waiter count announces nothing; poll it
-            await asyncio.sleep(0.01)
 
 
 async def workflow(*answers: str) -> DraftWorkflow:
@@ -139,7 +133,7 @@ async def test_replayed_run_reattaches_without_posting_again(store: ApprovalStor
 
     replay = input_for(store, poster)  # the restarted worker replays the workflow from its first step
     reply = asyncio.create_task(replay("Deploy?"))
-    await eventually(lambda: store.subscriber.waiting == 1)
+    await waiting(store, 1)
     await store.decide(left.id, Outcome.APPROVED, "U0BOB45678")
 
     assert await asyncio.wait_for(reply, 5) == "APPROVE"
@@ -150,7 +144,7 @@ async def test_lost_record_ends_the_wait_with_cancel(store: ApprovalStore) -> No
     poster = RecordingPoster(store)
     reply = asyncio.create_task(input_for(store, poster)("Deploy?"))
     await asyncio.wait_for(poster.posted.get(), 5)
-    await eventually(lambda: store.subscriber.waiting == 1)
+    await waiting(store, 1)
 
     await store.redis.flushall()
     await store.subscriber.resync()  # what a reconnect or the periodic sweep does
