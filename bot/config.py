@@ -38,6 +38,8 @@ DEFAULT_AUDIT_RETENTION = 90 * 24 * 3600.0
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _CHANNEL_NAME = re.compile(r"^[^\s#<>&|@,.]{1,80}$")
 _MASK = "**********"
+_NO_ADDRESSES: tuple[tuple[str, int], ...] = ()
+_SERVICE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 _T = TypeVar("_T")
 
@@ -87,6 +89,31 @@ class Settings:
     model_config: Path | None = None
     openai_api_key: Secret | None = None
     log_level: str = DEFAULT_LOG_LEVEL
+    redis_sentinels: tuple[tuple[str, int], ...] = ()
+    """Sentinel addresses (``REDIS_SENTINELS``); with them, Redis is the master of ``redis_sentinel_service``."""
+    redis_sentinel_service: str | None = None
+    redis_cluster_nodes: tuple[tuple[str, int], ...] = ()
+    """Startup nodes of a Redis Cluster (``REDIS_CLUSTER_NODES``)."""
+
+    @property
+    def redis_topology(self) -> str:
+        """``server`` (REDIS_URL names the server), ``sentinel`` or ``cluster``.
+
+        With Sentinel or Cluster, REDIS_URL's host and port are not used; its scheme (``rediss://`` for TLS),
+        username, password and database (Sentinel only; a cluster has only database 0) still apply to the Redis
+        servers. The sentinels themselves are reached without a password."""
+        if self.redis_sentinels:
+            return "sentinel"
+        return "cluster" if self.redis_cluster_nodes else "server"
+
+    @property
+    def redis_where(self) -> str:
+        """Where Redis is, fit for logs and messages (no password)."""
+        if self.redis_sentinels:
+            return f"Sentinel service {self.redis_sentinel_service} via {_addresses(self.redis_sentinels)}"
+        if self.redis_cluster_nodes:
+            return f"Redis Cluster via {_addresses(self.redis_cluster_nodes)}"
+        return self.redis_url_redacted
 
     @property
     def approvals_channel_is_id(self) -> bool:
@@ -127,11 +154,16 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
     ``require_slack=False`` (demo, doctor, tests) makes the two Slack tokens optional; if set they are still checked.
     Empty values count as unset.
     """
+    redis_url = _parse(environ, "REDIS_URL", DEFAULT_REDIS_URL, _redis_url)
+    sentinels = _parse(environ, "REDIS_SENTINELS", _NO_ADDRESSES, _addresses_of("REDIS_SENTINELS", 26379))
+    service = _parse(environ, "REDIS_SENTINEL_SERVICE", None, _sentinel_service)
+    cluster_nodes = _parse(environ, "REDIS_CLUSTER_NODES", _NO_ADDRESSES, _addresses_of("REDIS_CLUSTER_NODES", 6379))
+    _check_topology(redis_url, sentinels, service, cluster_nodes)
     return Settings(
         slack_bot_token=_token(environ, "SLACK_BOT_TOKEN", require=require_slack),
         slack_app_token=_token(environ, "SLACK_APP_TOKEN", require=require_slack),
         slack_api_url=_parse(environ, "SLACK_API_URL", DEFAULT_SLACK_API_URL, _slack_api_url),
-        redis_url=_parse(environ, "REDIS_URL", DEFAULT_REDIS_URL, _redis_url),
+        redis_url=redis_url,
         approvals_channel=_parse(environ, "APPROVALS_CHANNEL", DEFAULT_APPROVALS_CHANNEL, _approvals_channel),
         approvers=_parse(environ, "APPROVERS", frozenset(), _approvers),
         approval_timeout=_parse(environ, "APPROVAL_TIMEOUT", DEFAULT_APPROVAL_TIMEOUT, _approval_timeout),
@@ -142,6 +174,9 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
         model_config=_parse(environ, "MODEL_CONFIG", None, _model_config),
         openai_api_key=_parse(environ, "OPENAI_API_KEY", None, Secret),
         log_level=_parse(environ, "LOG_LEVEL", DEFAULT_LOG_LEVEL, _log_level),
+        redis_sentinels=sentinels,
+        redis_sentinel_service=service,
+        redis_cluster_nodes=cluster_nodes,
     )
 
 
@@ -227,6 +262,62 @@ def _redis_url(raw: str) -> str:
     else:
         raise ConfigError("REDIS_URL", "must start with redis://, rediss:// or unix://")
     return raw
+
+
+def _addresses_of(name: str, default_port: int) -> Callable[[str], tuple[tuple[str, int], ...]]:
+    example = f"host1:{default_port},host2:{default_port}"
+
+    def parse(raw: str) -> tuple[tuple[str, int], ...]:
+        addresses: list[tuple[str, int]] = []
+        for item in (part.strip() for part in raw.split(",")):
+            if not item:
+                continue
+            host, colon, port = item.rpartition(":")
+            if not colon:
+                host, port = item, str(default_port)
+            host = host.removeprefix("[").removesuffix("]")  # [::1]:26379
+            if not host or any(char.isspace() or char in "/@" for char in host):
+                raise ConfigError(name, f"has {item!r}, which is not host:port; use e.g. {example}")
+            if not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError(name, f"has {item!r}, whose port is not a number from 1 to 65535")
+            addresses.append((host, int(port)))
+        if not addresses:
+            raise ConfigError(name, f"lists no address; use e.g. {example}")
+        return tuple(dict.fromkeys(addresses))
+
+    return parse
+
+
+def _sentinel_service(raw: str) -> str:
+    if not _SERVICE_NAME.match(raw):
+        raise ConfigError("REDIS_SENTINEL_SERVICE", f"{raw!r} is not a Sentinel master name such as mymaster")
+    return raw
+
+
+def _check_topology(
+    url: str, sentinels: tuple[tuple[str, int], ...], service: str | None, cluster: tuple[tuple[str, int], ...]
+) -> None:
+    """Exactly one way to reach Redis; REDIS_URL then only lends its scheme, credentials and database."""
+    if sentinels and cluster:
+        raise ConfigError("REDIS_CLUSTER_NODES", "cannot be used with REDIS_SENTINELS: set only one of them")
+    if sentinels and service is None:
+        raise ConfigError("REDIS_SENTINEL_SERVICE", "is missing: set it to the master name the sentinels monitor")
+    if service is not None and not sentinels:
+        raise ConfigError("REDIS_SENTINELS", "is missing: REDIS_SENTINEL_SERVICE needs the sentinels' host:port list")
+    if (sentinels or cluster) and urlsplit(url).scheme == "unix":
+        variable = "REDIS_SENTINELS" if sentinels else "REDIS_CLUSTER_NODES"
+        raise ConfigError("REDIS_URL", f"cannot be a unix:// socket with {variable}; use redis:// or rediss://")
+    if cluster and _url_db(url) not in (None, 0):
+        raise ConfigError("REDIS_URL", "names a database other than 0, which Redis Cluster does not have")
+
+
+def _url_db(url: str) -> int | None:
+    path = urlsplit(url).path.strip("/")
+    return int(path) if path.isdigit() else None
+
+
+def _addresses(addresses: tuple[tuple[str, int], ...]) -> str:
+    return ",".join(f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in addresses)
 
 
 def _approvals_channel(raw: str) -> str:

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot.approvals import ApprovalStore, StoreSettings
-from bot.approvals.connection import connect
+from bot.approvals.topology import Topology, open_client
 from bot.config import Settings
 from bot.durable.store import RunStore
 from bot.durable.worker import Worker
@@ -48,18 +48,32 @@ async def load_model(settings: Settings, *, fallback: dict[str, object] | None =
 
 
 REDIS_PING_S = 5.0
+_REDIS_ADVICE = {
+    "server": "check REDIS_URL",
+    "sentinel": "check REDIS_SENTINELS and REDIS_SENTINEL_SERVICE",
+    "cluster": "check REDIS_CLUSTER_NODES",
+}
 
 
-async def open_redis(settings: Settings, *, advice: str = "check REDIS_URL") -> aioredis.Redis:
-    """A client for ``REDIS_URL``, checked now: an unreachable Redis is one clear ``StartupError``."""
-    redis = connect(settings.redis_url)
+async def open_redis(settings: Settings, *, advice: str | None = None) -> aioredis.Redis:
+    """A client for the configured Redis (``REDIS_URL``, or the master of a Sentinel service, or a Redis
+    Cluster), checked now: an unreachable Redis is one clear ``StartupError``."""
+    redis = open_client(
+        Topology(
+            url=settings.redis_url,
+            sentinels=settings.redis_sentinels,
+            sentinel_service=settings.redis_sentinel_service,
+            cluster_nodes=settings.redis_cluster_nodes,
+        )
+    )
+    advice = advice or _REDIS_ADVICE[settings.redis_topology]
     try:
         async with asyncio.timeout(REDIS_PING_S):
             await redis.ping()
     except (RedisError, OSError, TimeoutError) as exc:
         await redis.aclose()
         why = str(exc) or f"no answer within {REDIS_PING_S:.0f} s"
-        raise StartupError(f"cannot reach Redis at {settings.redis_url_redacted} ({why}); {advice}") from exc
+        raise StartupError(f"cannot reach Redis at {settings.redis_where} ({why}); {advice}") from exc
     return redis
 
 

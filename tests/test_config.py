@@ -205,3 +205,46 @@ def test_load_dotenv_file_real_environment_wins(tmp_path: Path) -> None:
     merged = load_dotenv_file(dotenv, {"LOG_LEVEL": "ERROR"})
     assert merged == {"LOG_LEVEL": "ERROR", "APPROVERS": "U0ALICE123"}
     assert load_dotenv_file(tmp_path / "absent.env", {"A": "1"}) == {"A": "1"}
+
+
+def test_redis_sentinels_and_service_select_sentinel() -> None:
+    settings = load_settings(
+        {**TOKENS, "REDIS_SENTINELS": "s1:26379, s2 ,[::1]:26380", "REDIS_SENTINEL_SERVICE": "mymaster"}
+    )
+    assert settings.redis_topology == "sentinel"
+    assert settings.redis_sentinels == (("s1", 26379), ("s2", 26379), ("::1", 26380))
+    assert settings.redis_sentinel_service == "mymaster"
+    assert settings.redis_where == "Sentinel service mymaster via s1:26379,s2:26379,[::1]:26380"
+
+
+def test_redis_cluster_nodes_select_cluster_and_the_url_lends_credentials_only() -> None:
+    settings = load_settings(
+        {**TOKENS, "REDIS_CLUSTER_NODES": "n1:7000,n2:7001", "REDIS_URL": "redis://bot:SECRET@ignored:1/0"}
+    )
+    assert settings.redis_topology == "cluster"
+    assert settings.redis_cluster_nodes == (("n1", 7000), ("n2", 7001))
+    assert "SECRET" not in settings.redis_where and "SECRET" not in repr(settings)
+    assert load_settings(TOKENS).redis_topology == "server"
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable", "words"),
+    [
+        ({"REDIS_SENTINELS": "s1:26379", "REDIS_CLUSTER_NODES": "n1:7000", "REDIS_SENTINEL_SERVICE": "m"},
+         "REDIS_CLUSTER_NODES", "only one"),
+        ({"REDIS_SENTINELS": "s1:26379"}, "REDIS_SENTINEL_SERVICE", "is missing"),
+        ({"REDIS_SENTINEL_SERVICE": "mymaster"}, "REDIS_SENTINELS", "is missing"),
+        ({"REDIS_SENTINELS": "s1:notaport", "REDIS_SENTINEL_SERVICE": "m"}, "REDIS_SENTINELS", "port"),
+        ({"REDIS_SENTINELS": "s1:70000", "REDIS_SENTINEL_SERVICE": "m"}, "REDIS_SENTINELS", "1 to 65535"),
+        ({"REDIS_SENTINELS": " , ", "REDIS_SENTINEL_SERVICE": "m"}, "REDIS_SENTINELS", "no address"),
+        ({"REDIS_CLUSTER_NODES": "redis://n1:7000"}, "REDIS_CLUSTER_NODES", "host:port"),
+        ({"REDIS_SENTINELS": "s1", "REDIS_SENTINEL_SERVICE": "my master"}, "REDIS_SENTINEL_SERVICE", "master name"),
+        ({"REDIS_CLUSTER_NODES": "n1:7000", "REDIS_URL": "redis://:SECRET@h/2"}, "REDIS_URL", "database"),
+        ({"REDIS_CLUSTER_NODES": "n1:7000", "REDIS_URL": "unix:///tmp/r.sock"}, "REDIS_URL", "unix://"),
+    ],
+)  # fmt: skip
+def test_bad_redis_topology_names_the_variable_in_one_line(environ: dict[str, str], variable: str, words: str) -> None:
+    error = error_for({**TOKENS, **environ})
+    assert error.variable == variable
+    assert str(error).startswith(variable) and words in str(error)
+    assert "\n" not in str(error) and "SECRET" not in str(error)

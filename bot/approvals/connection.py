@@ -10,13 +10,19 @@ read or write), so the pool never hands out a connection with a stale reply on i
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
 from redis._parsers import _AsyncRESP3Parser
-from redis.asyncio.connection import DefaultParser
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.asyncio.connection import BlockingConnectionPool, DefaultParser, SSLConnection
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 MAX_CONNECTIONS = 10
@@ -31,6 +37,12 @@ PARSERS = {"default": DefaultParser, "python": _AsyncRESP3Parser}
 
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
 """Errors that mean "Redis is unavailable right now", worth retrying."""
+
+CLUSTER_MAX_CONNECTIONS = 32
+"""Connections per cluster node. redis-py's cluster client has no blocking pool: past this, a call fails at once
+with ``MaxConnectionsError`` (a ``ConnectionError``, so the store's own retries wait it out)."""
+
+Address = tuple[str, int]
 
 
 def connect(
@@ -48,21 +60,183 @@ def connect(
     ``parser="default"`` reads replies with hiredis when it is installed (a dependency: several times faster on
     pipelined transitions, see the benchmark), else redis-py's pure-Python parser; ``"python"`` forces the latter.
     """
-    if parser not in PARSERS:
-        raise ValueError(f"parser must be one of {', '.join(PARSERS)}, got {parser!r}")
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
-        parser_class=PARSERS[parser],
         max_connections=max_connections,
         timeout=pool_timeout_s,
+        **_bounded(socket_timeout_s, retries, parser),
+    )
+    return aioredis.Redis.from_pool(pool)  # closing the client closes the pool
+
+
+class SentinelBlockingConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's master discovery with the blocking pool's wait for a free connection (redis-py has no such
+    class): every new connection asks the sentinels where the master is, and a connection that finds it demoted
+    (``READONLY``) is dropped, so after a failover the pool reconnects to the new master."""
+
+
+class SentinelMasterConnection(SentinelManagedConnection):
+    """A connection to the Sentinel master that treats ``NOREPLICAS`` like redis-py treats ``READONLY``.
+
+    With ``min-replicas-to-write`` set, a master that lost its replicas (the old master during a failover, before
+    the sentinels demote it) refuses writes with ``NOREPLICAS``: that is "ask the sentinels again", so the
+    connection is dropped and the call fails as a ``ConnectionError``, which redis-py retries and the engine's
+    callers treat as "Redis is briefly unavailable".
+
+    It also asks the sentinels where the master is on every (re)connect: redis-py 8.1 reconnects a dropped
+    connection from ``send_packed_command`` through ``connect_check_health``, bypassing Sentinel's ``connect``,
+    so after a failover it reconnected to the demoted master until its retries ran out."""
+
+    async def _connect(self) -> None:
+        if self.connection_pool.is_master:
+            self.host, self.port = await self.connection_pool.get_master_address()
+        await super()._connect()  # type: ignore[no-untyped-call]
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().read_response(*args, **kwargs)
+        except ResponseError as exc:
+            if "NOREPLICAS" not in str(exc):
+                raise
+            await self.disconnect()
+            raise RedisConnectionError("the Redis master has too few replicas to accept writes") from exc
+
+
+class SentinelMasterSSLConnection(SentinelMasterConnection, SSLConnection):
+    pass
+
+
+class SentinelRedis(aioredis.Redis):
+    """A client of a Sentinel-managed master that also closes its connections to the sentinels."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        pool = self.connection_pool
+        await super().aclose(close_connection_pool)
+        if isinstance(pool, SentinelConnectionPool):
+            await pool.sentinel_manager.aclose()
+
+
+def connect_sentinel(
+    sentinels: Sequence[Address],
+    service: str,
+    *,
+    url: str | None = None,
+    max_connections: int = MAX_CONNECTIONS,
+    socket_timeout_s: float = SOCKET_TIMEOUT_S,
+    pool_timeout_s: float = POOL_TIMEOUT_S,
+    retries: int = RETRIES,
+    parser: str = "default",
+) -> aioredis.Redis:
+    """A client of the master the sentinels name ``service``, on a blocking pool, bounded like ``connect()``.
+
+    ``url`` (``REDIS_URL``) lends its username, password, database and ``rediss://`` (TLS) to the master's
+    connections; its host and port are not used. The sentinels are asked with the same socket timeouts and no
+    password.
+    """
+    options = _bounded(socket_timeout_s, retries, parser)
+    credentials = _credentials(url, with_db=True)
+    tls = bool(credentials.pop("ssl", False))
+    manager = Sentinel(  # type: ignore[no-untyped-call]
+        list(sentinels),
+        sentinel_kwargs={
+            "socket_timeout": socket_timeout_s,
+            "socket_connect_timeout": socket_timeout_s,
+            "socket_keepalive": True,
+            "decode_responses": True,
+        },
+    )
+    client: aioredis.Redis = manager.master_for(
+        service,
+        redis_class=SentinelRedis,
+        connection_pool_class=SentinelBlockingConnectionPool,
+        connection_class=SentinelMasterSSLConnection if tls else SentinelMasterConnection,
+        max_connections=max_connections,
+        timeout=pool_timeout_s,
+        **options,
+        **credentials,
+    )
+    return client
+
+
+class EngineClusterPipeline(ClusterPipeline):
+    """A cluster pipeline that may also carry ``TIME`` (redis-py blocks it in cluster pipelines because it names
+    no key; it goes to the cluster's default node). The engine reads Redis's clock in the same round trip as the
+    records it reads, as it does on one server; deadlines themselves are always set and checked by the Lua
+    scripts on the node that holds the record."""
+
+    def time(self, **kwargs: Any) -> Any:
+        return self.execute_command("TIME", **kwargs)
+
+
+class EngineCluster(RedisCluster):
+    """``RedisCluster`` whose pipelines are ``EngineClusterPipeline``s."""
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> ClusterPipeline:
+        if transaction or shard_hint:
+            raise ValueError("the engine's cluster pipelines are not transactions")
+        return EngineClusterPipeline(self)  # type: ignore[abstract]
+
+
+def connect_cluster(
+    nodes: Sequence[Address],
+    *,
+    url: str | None = None,
+    max_connections: int = CLUSTER_MAX_CONNECTIONS,
+    socket_timeout_s: float = SOCKET_TIMEOUT_S,
+    retries: int = RETRIES,
+) -> RedisCluster:
+    """A Redis Cluster client that discovers every node from ``nodes``, bounded like ``connect()``.
+
+    ``url`` lends its username, password and ``rediss://`` (TLS). The parser is redis-py's default (hiredis when
+    installed): its cluster client takes no parser choice, and no pool timeout (see ``CLUSTER_MAX_CONNECTIONS``).
+    """
+    credentials = _credentials(url, with_db=False)
+    return EngineCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in nodes],
+        max_connections=max_connections,
         socket_timeout=socket_timeout_s,
         socket_connect_timeout=socket_timeout_s,
         socket_keepalive=True,
         decode_responses=True,
         retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=retries),
         health_check_interval=30,
+        username=credentials.get("username"),
+        password=credentials.get("password"),
+        ssl=bool(credentials.get("ssl", False)),
     )
-    return aioredis.Redis.from_pool(pool)  # closing the client closes the pool
+
+
+def _bounded(socket_timeout_s: float, retries: int, parser: str) -> dict[str, Any]:
+    """What every single-server and Sentinel connection is opened with: bounded calls, retries, the parser."""
+    if parser not in PARSERS:
+        raise ValueError(f"parser must be one of {', '.join(PARSERS)}, got {parser!r}")
+    return {
+        "parser_class": PARSERS[parser],
+        "socket_timeout": socket_timeout_s,
+        "socket_connect_timeout": socket_timeout_s,
+        "socket_keepalive": True,
+        "decode_responses": True,
+        "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=retries),
+        "health_check_interval": 30,
+    }
+
+
+def _credentials(url: str | None, *, with_db: bool) -> dict[str, Any]:
+    """Username, password, database and TLS from a ``redis://`` / ``rediss://`` URL (host and port ignored)."""
+    if not url:
+        return {}
+    parts = urlsplit(url)
+    found: dict[str, Any] = {}
+    if parts.username:
+        found["username"] = unquote(parts.username)
+    if parts.password:
+        found["password"] = unquote(parts.password)
+    if parts.scheme == "rediss":
+        found["ssl"] = True
+    db = parts.path.strip("/")
+    if with_db and db.isdigit():
+        found["db"] = int(db)
+    return found
 
 
 def raise_if_cancelled() -> None:

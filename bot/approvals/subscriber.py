@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from bot.approvals import keys
 from bot.approvals.errors import StoreClosed
 from bot.approvals.models import as_text
+from bot.approvals.topology import is_cluster
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,10 @@ class DecisionSubscriber:
         self._closing = False
 
     async def start(self) -> None:
+        if is_cluster(self._redis):
+            # A cluster client learns its slots on its first command; its pub/sub needs them to pick a node. The
+            # TRANSITION script's PUBLISH is broadcast to every node, so any node hears every decision.
+            await self._redis.initialize()
         self._pubsub = self._redis.pubsub()
         await self._pubsub.subscribe(self._channel)
         self._reader = asyncio.create_task(self._read(), name="approval-subscriber")

@@ -1,0 +1,174 @@
+"""The approval engine on a real Redis Sentinel setup and a real 3-node Redis Cluster (``redis_topology.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis
+from redis.crc import key_slot
+
+from bot.approvals import ApprovalStore, Outcome, State, StoreSettings, claim_delivery, keys
+from bot.approvals.audit import read_audit
+from bot.approvals.topology import Topology, open_client
+from bot.config import load_settings
+from bot.service import open_redis
+from tests.conditions import until, waiting
+from tests.engine import ask, close_store
+from tests.redis_topology import ClusterSetup, SentinelSetup, cluster, cluster_setup, sentinel, sentinel_setup
+
+__all__ = ["cluster", "cluster_setup", "sentinel", "sentinel_setup"]  # fixtures
+
+CHANNEL, TS = "C0APPROVAL", "1714000000.000100"
+
+
+def on_sentinel(setup: SentinelSetup) -> Topology:
+    return Topology(sentinels=setup.sentinels, sentinel_service="mymaster")
+
+
+def on_cluster(setup: ClusterSetup) -> Topology:
+    return Topology(cluster_nodes=setup.nodes)
+
+
+async def open_on(
+    topology: Topology, settings: StoreSettings | None = None, *, maintenance: bool = False
+) -> ApprovalStore:
+    store = ApprovalStore(open_client(topology), settings)
+    await store.start(maintenance=maintenance)
+    return store
+
+
+async def test_sentinel_a_decision_through_one_client_wakes_a_waiter_on_another(sentinel: SentinelSetup) -> None:
+    waiter_side, clicker_side = await open_on(on_sentinel(sentinel)), await open_on(on_sentinel(sentinel))
+    approval = await ask(waiter_side)
+    waiter = asyncio.create_task(waiter_side.wait(approval.id))
+    await waiting(waiter_side, 1)
+
+    await clicker_side.decide(approval.id, Outcome.REVISED, "U0BOB45678", "shorter please")
+
+    decided = await asyncio.wait_for(waiter, 5)
+    assert (decided.state, decided.decider, decided.feedback) == (State.REVISED, "U0BOB45678", "shorter please")
+    await close_store(waiter_side)
+    await close_store(clicker_side)
+
+
+async def test_sentinel_failover_during_a_wait_then_a_decision_still_resolves_it(sentinel: SentinelSetup) -> None:
+    waiter_side, clicker_side = await open_on(on_sentinel(sentinel)), await open_on(on_sentinel(sentinel))
+    approval = await ask(waiter_side)
+    assert await claim_delivery(clicker_side.redis, "Ev0BEFORE", 60)  # the clicker's pool is on the old master
+    waiter = asyncio.create_task(waiter_side.wait(approval.id))
+    await waiting(waiter_side, 1)
+    old_master = sentinel.master_port()
+
+    new_master = sentinel.failover()
+
+    assert new_master != old_master
+    assert not waiter.done()
+    await clicker_side.decide(approval.id, Outcome.APPROVED, "U0BOB45678")  # old connections find a replica
+    decided = await asyncio.wait_for(waiter, 10)
+    assert (decided.state, decided.decider) == (State.APPROVED, "U0BOB45678")
+    with sentinel_client(new_master) as master:
+        assert master.hget(keys.record_key(approval.id), "state") == "approved"  # written on the new master
+    await close_store(waiter_side)
+    await close_store(clicker_side)
+
+
+def sentinel_client(port: int) -> redis.Redis:
+    return redis.Redis(host="127.0.0.1", port=port, decode_responses=True)
+
+
+async def test_open_redis_reaches_the_sentinel_master_and_the_cluster(
+    sentinel: SentinelSetup, cluster: ClusterSetup
+) -> None:
+    sentinels = ",".join(f"{host}:{port}" for host, port in sentinel.sentinels)
+    nodes = ",".join(f"{host}:{port}" for host, port in cluster.nodes)
+    for environ in (
+        {"REDIS_SENTINELS": sentinels, "REDIS_SENTINEL_SERVICE": "mymaster"},
+        {"REDIS_CLUSTER_NODES": nodes},
+    ):
+        client = await open_redis(load_settings(environ, require_slack=False))
+        assert await client.set("appr:seen:probe", "1", px=60_000)
+        assert await client.get("appr:seen:probe") == "1"
+        await client.aclose()
+
+
+async def test_cluster_a_decision_through_one_client_wakes_a_waiter_on_another(cluster: ClusterSetup) -> None:
+    waiter_side, clicker_side = await open_on(on_cluster(cluster)), await open_on(on_cluster(cluster))
+    approval = await ask(waiter_side)
+    waiter = asyncio.create_task(waiter_side.wait(approval.id))
+    await waiting(waiter_side, 1)
+
+    await clicker_side.decide(approval.id, Outcome.CANCELLED, "U0BOB45678", "not now")
+
+    decided = await asyncio.wait_for(waiter, 5)
+    assert (decided.state, decided.decider, decided.feedback) == (State.CANCELLED, "U0BOB45678", "not now")
+    await close_store(waiter_side)
+    await close_store(clicker_side)
+
+
+async def test_cluster_fifty_approvals_over_every_node_all_resume(cluster: ClusterSetup) -> None:
+    waiter_side, clicker_side = await open_on(on_cluster(cluster)), await open_on(on_cluster(cluster))
+    approvals = [await ask(waiter_side, workflow_id=f"run-{n}") for n in range(50)]
+    owners = {cluster.slot_owner(key_slot(keys.record_key(a.id).encode())) for a in approvals}
+    assert owners == set(cluster.ports)  # the buckets really spread over the three masters
+    waiters = [asyncio.create_task(waiter_side.wait(a.id)) for a in approvals]
+    await waiting(waiter_side, 50)
+
+    await asyncio.gather(*(clicker_side.decide(a.id, Outcome.APPROVED, f"U{n:09d}") for n, a in enumerate(approvals)))
+
+    decided = await asyncio.wait_for(asyncio.gather(*waiters), 10)
+    assert [(d.id, d.state, d.decider) for d in decided] == [
+        (a.id, State.APPROVED, f"U{n:09d}") for n, a in enumerate(approvals)
+    ]
+    audit = await read_audit(clicker_side.redis)  # one stream per bucket, read from every node
+    assert sorted(e.approval_id for e in audit if e.event == "approved") == sorted(a.id for a in approvals)
+    await close_store(waiter_side)
+    await close_store(clicker_side)
+
+
+async def test_cluster_expiry_cards_and_reconciliation(cluster: ClusterSetup) -> None:
+    fast = StoreSettings(sweep_interval_s=0.1, report_grace_s=0.3, report_lease_s=0.3)
+    store = await open_on(on_cluster(cluster), fast)
+    orphan = await ask(store, workflow_id="orphan", timeout_s=0.3)
+    shown = await ask(store, workflow_id="shown")
+    unshown = await ask(store, workflow_id="unshown")
+    for n, approval in enumerate((shown, unshown)):
+        await store.attach_message(approval.id, CHANNEL, f"{TS}{n}")
+    assert (await store.find_by_message(CHANNEL, f"{TS}0")).id == shown.id  # type: ignore[union-attr]
+
+    await store.decide(shown.id, Outcome.APPROVED, "U0BOB45678")
+    await store.mark_shown(shown.id, State.APPROVED)
+    await store.decide(unshown.id, Outcome.CANCELLED, "U0BOB45678")  # its card is never updated
+    expired: list[str] = []
+    await until(lambda: _expire(store, expired), timeout=5)  # nobody waits for it: maintenance expires it
+    assert expired == [orphan.id]
+    assert (await store.get(orphan.id)).state is State.EXPIRED  # type: ignore[union-attr]
+    reported: list[str] = []
+    await until(lambda: _report(store, reported), timeout=5)
+    assert reported == [unshown.id]
+    await store.mark_shown(unshown.id, State.CANCELLED)
+    assert await store.reconciler.unshown() == []
+    await close_store(store)
+
+
+async def _expire(store: ApprovalStore, into: list[str]) -> bool:
+    into.extend(a.id for a in await store.expire_due())
+    return bool(into)
+
+
+async def _report(store: ApprovalStore, into: list[str]) -> bool:
+    into.extend(a.id for a in await store.report_unshown())
+    return bool(into)
+
+
+async def test_cluster_claim_delivery_once_across_clients(cluster: ClusterSetup) -> None:
+    first, second = open_client(on_cluster(cluster)), open_client(on_cluster(cluster))
+    for client in (first, second):  # as open_redis does: redis-py 8.1 fails concurrent first calls of a cold
+        await client.ping()  # cluster client (a connection's writer is gone mid-handshake)
+    claims = await asyncio.gather(*(claim_delivery(r, f"Ev0{n:04d}", 60) for n in range(20) for r in (first, second)))
+    assert [claims[i] or claims[i + 1] for i in range(0, 40, 2)] == [True] * 20
+    assert sum(claims) == 20  # each delivery claimed by exactly one of the two
+    assert await claim_delivery(first, "Ev0REPLAY", 60, nonce="n1")
+    assert await claim_delivery(first, "Ev0REPLAY", 60, nonce="n1")  # our own retry still holds it
+    assert not await claim_delivery(second, "Ev0REPLAY", 60)
+    await first.aclose()
+    await second.aclose()
