@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
+from redis.exceptions import RedisClusterException
 
 from bot.approvals import ApprovalStore, Outcome, State, StoreSettings, claim_delivery, keys
 from bot.approvals.audit import read_audit
+from bot.approvals.reads import RecordReader
 from bot.approvals.topology import Topology, open_client
 from bot.config import load_settings
 from bot.service import open_redis
@@ -172,3 +176,17 @@ async def test_cluster_claim_delivery_once_across_clients(cluster: ClusterSetup)
     assert not await claim_delivery(second, "Ev0REPLAY", 60)
     await first.aclose()
     await second.aclose()
+
+
+async def test_a_read_whose_pipeline_cannot_be_built_fails_its_readers_instead_of_hanging(
+    cluster: ClusterSetup,
+) -> None:
+    plain = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in cluster.nodes], decode_responses=True)
+    await plain.ping()
+    reader = RecordReader(plain)  # type: ignore[arg-type]  # redis-py's own cluster pipeline refuses TIME
+    try:
+        with pytest.raises(RedisClusterException):
+            await asyncio.wait_for(reader.read("wf-nope.1"), 5)
+    finally:
+        await reader.aclose()
+        await plain.aclose()

@@ -63,11 +63,11 @@ class RecordReader:
             self._flusher = None
 
     async def _read(self, batch: Pending) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        for approval_id, _ in batch:
-            pipe.hgetall(keys.record_key(approval_id))
-        pipe.time()
-        try:
+        try:  # building the pipeline can fail too (a cluster client refuses some commands): fail the readers
+            pipe = self._redis.pipeline(transaction=False)
+            for approval_id, _ in batch:
+                pipe.hgetall(keys.record_key(approval_id))
+            pipe.time()
             *records, (now_s, now_us) = await pipe.execute()
         except Exception as exc:  # each reader decides what a failure means (the store retries)
             for _, fut in batch:
