@@ -111,3 +111,31 @@ async def test_a_replica_paused_past_its_lease_does_nothing_for_the_run_it_lost(
     reports = [m for m in slack.ephemerals(people.alice) if "Your" in m.text and "approved" in m.text]
     cards = [m for m in slack.messages(people.approvals) if m.blocks]
     assert len(reports) == 1 and [m.ts for m in cards] == [card.ts]
+
+
+async def test_redis_restarted_under_twenty_waiting_runs_loses_none(
+    slack: SlackEmulator, people: People, start_bot, make_redis_server
+) -> None:
+    server = make_redis_server(appendonly=True, appendfsync="everysec")
+    await start_bot(REDIS_URL=server.url, answers=["Deploy the billing page?"])
+    commands = [
+        await slack.slash_command(people.alice, f"Release train {n}", channel_id=people.general) for n in range(20)
+    ]
+    for command in commands:
+        await slack.wait_ack(command, timeout=3)
+    cards = await slack.wait_for(
+        lambda: (found := [m for m in slack.messages(people.approvals) if m.blocks]) and len(found) >= 20 and found,
+        timeout=60,
+    )
+
+    server.restart()  # a clean restart from the append-only file, with 20 runs waiting on their cards
+
+    for card in cards:
+        await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE)
+    await slack.wait_for(
+        lambda: len([m for m in slack.ephemerals(people.alice) if "Your" in m.text and "approved" in m.text]) >= 20,
+        timeout=60,
+    )
+    reports = [m for m in slack.ephemerals(people.alice) if "Your" in m.text and "approved" in m.text]
+    assert len(reports) == 20 and len({m.text for m in reports}) == 20  # every run, once
+    assert len([m for m in slack.messages(people.approvals) if m.blocks]) == 20  # no card asked twice
