@@ -25,12 +25,14 @@ from bot.approvals import (
     UnknownApproval,
 )
 from bot.approvals.connection import raise_if_cancelled
+from bot.approvals.models import ask_digest
 from bot.prompts import PromptPoster
 from workflows.types import Verdict, format_reply
 
 log = logging.getLogger(__name__)
 
 WORKFLOW_CANCELLED_BY = "workflow"
+SUPERSEDED = "superseded: the run now asks something else at this step, so this card decides nothing"
 """The decider recorded when the workflow itself is cancelled (not a Slack user)."""
 
 
@@ -69,10 +71,7 @@ class ApprovalInput:
         if _cancelled(cancellation_token):
             raise asyncio.CancelledError  # nothing asked, nothing to post
         self.step += 1
-        key = ApprovalKey(self.workflow_id, self.step)
-        approval = await self.store.create(
-            key, prompt=prompt, requester=self.requester, workflow=self.workflow, timeout_s=self.timeout_s
-        )
+        approval = await self._ask(prompt)
         try:
             if _cancelled(cancellation_token):  # cancelled while the approval was being created: post no card
                 raise asyncio.CancelledError
@@ -87,6 +86,32 @@ class ApprovalInput:
             return format_reply(Verdict.CANCEL, "the approval prompt could not be posted")
         self.decisions.append(decided)
         return reply_for(decided)
+
+    async def _ask(self, prompt: str) -> Approval:
+        """The approval of this step: created, or re-attached if it asks exactly what was asked before (same
+        digest). A run that now asks something else at this step (a changed workflow, a model that answered
+        differently) must not get the old answer: the old approval is superseded, loudly, and a new one made."""
+        digest = ask_digest("text", prompt, revision=len(self.decisions))
+        attempt = 0
+        while True:
+            key = ApprovalKey(self.workflow_id, self.step, attempt)
+            approval = await self.store.create(
+                key,
+                prompt=prompt,
+                requester=self.requester,
+                workflow=self.workflow,
+                timeout_s=self.timeout_s,
+                digest=digest,
+            )
+            if not approval.digest or approval.digest == digest:
+                return approval
+            log.error(
+                "approval %s asked something else than this run asks now at step %d; superseding it",
+                approval.id,
+                self.step,
+            )
+            await self._cancel(approval.id, SUPERSEDED)
+            attempt += 1
 
     def _hook(self, token: CancellationToken | None) -> None:
         """One callback per token for the whole run, however many approvals it asks: ``link_future`` would add

@@ -192,3 +192,34 @@ async def test_a_token_holds_one_callback_however_many_approvals_it_asks(store: 
         assert (await asyncio.wait_for(ask, 5)).startswith("REVISE:")
 
     assert len(token._callbacks) == 1  # AutoGen's token keeps every callback until it is cancelled
+
+
+async def test_a_run_asking_something_else_at_a_step_never_gets_the_old_decision(store: ApprovalStore) -> None:
+    first = RecordingPoster(store)
+    before = input_for(store, first)
+    asked = asyncio.create_task(before("Deploy v1 to production?"))
+    old, _ = await asyncio.wait_for(first.posted.get(), 5)
+    await store.decide(old.id, Outcome.APPROVED, "U0BOB45678")
+    assert await asyncio.wait_for(asked, 5) == "APPROVE"
+
+    # the same run id and step, replayed after a change: it now asks about v2
+    second = RecordingPoster(store)
+    replay = asyncio.create_task(input_for(store, second)("Deploy v2 to production?"))
+    new, _ = await asyncio.wait_for(second.posted.get(), 5)
+
+    assert new.id == f"{old.id}-1" and new.prompt == "Deploy v2 to production?" and new.digest != old.digest
+    assert not replay.done()  # not answered with the approval of v1
+    await store.decide(new.id, Outcome.CANCELLED, "U0BOB45678")
+    assert (await asyncio.wait_for(replay, 5)).startswith("CANCEL:")
+
+
+async def test_a_replay_asking_the_same_thing_reattaches_to_the_same_approval(store: ApprovalStore) -> None:
+    first = RecordingPoster(store)
+    asked = asyncio.create_task(input_for(store, first)("Deploy v1?"))
+    old, _ = await asyncio.wait_for(first.posted.get(), 5)
+    await store.decide(old.id, Outcome.APPROVED, "U0BOB45678")
+    await asyncio.wait_for(asked, 5)
+
+    second = RecordingPoster(store)
+    assert await asyncio.wait_for(input_for(store, second)("Deploy v1?"), 5) == "APPROVE"
+    assert second.posted.empty()  # the decision made before stands: no new card

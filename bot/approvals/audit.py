@@ -32,6 +32,8 @@ class AuditEntry:
     waited_ms: int
     prompt: str = ""
     prompt_sha256: str = ""
+    digest: str = ""
+    """On ``created``: sha256 of what was asked (``models.ask_digest``: kind, text, revision)."""
     late_click_by: str = ""
 
 
@@ -60,6 +62,7 @@ def _entry(entry_id: bytes | str, raw: dict[bytes | str, bytes | str]) -> AuditE
         waited_ms=int(fields.get("waited_ms") or 0),
         prompt=fields.get("prompt", ""),
         prompt_sha256=fields.get("prompt_sha256", ""),
+        digest=fields.get("digest", ""),
         late_click_by=fields.get("late_click_by", ""),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -34,16 +35,22 @@ class ApprovalKey:
 
     workflow_id: str
     step: int
+    attempt: int = 0
+    """Bumped when a run asks something else at a step than it asked before (``digest`` differs): the old
+    approval is superseded, never answered with its decision."""
 
     def __post_init__(self) -> None:
         if not _WORKFLOW_ID.match(self.workflow_id):
             raise ValueError(f"workflow_id must match {_WORKFLOW_ID.pattern}, got {self.workflow_id!r}")
         if self.step < 0:
             raise ValueError(f"step must be >= 0, got {self.step}")
+        if self.attempt < 0:
+            raise ValueError(f"attempt must be >= 0, got {self.attempt}")
 
     @property
     def approval_id(self) -> str:
-        return f"{self.workflow_id}.{self.step}"
+        base = f"{self.workflow_id}.{self.step}"
+        return f"{base}-{self.attempt}" if self.attempt else base
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +72,9 @@ class Approval:
     decided_ms: int = 0
     feedback: str = ""
     shown: str = ""
+    digest: str = ""
+    """sha256 of what it asks about (``ask_digest``); a run asking at the same step with another digest does not
+    get this approval's decision."""
     """The state the card last showed (``mark_shown``); ``pending`` once a card is attached, "" before."""
 
     @property
@@ -94,7 +104,17 @@ class Approval:
             decided_ms=int(fields.get("decided_ms") or 0),
             feedback=fields.get("feedback", ""),
             shown=fields.get("shown", ""),
+            digest=fields.get("digest", ""),
         )
+
+
+def ask_digest(kind: str, text: str, revision: int, **details: object) -> str:
+    """sha256 of what an approval asks about, as canonical JSON: its kind, the text (or a tool's name and
+    arguments in ``details``), and the revision number; never the rendered card, whose time left changes."""
+    canonical = json.dumps(
+        {"kind": kind, "text": text, "revision": revision, **details}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def prompt_digest(prompt: str) -> str:

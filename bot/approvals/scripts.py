@@ -23,7 +23,7 @@ CREATE = (
     + """
 -- KEYS: record, pending, audit, unshown
 -- ARGV: id, workflow_id, step, prompt, requester, workflow, timeout_ms, retention_ms, audit_retention_ms,
---       prompt_sha256, nonce
+--       prompt_sha256, nonce, digest (of what is asked: models.ask_digest)
 -- Returns {created (1 | 0), now_ms, record...}; a re-run of the creating call answers 1 again.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local mine = redis.call('HGET', KEYS[1], 'create_nonce') == ARGV[11]
@@ -32,13 +32,13 @@ end
 local deadline = now + tonumber(ARGV[7])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[3], 'state', 'pending',
   'prompt', ARGV[4], 'requester', ARGV[5], 'workflow', ARGV[6],
-  'created_ms', int(now), 'deadline_ms', int(deadline), 'create_nonce', ARGV[11])
+  'created_ms', int(now), 'deadline_ms', int(deadline), 'create_nonce', ARGV[11], 'digest', ARGV[12])
 redis.call('PEXPIREAT', KEYS[1], int(deadline + tonumber(ARGV[8])))
 redis.call('ZADD', KEYS[2], int(deadline), ARGV[1])
 redis.call('XADD', KEYS[3], 'MINID', '~', int(now - tonumber(ARGV[9])), '*',
   'event', 'created', 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[3], 'workflow', ARGV[6],
   'user', ARGV[5], 'at_ms', int(now), 'feedback', '', 'waited_ms', '0',
-  'prompt', ARGV[4], 'prompt_sha256', ARGV[10])
+  'prompt', ARGV[4], 'prompt_sha256', ARGV[10], 'digest', ARGV[12])
 return {1, int(now), redis.call('HGETALL', KEYS[1])}
 """
 )

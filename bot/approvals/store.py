@@ -94,11 +94,19 @@ class ApprovalStore:
         self._listeners.append(listener)
 
     async def create(
-        self, key: ApprovalKey, *, prompt: str, requester: str, workflow: str, timeout_s: float
+        self,
+        key: ApprovalKey,
+        *,
+        prompt: str,
+        requester: str,
+        workflow: str,
+        timeout_s: float,
+        digest: str = "",
     ) -> Approval:
         """Store a pending approval, or return the existing one for the same key, decided or not.
 
-        The audit's ``created`` entry keeps the prompt text and its sha256 (``models.prompt_digest``)."""
+        ``digest`` is what it asks about (``models.ask_digest``); the caller compares it with an existing
+        record's. The audit's ``created`` entry keeps the prompt text, its sha256 and the digest."""
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         approval_id = key.approval_id
@@ -116,6 +124,7 @@ class ApprovalStore:
                 int(self._settings.audit_retention_s * 1000),
                 prompt_digest(prompt),
                 new_nonce(),
+                digest,
             ],
         )
         approval = Approval.from_hash(pairs(fields))
