@@ -51,6 +51,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.report import Row, percentile, table
 from bot.sandbox import SlackEmulator
 from bot.sandbox.entities import Message
 from bot.sandbox.records import Envelope
@@ -70,11 +71,6 @@ FINISH_TIMEOUT_S = 60.0
 RUN_ID = re.compile(r"wf-[0-9a-f]{12}")
 CARDS_TIMEOUT_S = 180.0
 """50 cards at 1 a second per channel take about 50 s; a run of the bot this much slower is broken."""
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] if ordered else math.nan
 
 
 # --- timing on the emulator's side -----------------------------------------------------------------------------
@@ -262,18 +258,6 @@ async def benchmark(args: argparse.Namespace, workdir: Path) -> list[Repeat]:
 # --- report -----------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Row:
-    metric: str
-    measured: str
-    target: str = ""
-    passed: bool | None = None  # None: for information, no target
-
-    @property
-    def result(self) -> str:
-        return "" if self.passed is None else "PASS" if self.passed else "MISS"
-
-
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
@@ -311,17 +295,6 @@ def rows(repeats: Sequence[Repeat], n: int, seq: int) -> Iterator[Row]:
     yield Row(f"{n} runs finished after the clicks", f"{median(repeats, lambda r: r.finish_s):.1f} s")
     failures = repeats[-1].failures
     yield Row("envelopes Slack would have failed (not acked in 3 s)", str(failures), "0", failures == 0)
-
-
-def table(lines: Sequence[Row]) -> str:
-    header = Row("metric", "measured", "target")
-    widths = [max(len(getattr(r, col)) for r in [header, *lines]) for col in ("metric", "measured", "target")]
-    out = []
-    for r in [header, *lines]:
-        result = "result" if r is header else r.result
-        out.append(f"{r.metric:<{widths[0]}}  {r.measured:>{widths[1]}}  {r.target:<{widths[2]}}  {result}".rstrip())
-    out.insert(1, "-" * len(out[0]))
-    return "\n".join(out)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

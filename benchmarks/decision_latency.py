@@ -52,6 +52,7 @@ from redis.utils import HIREDIS_AVAILABLE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.report import Row, percentile, table
 from bot.approvals import ApprovalError, ApprovalKey, ApprovalStore, Outcome, State, StoreSettings, keys, scripts
 from bot.approvals.connection import MAX_CONNECTIONS, connect
 from bot.approvals.transitions import new_nonce, transition_args, transition_keys
@@ -72,11 +73,6 @@ def now() -> float:
 def named(url: str, name: str) -> str:
     """The URL with a client name, so ``CLIENT LIST`` tells this process's connections from B's."""
     return f"{url}?client_name={name}"
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] if ordered else math.nan
 
 
 def rss_kb() -> int:
@@ -436,18 +432,6 @@ async def measure_load(
 # --- report -----------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Row:
-    metric: str
-    measured: str
-    target: str = ""
-    passed: bool | None = None  # None: for information, no target
-
-    @property
-    def result(self) -> str:
-        return "" if self.passed is None else "PASS" if self.passed else "MISS"
-
-
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f} ms"
 
@@ -493,17 +477,6 @@ def rows(push: Push, push_python: Push, polls: dict[float, list[float]], loads: 
             f"{ms(percentile(load.latencies, 50))} / {ms(percentile(load.latencies, 99))}",
         )
         yield Row("  waits resumed with 'approved'", f"{load.approved:,}/{load.n:,}", "all", load.approved == load.n)
-
-
-def table(lines: Sequence[Row]) -> str:
-    header = Row("metric", "measured", "target")
-    widths = [max(len(getattr(r, col)) for r in [header, *lines]) for col in ("metric", "measured", "target")]
-    out = []
-    for r in [header, *lines]:
-        result = "result" if r is header else r.result
-        out.append(f"{r.metric:<{widths[0]}}  {r.measured:>{widths[1]}}  {r.target:<{widths[2]}}  {result}".rstrip())
-    out.insert(1, "-" * len(out[0]))
-    return "\n".join(out)
 
 
 async def benchmark(server: RedisServer, args: argparse.Namespace) -> list[Row]:
