@@ -9,7 +9,6 @@ connection pool, and work on the demo's in-process Redis; see the README's desig
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -156,7 +155,3 @@ def _entries(raw: Any) -> list[tuple[str, str]]:
         if run:
             found.append((as_text(entry_id), as_text(run)))
     return found
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)

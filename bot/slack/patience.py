@@ -13,15 +13,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from bot.approvals.connection import TRANSIENT
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 PATIENCE_S = 20.0
-_TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+_TRANSIENT = (*TRANSIENT, TimeoutError)  # the engine's "Redis is unavailable", or our own patience ran out
 
 
 class StoreUnavailable(Exception):

@@ -30,6 +30,7 @@ from bot.slack.blocks.split import iter_pieces, split_text
 from bot.slack.blocks.text import (
     HEADER_LIMIT,
     SECTION_LIMIT,
+    at_date,
     escape_mrkdwn,
     excerpt,
     link,
@@ -237,7 +238,7 @@ def prompt_blocks(
 
 def outcome_line(approval: Approval) -> str:
     """One mrkdwn line saying what was decided, by whom and when; revision feedback is quoted escaped."""
-    who, at = person(approval.decider), _at(approval.decided_ms)
+    who, at = person(approval.decider), at_date(approval.decided_ms)
     match approval.state:
         case State.APPROVED:
             return f"✅ Approved by {who}{at}"
@@ -248,13 +249,9 @@ def outcome_line(approval: Approval) -> str:
         case State.CANCELLED:
             return f"🛑 Cancelled by {who}{at}"
         case State.EXPIRED:
-            when = _at(approval.decided_ms or approval.deadline_ms)
+            when = at_date(approval.decided_ms or approval.deadline_ms)
             return f"⌛ Expired{when}, no decision; the workflow was cancelled"
     raise ValueError(f"approval {approval.id} is still pending")
-
-
-def _at(ms: int) -> str:
-    return f" at {slack_date(ms)}" if ms else ""
 
 
 def decided_blocks(

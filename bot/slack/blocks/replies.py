@@ -6,17 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.approvals.models import Approval, State
-from bot.slack.blocks.text import escape_mrkdwn, person, shorten, slack_date
+from bot.slack.blocks.text import at_date, escape_mrkdwn, person, shorten
 from bot.slack.scopes import SLASH_COMMAND
-
-
-def _at(ms: int) -> str:
-    return f" at {slack_date(ms)}" if ms else ""
 
 
 def already_decided_text(approval: Approval) -> str:
     """The ephemeral answer to a click on a request that is no longer pending."""
-    who, at = person(approval.decider), _at(approval.decided_ms)
+    who, at = person(approval.decider), at_date(approval.decided_ms)
     match approval.state:
         case State.APPROVED:
             return f"This request was already approved by {who}{at}."
@@ -25,7 +21,7 @@ def already_decided_text(approval: Approval) -> str:
         case State.CANCELLED:
             return f"This request was already cancelled by {who}{at}."
         case State.EXPIRED:
-            return f"This request expired{_at(approval.decided_ms or approval.deadline_ms)}."
+            return f"This request expired{at_date(approval.decided_ms or approval.deadline_ms)}."
     return "This request is still waiting for a decision."
 
 

@@ -80,6 +80,11 @@ def slack_date(ms: int) -> str:
     return f"<!date^{seconds}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
+def at_date(ms: int) -> str:
+    """`` at <date>`` for a moment, or nothing when there is none (``ms`` 0): "approved by @bob at …"."""
+    return f" at {slack_date(ms)}" if ms else ""
+
+
 def slack_relative_date(ms: int) -> str:
     """A Slack date that stays true as time passes: each reader sees "in 59 minutes", later "in 3 minutes".
 
