@@ -61,12 +61,19 @@ class ApprovalInput:
     lost, and then no card is posted)."""
     _waiting: asyncio.Future[Approval] | None = field(default=None, init=False, repr=False)
     _hooked: list[CancellationToken] = field(default_factory=list, init=False, repr=False)
+    _one_at_a_time: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     def detach(self) -> None:
         """The process is shutting down: stop waiting, but leave the approval pending for a restarted run."""
         self.detached = True
 
     async def __call__(self, prompt: str, cancellation_token: CancellationToken | None = None) -> str:
+        # One step at a time, in the order asked (a lock is fair): concurrent tool calls of one turn get their
+        # steps in the order their tasks started, so a resumed run asks its steps in the same order.
+        async with self._one_at_a_time:
+            return await self._step(prompt, cancellation_token)
+
+    async def _step(self, prompt: str, cancellation_token: CancellationToken | None) -> str:
         self._hook(cancellation_token)
         if _cancelled(cancellation_token):
             raise asyncio.CancelledError  # nothing asked, nothing to post

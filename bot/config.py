@@ -34,6 +34,7 @@ USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 """A Slack user group ID (``S…``), resolved to its members with ``usergroups.users.list``."""
 DEFAULT_RETENTION = 7 * 24 * 3600.0
 DEFAULT_RUN_LEASE = 15.0
+DEFAULT_OPS_DB = Path("ops.sqlite3")
 DEFAULT_AUDIT_RETENTION = 90 * 24 * 3600.0
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _CHANNEL_NAME = re.compile(r"^[^\s#<>&|@,.]{1,80}$")
@@ -94,6 +95,8 @@ class Settings:
     redis_sentinel_service: str | None = None
     redis_cluster_nodes: tuple[tuple[str, int], ...] = ()
     """Startup nodes of a Redis Cluster (``REDIS_CLUSTER_NODES``)."""
+    ops_db: Path = DEFAULT_OPS_DB
+    """The SQLite database of the ``ops`` workflow (created and seeded when missing)."""
 
     @property
     def redis_topology(self) -> str:
@@ -177,6 +180,7 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
         redis_sentinels=sentinels,
         redis_sentinel_service=service,
         redis_cluster_nodes=cluster_nodes,
+        ops_db=_parse(environ, "OPS_DB", DEFAULT_OPS_DB, Path),
     )
 
 

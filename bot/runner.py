@@ -14,9 +14,10 @@ from bot.approvals import Approval, ApprovalStore
 from bot.bridge import ApprovalInput
 from bot.durable.recording import RecordingClient
 from bot.durable.store import Lease, LeaseLost, RunStore
+from bot.durable.tools import ToolRecorder
 from bot.prompts import PromptPoster
 from bot.runs import RunOutcome, RunStatus
-from workflows import ModelFactory, Verdict, Workflow
+from workflows import ModelFactory, ToolWrapper, Verdict, Workflow
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,11 @@ _STATUS = {
     Verdict.CANCEL: RunStatus.CANCELLED,
     Verdict.EXPIRED: RunStatus.EXPIRED,
     Verdict.REVISE: RunStatus.CANCELLED,
+    Verdict.DONE: RunStatus.DONE,
 }
 
-Workflows = Callable[[ModelFactory], Mapping[str, Workflow]]
-"""Builds the workflows for one run around the model factory it is given (``workflows.registry``)."""
+Workflows = Callable[[ModelFactory, ToolWrapper], Mapping[str, Workflow]]
+"""Builds the workflows for one run around the model factory and tool wrapper it is given (``workflows.registry``)."""
 
 
 class RunInterrupted(Exception):
@@ -77,10 +79,6 @@ class WorkflowRunner:
             clients.append(client)
             return client
 
-        workflow = self._workflows(model).get(request.workflow)
-        if workflow is None:
-            return RunOutcome(request.workflow_id, request.workflow, RunStatus.FAILED, detail="no such workflow")
-
         async def checkpoint(approval: Approval) -> None:  # fenced: a worker without the lease posts no card
             await self._runs.record_step(lease, approval.step)
 
@@ -88,12 +86,21 @@ class WorkflowRunner:
             store=self._store,
             poster=self._poster,
             workflow_id=request.workflow_id,
-            workflow=workflow.name,
+            workflow=request.workflow,
             requester=request.requester,
             timeout_s=self._timeout_s,
             before_post=checkpoint,
             resumed=lease.resumed,
         )
+
+        def lost() -> None:  # a tool call found the lease gone: stop the run here, report nothing
+            human.detach()
+            token.cancel()
+
+        tools = ToolRecorder(self._runs, lease, human, lost)
+        workflow = self._workflows(model, tools).get(request.workflow)
+        if workflow is None:
+            return RunOutcome(request.workflow_id, request.workflow, RunStatus.FAILED, detail="no such workflow")
         self._humans[request.workflow_id] = human
         if lease.resumed:
             log.info("resuming workflow %s (%s)", request.workflow_id, workflow.name)
@@ -114,7 +121,13 @@ class WorkflowRunner:
             raise RunInterrupted(request.workflow_id)
         last = human.decisions[-1] if human.decisions else None
         replayed = sum(client.replayed for client in clients)
-        log.info("workflow %s ended: %s (%d model answers replayed)", request.workflow_id, result.verdict, replayed)
+        log.info(
+            "workflow %s ended: %s (%d model answers and %d tool results replayed)",
+            request.workflow_id,
+            result.verdict,
+            replayed,
+            tools.replayed,
+        )
         return RunOutcome(
             workflow_id=request.workflow_id,
             workflow=workflow.name,

@@ -16,6 +16,8 @@ class RunStatus(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     FAILED = "failed"
+    DONE = "done"
+    """The agent finished on its own (a tool-using run): its answer is the result."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AsyncExitStack
+from functools import partial
 from types import TracebackType
 
 import redis.asyncio as aioredis
@@ -130,10 +131,11 @@ class Service:
         store.on_transition(prompter.show_outcome)
         self._stack.push_async_callback(prompter.aclose)
 
-        workflows = registry(self.model)
+        offered = partial(registry, ops_db=settings.ops_db)
+        workflows = offered(self.model)
         ordered = {DEFAULT_WORKFLOW: workflows[DEFAULT_WORKFLOW]} | workflows
         runs = RunStore(self.redis, retention_s=settings.retention, lease_s=settings.run_lease)
-        self.runner = WorkflowRunner(store, prompter, runs, registry, self.model, settings.approval_timeout)
+        self.runner = WorkflowRunner(store, prompter, runs, offered, self.model, settings.approval_timeout)
         notices = RequesterLine(client, self.workspace.url)
         self.worker = Worker(runs, self.runner, notices)
         prompter.on_posted = self.worker.card_posted

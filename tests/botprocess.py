@@ -17,7 +17,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 from bot.sandbox import SlackEmulator
-from tests.model_server import ModelServer, answers_name, component_config
+from tests.model_server import ModelServer, Reply, answers_name, component_config
 from tests.redis_server import free_port
 
 
@@ -28,7 +28,7 @@ class BotProcess:
         redis_url: str,
         workdir: Path,
         *,
-        answers: list[str],
+        answers: list[Reply],
         model: ModelServer | None = None,
         **env: str,
     ) -> None:

@@ -26,8 +26,16 @@ from typing import Any, Self
 from aiohttp import web
 
 Message = dict[str, Any]
-Script = Callable[[list[Message]], str]
-"""The reply text for a request's messages (OpenAI's message dicts, as the client sent them)."""
+Reply = str | dict[str, Any]
+"""A reply's text, or tool calls: ``{"tool_calls": [{"name": "run_sql", "arguments": {"query": "..."}}]}``."""
+Script = Callable[[list[Message]], Reply]
+"""The reply for a request's messages (OpenAI's message dicts, as the client sent them)."""
+
+
+def tool_call(name: str, **arguments: Any) -> dict[str, Any]:
+    """A reply that calls one tool (``answers([tool_call("run_sql", query="..."), "Done."])``)."""
+    return {"tool_calls": [{"name": name, "arguments": arguments}]}
+
 
 PROVIDER = "autogen_ext.models.openai.OpenAIChatCompletionClient"
 MODEL_INFO = {
@@ -40,19 +48,19 @@ MODEL_INFO = {
 """Required by the client for a model name that is not one of OpenAI's."""
 
 
-def answers(replies: list[str]) -> Script:
+def answers(replies: list[Reply]) -> Script:
     """``replies[k]``, ``k`` the number of assistant messages in the request (the last reply once they run out)."""
     if not replies:
         raise ValueError("answers() needs at least one reply")
 
-    def reply(messages: list[Message]) -> str:
+    def reply(messages: list[Message]) -> Reply:
         turn = sum(1 for message in messages if message.get("role") == "assistant")
         return replies[min(turn, len(replies) - 1)]
 
     return reply
 
 
-def answers_name(replies: list[str]) -> str:
+def answers_name(replies: list[Reply]) -> str:
     """A model name that depends only on ``replies``: every process given the same replies asks the same script."""
     digest = hashlib.sha256(json.dumps(replies).encode()).hexdigest()
     return f"scripted-{digest[:12]}"
@@ -74,7 +82,7 @@ class ModelRequest:
     messages: list[Message]
     body: dict[str, Any]
     status: int
-    reply: str | None
+    reply: Reply | None
 
 
 class ModelError(Exception):
@@ -101,7 +109,7 @@ class ModelServer:
         self.scripts[name] = script
         return name
 
-    def add_answers(self, replies: list[str]) -> str:
+    def add_answers(self, replies: list[Reply]) -> str:
         """Serves ``answers(replies)`` under ``answers_name(replies)`` and returns that name."""
         return self.add(answers_name(replies), answers(replies))
 
@@ -208,24 +216,32 @@ def failed(body: dict[str, Any], status: int) -> ModelRequest:
     return ModelRequest(str(body.get("model", "")), messages if isinstance(messages, list) else [], body, status, None)
 
 
-def completion(model: str, messages: list[Message], reply: str) -> dict[str, Any]:
-    """A chat.completion object as OpenAI answers it (tokens counted as words, roughly)."""
+def completion(model: str, messages: list[Message], reply: Reply) -> dict[str, Any]:
+    """A chat.completion object as OpenAI answers it (tokens counted as words, roughly). Tool call ids depend
+    only on the conversation, like the reply."""
     prompt_tokens = sum(len(str(message.get("content") or "").split()) for message in messages)
-    completion_tokens = len(reply.split())
+    if isinstance(reply, str):
+        message: dict[str, Any] = {"role": "assistant", "content": reply, "refusal": None}
+        finish, completion_tokens = "stop", len(reply.split())
+    else:
+        seed = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
+        calls = [
+            {
+                "id": f"call_{seed[:12]}{index}",
+                "type": "function",
+                "function": {"name": call["name"], "arguments": json.dumps(call["arguments"])},
+            }
+            for index, call in enumerate(reply["tool_calls"])
+        ]
+        message = {"role": "assistant", "content": None, "refusal": None, "tool_calls": calls}
+        finish, completion_tokens = "tool_calls", len(json.dumps(calls).split())
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
         "system_fingerprint": None,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": reply, "refusal": None},
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,

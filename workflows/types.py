@@ -10,14 +10,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient
+from autogen_core.tools import BaseTool
 
 InputFunc = Callable[[str, CancellationToken | None], Awaitable[str]]
 ModelFactory = Callable[[], ChatCompletionClient]
-"""Builds a fresh model client for one run (a replayed model then starts from its first answer each run)."""
+"""Builds a model client for one run (a replayed model then starts from its first answer each run)."""
+
+Tool = BaseTool[Any, Any]
+ToolWrapper = Callable[[Tool], Tool]
+"""What a workflow puts around each tool that acts on the world, so the bot can make every call run once: a
+durable run records a call's result before the agent sees it and replays it when the run resumes."""
+
+
+def unrecorded(tool: Tool) -> Tool:
+    """The ``ToolWrapper`` of a run that records nothing (tests, the workflow tier)."""
+    return tool
 
 
 class Verdict(StrEnum):
@@ -25,6 +36,8 @@ class Verdict(StrEnum):
     REVISE = "REVISE"
     CANCEL = "CANCEL"
     EXPIRED = "EXPIRED"
+    DONE = "DONE"
+    """Not a human's reply: the workflow's agent finished its work on its own (a tool-using run's answer)."""
 
     @property
     def final(self) -> bool:
@@ -54,6 +67,8 @@ class WorkflowResult:
     output: str
     detail: str = ""
     revisions: int = 0
+    tool_results: tuple[str, ...] = ()
+    """What the agent's tool calls answered, in order (a refusal included)."""
 
 
 class Workflow(Protocol):

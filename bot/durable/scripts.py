@@ -1,8 +1,9 @@
 """The Lua scripts of a run's life. Each checks the caller's fencing token where it records anything, so a
 worker that lost its lease (paused, partitioned) can change nothing of the run any more.
 
-KEYS[1] is always the run's record ``appr:{bNN}:run:<workflow_id>``; KEYS[2], where used, its recorded model
-answers ``appr:{bNN}:run:<workflow_id>:model`` (one slot: the bucket is the run's).
+KEYS[1] is always the run's record ``appr:{bNN}:run:<workflow_id>``; KEYS[2], where used, a list the run records
+into: its model answers ``...:model`` or one tool call's events ``...:tool:<call id>`` (one slot: the bucket is
+the run's).
 """
 
 from __future__ import annotations
@@ -52,13 +53,13 @@ return 1
 )
 
 RECORD = """
--- KEYS: record, model answers. ARGV: fence, index, answer.
--- Returns {'ok'} | {'fenced'} | {'known', answer}: an answer recorded at that index already wins.
+-- KEYS: record, a list of the run's (model answers, a tool call's events). ARGV: fence, index, value.
+-- Returns {'ok'} | {'fenced'} | {'known', value}: a value recorded at that index already wins.
 if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return {'fenced'} end
 local n = redis.call('LLEN', KEYS[2])
 local index = tonumber(ARGV[2])
 if index < n then return {'known', redis.call('LINDEX', KEYS[2], index)} end
-if index > n then return redis.error_reply('answer ' .. index .. ' recorded before answer ' .. n) end
+if index > n then return redis.error_reply('value ' .. index .. ' recorded before value ' .. n) end
 redis.call('RPUSH', KEYS[2], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], redis.call('PTTL', KEYS[1]))
 return {'ok'}

@@ -32,6 +32,11 @@ def model_key(workflow_id: str) -> str:
     return f"{run_key(workflow_id)}:model"
 
 
+def tool_key(workflow_id: str, call: str) -> str:
+    """The recorded events (started, result) of one tool call of a run."""
+    return f"{run_key(workflow_id)}:tool:{call}"
+
+
 @dataclass(frozen=True, slots=True)
 class Lease:
     workflow_id: str
@@ -104,13 +109,21 @@ class RunStore:
 
     async def record_answer(self, lease: Lease, index: int, answer: str) -> str:
         """Record the model's ``index``-th answer; returns the answer that stands (an earlier one wins)."""
-        reply = await self._record(
-            keys=[run_key(lease.workflow_id), model_key(lease.workflow_id)], args=[lease.fence, index, answer]
-        )
+        return await self._append(lease, model_key(lease.workflow_id), index, answer)
+
+    async def tool_events(self, workflow_id: str, call: str) -> list[str]:
+        return [as_text(event) for event in await self.redis.lrange(tool_key(workflow_id, call), 0, -1)]
+
+    async def record_tool_event(self, lease: Lease, call: str, index: int, event: str) -> str:
+        """Record the ``index``-th event of a tool call, fenced; returns the event that stands."""
+        return await self._append(lease, tool_key(lease.workflow_id, call), index, event)
+
+    async def _append(self, lease: Lease, key: str, index: int, value: str) -> str:
+        reply = await self._record(keys=[run_key(lease.workflow_id), key], args=[lease.fence, index, value])
         status = as_text(reply[0])
         if status == "fenced":
             raise LeaseLost(lease.workflow_id)
-        return as_text(reply[1]) if status == "known" else answer
+        return as_text(reply[1]) if status == "known" else value
 
     async def finish(self, lease: Lease, outcome: dict[str, Any]) -> bool:
         """Mark the run done (never executed again); False if the lease was lost (report nothing)."""

@@ -7,7 +7,7 @@ import pytest
 
 from bot.sandbox import SlackEmulator
 from tests.botprocess import BotProcess
-from tests.model_server import ModelServer
+from tests.model_server import ModelServer, Reply
 
 DRAFT_1 = "Subject: Q3 launch\n\nWe launch the new billing page on Monday."
 DRAFT_2 = "Subject: Q3 launch\n\nBilling page: live Monday. Questions to #billing."
@@ -47,7 +47,7 @@ async def start_bot(
     """Starts ``approval-bot run``; its model answers ``answers[k]`` at the k-th assistant turn of a conversation."""
     bots: list[BotProcess] = []
 
-    async def start(answers: list[str] | None = None, connections: int | None = None, **env: str) -> BotProcess:
+    async def start(answers: list[Reply] | None = None, connections: int | None = None, **env: str) -> BotProcess:
         env.setdefault("APPROVERS", f"{people.alice},{people.bob}")
         workdir = tmp_path_factory.mktemp("bot")
         replies = answers or [DRAFT_1, DRAFT_2, DRAFT_2]

@@ -51,6 +51,8 @@ def outcome_report(outcome: RunOutcome, *, limit: int = REPORT_LIMIT) -> list[st
         case RunStatus.APPROVED:
             first = f"✅ Your {run} was approved by {person(outcome.decided_by)}."
             return _with_result(first, outcome.output.strip(), limit)
+        case RunStatus.DONE:
+            return _with_result(f"✅ Your {run} finished.", outcome.output.strip(), limit, label="result")
         case RunStatus.CANCELLED:
             if outcome.decided_by:
                 return [f"🛑 Your {run} was cancelled by {person(outcome.decided_by)}."]
@@ -61,12 +63,12 @@ def outcome_report(outcome: RunOutcome, *, limit: int = REPORT_LIMIT) -> list[st
             return [f"⚠️ Your {run} stopped: {detail or 'the agent failed'}. Nothing was approved."]
 
 
-def _with_result(first: str, output: str, limit: int) -> list[str]:
+def _with_result(first: str, output: str, limit: int, label: str = "approved result") -> list[str]:
     if not output:
         return [first]
     # Shown verbatim in a code block, unless it has code blocks of its own (fences do not nest).
     body = output if FENCE in output else f"{FENCE}\n{output}\n{FENCE}"
-    whole = f"{first} The approved result:\n{escape_mrkdwn(body)}"
+    whole = f"{first} The {label}:\n{escape_mrkdwn(body)}"
     if slack_len(whole) <= limit - NOTE_ROOM:
         return [whole]
     pieces = split_pieces(body, limit - _PART_HEADER - NOTE_ROOM)
@@ -75,16 +77,16 @@ def _with_result(first: str, output: str, limit: int) -> list[str]:
     if len(pieces) > total:
         left_out = sum(len(piece.text) for piece in pieces[total:])
         first += (
-            f" The approved result is too long to send in full: the next {total} messages hold its start,"
+            f" The {label} is too long to send in full: the next {total} messages hold its start,"
             f" and about {left_out:,} more characters are not sent."
         )
     else:
-        first += f" The approved result follows in {total} messages."
-    return [first, *(_part(piece, index, total, shown) for index, piece in enumerate(shown, start=1))]
+        first += f" The {label} follows in {total} messages."
+    return [first, *(_part(piece, index, total, shown, label) for index, piece in enumerate(shown, start=1))]
 
 
-def _part(piece: Piece, number: int, total: int, pieces: list[Piece]) -> str:
-    header = f"Approved result (part {number} of {total}"
+def _part(piece: Piece, number: int, total: int, pieces: list[Piece], label: str) -> str:
+    header = f"{label.capitalize()} (part {number} of {total}"
     if number > 1 and pieces[number - 2].mid_word:
         header += f", continuing a word cut at the end of part {number - 1}"
     return f"{header}):\n{escape_mrkdwn(piece.text)}"

@@ -1,0 +1,95 @@
+"""The ops workflow with a real AutoGen AssistantAgent, a replayed model and a real SQLite file: reads run at once,
+changes wait for a person, and what the person said is what the agent reads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from autogen_core import CancellationToken, FunctionCall
+from autogen_core.models import CreateResult, RequestUsage
+from autogen_ext.models.replay import ReplayChatCompletionClient
+
+from workflows import Verdict
+from workflows.ops import OpsWorkflow
+from workflows.ops_db import SAMPLE_CUSTOMERS
+
+TOOLS_MODEL = {
+    "vision": False,
+    "function_calling": True,
+    "json_output": False,
+    "family": "unknown",
+    "structured_output": False,
+}
+
+
+def calls(*called: tuple[str, dict[str, object]]) -> CreateResult:
+    content = [
+        FunctionCall(id=f"call_{i}", name=name, arguments=json.dumps(args)) for i, (name, args) in enumerate(called)
+    ]
+    return CreateResult(finish_reason="function_calls", content=content, usage=RequestUsage(0, 0), cached=False)
+
+
+def ops(tmp_path: Path, *answers: str | CreateResult) -> OpsWorkflow:
+    return OpsWorkflow(lambda: ReplayChatCompletionClient(list(answers), model_info=TOOLS_MODEL), tmp_path / "ops.db")  # type: ignore[arg-type]
+
+
+class Human:
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.asked: list[str] = []
+
+    async def __call__(self, prompt: str, cancellation_token: CancellationToken | None = None) -> str:
+        self.asked.append(prompt)
+        return self.replies.pop(0)
+
+
+def outbox(path: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT to_addr, subject FROM outbox").fetchall()
+
+
+async def test_reads_run_without_asking_and_the_answer_is_the_result(tmp_path: Path) -> None:
+    human = Human()
+    workflow = ops(tmp_path, calls(("find_customers", {"status": "inactive"})), "Two customers are inactive.")
+
+    result = await workflow.run("Who is inactive?", human)
+
+    assert result.verdict is Verdict.DONE and result.output == "Two customers are inactive."
+    assert human.asked == []
+    with sqlite3.connect(tmp_path / "ops.db") as db:  # created and seeded on first use
+        assert db.execute("SELECT count(*) FROM customers").fetchone() == (len(SAMPLE_CUSTOMERS),)
+
+
+async def test_an_email_is_sent_only_once_approved_with_exactly_the_arguments_shown(tmp_path: Path) -> None:
+    email = {"to": "ada@example.com", "subject": "We miss you <!channel>", "body": "Come back!"}
+    human = Human("APPROVE")
+    workflow = ops(tmp_path, calls(("send_email", email)), "Sent the email to Ada.")
+
+    result = await workflow.run("Email Ada", human)
+
+    assert result.verdict is Verdict.DONE
+    [asked] = human.asked
+    assert "Run the tool `send_email`?" in asked and '"to": "ada@example.com"' in asked and "<!channel>" in asked
+    assert outbox(tmp_path / "ops.db") == [("ada@example.com", "We miss you <!channel>")]
+
+
+async def test_a_refused_call_does_not_run_and_the_agent_reads_why(tmp_path: Path) -> None:
+    human = Human("CANCEL: not on a Friday", "REVISE: only customer 4")
+    workflow = ops(
+        tmp_path,
+        calls(("delete_customers", {"ids": [3, 4]})),
+        calls(("delete_customers", {"ids": [3, 4]})),
+        "I did not delete anyone.",
+    )
+
+    result = await workflow.run("Delete the inactive customers", human)
+
+    assert result.verdict is Verdict.DONE and len(human.asked) == 2
+    with sqlite3.connect(tmp_path / "ops.db") as db:
+        assert db.execute("SELECT count(*) FROM customers").fetchone() == (len(SAMPLE_CUSTOMERS),)
+    assert result.tool_results == (  # what the agent read as the two calls' results
+        "Not run: the reviewer refused delete_customers (not on a Friday).",
+        "Not run: the reviewer asked for a change instead of running delete_customers: only customer 4",
+    )

@@ -1,0 +1,78 @@
+"""ops: an assistant with tools over a customer database; it works on its own, and every change waits for a person.
+
+It calls tools until it answers in plain words (at most ``max_tool_rounds`` rounds); that answer is the run's
+result. Reading (``find_customers``) runs at once; sending, deleting and SQL are asked for on a card first, with
+their exact arguments (``workflows.tools``). Every call goes through the bot's ``ToolWrapper`` first, so a durable
+run records each result before the agent sees it and never runs a finished call twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.messages import TextMessage, ToolCallExecutionEvent
+from autogen_core import CancellationToken
+from autogen_core.tools import BaseTool
+
+from workflows.ops_db import OpsDatabase
+from workflows.tools import ToolGate
+from workflows.types import InputFunc, ModelFactory, ToolWrapper, Verdict, WorkflowResult, unrecorded
+
+DEFAULT_DATABASE = Path("ops.sqlite3")
+READS = frozenset({"find_customers"})
+"""Tools that only read: they run without asking."""
+
+SYSTEM_MESSAGE = (
+    "You are an operations assistant for a small company's customer database (tables customers and outbox). "
+    "Use the tools to do what the user asks. Changes (emails, deletions, SQL) are approved by a person before "
+    "they run; a tool result starting with 'Not run' means the person did not approve that call: read why, and "
+    "either call again differently or stop. When the work is done, answer in plain words with what you did."
+)
+
+
+@dataclass
+class OpsWorkflow:
+    model: ModelFactory
+    database: Path = DEFAULT_DATABASE
+    record: ToolWrapper = field(default=unrecorded)
+    max_tool_rounds: int = 20
+    name: str = "ops"
+    description: str = "An assistant with tools over the customer database; every change waits for your approval."
+
+    async def run(
+        self, task: str, input_func: InputFunc, cancellation_token: CancellationToken | None = None
+    ) -> WorkflowResult:
+        database = OpsDatabase(self.database)
+        await asyncio.to_thread(database.ensure)
+        gate = ToolGate(input_func)
+        tools: list[BaseTool[Any, Any] | Callable[..., Any]] = [
+            self.record(tool) if tool.name in READS else gate.guard(self.record(tool)) for tool in database.tools()
+        ]
+        client = self.model()
+        try:
+            assistant = AssistantAgent(
+                "assistant",
+                model_client=client,
+                tools=tools,
+                system_message=SYSTEM_MESSAGE,
+                max_tool_iterations=self.max_tool_rounds,
+            )
+            result = await assistant.run(task=task, cancellation_token=cancellation_token)
+        finally:
+            await client.close()
+        answered = tuple(
+            outcome.content
+            for message in result.messages
+            if isinstance(message, ToolCallExecutionEvent)
+            for outcome in message.content
+        )
+        last = result.messages[-1] if result.messages else None
+        if isinstance(last, TextMessage) and last.source == assistant.name:
+            return WorkflowResult(verdict=Verdict.DONE, output=last.to_text(), tool_results=answered)
+        detail = f"the assistant was still calling tools after {self.max_tool_rounds} rounds"
+        return WorkflowResult(verdict=Verdict.CANCEL, output="", detail=detail, tool_results=answered)
