@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from autogen_core.models import ChatCompletionClient
 
-from workflows.types import ModelFactory
+from workflows.lending import LentClient
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -39,18 +39,38 @@ def component_config(path: Path) -> dict[str, Any]:
     return config
 
 
-async def model_factory(config: dict[str, Any]) -> ModelFactory:
-    """A factory that loads ``config`` afresh for every run; it is loaded once now so bad configs fail at start."""
+STATEFUL_PROVIDERS = frozenset({"autogen_ext.models.replay.ReplayChatCompletionClient", "ReplayChatCompletionClient"})
+"""Clients whose answers depend on the calls before (a replay plays its list in order): one per run."""
 
-    def load() -> ChatCompletionClient:
-        return ChatCompletionClient.load_component(config)
 
+class ModelSource:
+    """The model factory of a process: lends one loaded client to every run, or loads one per run for a
+    client with state across calls (``workflows.lending`` says why)."""
+
+    def __init__(self, config: dict[str, Any], shared: ChatCompletionClient | None) -> None:
+        self._config = config
+        self._shared = shared
+
+    def __call__(self) -> ChatCompletionClient:
+        if self._shared is not None:
+            return LentClient(self._shared)
+        return ChatCompletionClient.load_component(self._config)
+
+    async def aclose(self) -> None:
+        if self._shared is not None:
+            await self._shared.close()
+
+
+async def model_factory(config: dict[str, Any]) -> ModelSource:
+    """The model factory of ``config``, loaded once now so that a bad config fails at start."""
     try:
-        probe = load()
+        probe = ChatCompletionClient.load_component(config)
     except Exception as exc:
         raise ModelConfigError(f"the model config cannot be loaded: {_first_line(exc)}") from exc
-    await probe.close()
-    return load
+    if str(config.get("provider")) in STATEFUL_PROVIDERS:
+        await probe.close()
+        return ModelSource(config, None)
+    return ModelSource(config, probe)
 
 
 def openai_config(api_key: str, model: str = DEFAULT_MODEL) -> dict[str, Any]:

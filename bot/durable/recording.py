@@ -14,25 +14,19 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, Literal
 
 from autogen_core import CancellationToken
-from autogen_core.models import (
-    ChatCompletionClient,
-    CreateResult,
-    LLMMessage,
-    ModelCapabilities,
-    ModelInfo,
-    RequestUsage,
-)
+from autogen_core.models import ChatCompletionClient, CreateResult, LLMMessage
 from autogen_core.tools import Tool, ToolSchema
 from pydantic import BaseModel
 
 from bot.durable.store import Lease, RunStore
+from workflows.lending import DelegatingClient
 
 log = logging.getLogger(__name__)
 
 
-class RecordingClient(ChatCompletionClient):
+class RecordingClient(DelegatingClient):
     def __init__(self, inner: ChatCompletionClient, runs: RunStore, lease: Lease) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._runs = runs
         self._lease = lease
         self._calls = 0
@@ -56,7 +50,7 @@ class RecordingClient(ChatCompletionClient):
             self.replayed += 1
             log.info("run %s: model answer %d replayed from the record", self._lease.workflow_id, index)
             return CreateResult.model_validate_json(recorded)
-        result = await self._inner.create(
+        result = await super().create(
             messages,
             tools=tools,
             tool_choice=tool_choice,
@@ -86,26 +80,3 @@ class RecordingClient(ChatCompletionClient):
             extra_create_args=extra_create_args,
             cancellation_token=cancellation_token,
         )
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-    def actual_usage(self) -> RequestUsage:
-        return self._inner.actual_usage()
-
-    def total_usage(self) -> RequestUsage:
-        return self._inner.total_usage()
-
-    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = ()) -> int:
-        return self._inner.count_tokens(messages, tools=tools)
-
-    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Tool | ToolSchema] = ()) -> int:
-        return self._inner.remaining_tokens(messages, tools=tools)
-
-    @property
-    def capabilities(self) -> ModelCapabilities:
-        return self._inner.capabilities
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return self._inner.model_info
