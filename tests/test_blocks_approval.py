@@ -66,7 +66,7 @@ ALL_DECIDED = [
     decided(State.APPROVED),
     decided(State.REVISED, feedback="Shorter, & no <!channel>"),
     decided(State.CANCELLED),
-    decided(State.CANCELLED, decider="workflow"),
+    decided(State.CANCELLED, decider="workflow", feedback="superseded: the run now asks <something> else"),
     make(state=State.EXPIRED, decider="system", decided_ms=DEADLINE),
 ]
 
@@ -382,6 +382,7 @@ def test_outcome_lines() -> None:
     assert lines[1] == f"✏️ Revision requested by <@U0BOB45678> at {at} — feedback: Shorter, &amp; no &lt;!channel&gt;"
     assert lines[2] == f"🛑 Cancelled by <@U0BOB45678> at {at}"
     assert lines[3].startswith("🛑 Cancelled by the workflow at <!date^")
+    assert lines[3].endswith(" — superseded: the run now asks &lt;something&gt; else")  # the bot says why
     assert re.fullmatch(r"⌛ Expired at <!date\^\d+\^.*>, no decision; the workflow was cancelled", lines[4])
     assert decision_text(ALL_DECIDED[0]) == f"✅ Approved by <@U0BOB45678> at {at} (release-notes step 1)"
 

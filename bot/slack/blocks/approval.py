@@ -246,8 +246,9 @@ def outcome_line(approval: Approval) -> str:
             line = f"✏️ Revision requested by {who}{at}"
             feedback = approval.feedback.strip()
             return line + (f" — feedback: {excerpt(feedback, 500)}" if feedback else "")
-        case State.CANCELLED:
-            return f"🛑 Cancelled by {who}{at}"
+        case State.CANCELLED:  # a cancel by the bot itself says why (superseded, could not be posted, ...)
+            why = approval.feedback.strip()
+            return f"🛑 Cancelled by {who}{at}" + (f" — {excerpt(why, 500)}" if why else "")
         case State.EXPIRED:
             when = at_date(approval.decided_ms or approval.deadline_ms)
             return f"⌛ Expired{when}, no decision; the workflow was cancelled"
