@@ -8,9 +8,11 @@ prompt that could not be posted all take the safe default: the workflow is told 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from autogen_core import CancellationToken
 
@@ -56,12 +58,17 @@ class ApprovalInput:
     """Set by ``detach()``: a cancellation now leaves the pending approval as it is."""
     resumed: bool = False
     """A resumed run: a card it asks for may have been posted by the worker that died (the poster looks first)."""
-    before_post: Callable[[Approval], Awaitable[None]] | None = None
-    """Called before a card is posted (a durable run records its step, fenced: it raises if the run's lease is
-    lost, and then no card is posted)."""
+    before_post: Callable[[Approval, str], Awaitable[None]] | None = None
+    """Called before a card is posted with the step's checkpointed state as JSON ("" if the workflow gave none):
+    a durable run records both, fenced (it raises if the run's lease is lost, and then no card is posted)."""
+    _state: str = field(default="", init=False, repr=False)
     _waiting: asyncio.Future[Approval] | None = field(default=None, init=False, repr=False)
     _hooked: list[CancellationToken] = field(default_factory=list, init=False, repr=False)
     _one_at_a_time: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+
+    async def checkpoint(self, state: Mapping[str, Any]) -> None:
+        """The workflow's state at the step it is about to ask (``workflows.types.checkpoint``)."""
+        self._state = json.dumps(state, separators=(",", ":"), default=str)
 
     def detach(self) -> None:
         """The process is shutting down: stop waiting, but leave the approval pending for a restarted run."""
@@ -136,7 +143,7 @@ class ApprovalInput:
         raise_if_cancelled()
         if approval.pending and not approval.ts:
             if self.before_post is not None:
-                await self.before_post(approval)
+                await self.before_post(approval, self._state)
             if not await self._post(approval):
                 return None
         raise_if_cancelled()

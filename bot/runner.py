@@ -79,8 +79,8 @@ class WorkflowRunner:
             clients.append(client)
             return client
 
-        async def checkpoint(approval: Approval) -> None:  # fenced: a worker without the lease posts no card
-            await self._runs.record_step(lease, approval.step)
+        async def checkpoint(approval: Approval, state: str) -> None:  # fenced: without the lease, no card
+            await self._runs.record_step(lease, approval.step, state)
 
         human = ApprovalInput(
             store=self._store,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from autogen_core import CancellationToken
@@ -223,3 +225,26 @@ async def test_a_replay_asking_the_same_thing_reattaches_to_the_same_approval(st
     second = RecordingPoster(store)
     assert await asyncio.wait_for(input_for(store, second)("Deploy v1?"), 5) == "APPROVE"
     assert second.posted.empty()  # the decision made before stands: no new card
+
+
+async def test_each_human_step_is_checkpointed_with_the_teams_state_before_its_card(store: ApprovalStore) -> None:
+    poster = RecordingPoster(store)
+    checkpoints: list[tuple[int, dict[str, Any], int]] = []
+
+    async def before_post(approval: Approval, state: str) -> None:
+        checkpoints.append((approval.step, json.loads(state), poster.count))
+
+    human_input = input_for(store, poster)
+    human_input.before_post = before_post
+    run = asyncio.create_task((await workflow(FIRST, SECOND)).run("Announce the launch", human_input))
+    first, _ = await asyncio.wait_for(poster.posted.get(), 10)
+    await store.decide(first.id, Outcome.REVISED, "U0BOB45678", "make it shorter")
+    second, _ = await asyncio.wait_for(poster.posted.get(), 10)
+    await store.decide(second.id, Outcome.APPROVED, "U0BOB45678")
+    await asyncio.wait_for(run, 10)
+
+    assert [(step, posted) for step, _, posted in checkpoints] == [(1, 0), (2, 1)]  # each before its card
+    for (_, state, _), draft in zip(checkpoints, (FIRST, SECOND), strict=True):
+        said = [m["content"] for m in state["drafter"]["llm_context"]["messages"] if m["type"] == "AssistantMessage"]
+        assert said[-1] == draft  # the drafter's whole conversation up to that step
+    assert "make it shorter" in json.dumps(checkpoints[1][1])

@@ -130,3 +130,19 @@ async def _idle(runs: RunStore, worker: str) -> list[tuple[str, str]]:
 
     await until(some, timeout=5)
     return found
+
+
+async def test_a_step_is_checkpointed_with_its_state_and_a_fenced_worker_cannot_overwrite_it(runs: RunStore) -> None:
+    await runs.enqueue(request())
+    old = await take(runs, "w1")
+    assert isinstance(old, Lease)
+    await runs.record_step(old, 1, '{"drafter": {"turns": 1}}')
+    [(entry_id, workflow_id)] = await _idle(runs, "w2")
+    new = await runs.acquire(workflow_id, "w2", entry_id)
+    assert isinstance(new, Lease)
+
+    with pytest.raises(LeaseLost):
+        await runs.record_step(old, 2, '{"drafter": {"turns": 99}}')
+    assert await runs.checkpoint(workflow_id) == (1, '{"drafter": {"turns": 1}}')
+    await runs.record_step(new, 2, '{"drafter": {"turns": 2}}')
+    assert await runs.checkpoint(workflow_id) == (2, '{"drafter": {"turns": 2}}')

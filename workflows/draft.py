@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.conditions import MaxMessageTermination
@@ -34,7 +35,7 @@ class DraftWorkflow:
         client = self.model()
         try:
             drafter = AssistantAgent("drafter", model_client=client, system_message=SYSTEM_MESSAGE)
-            gate = ApprovalGate("approver", input_func)
+            gate = ApprovalGate("approver", input_func, state=lambda: _states(drafter))
             # Each round is a draft and a reply; the cap ends a run that keeps being revised.
             cap = MaxMessageTermination(2 * (self.max_revisions + 1) + 1)
             team = RoundRobinGroupChat([drafter, gate], termination_condition=decided(gate.name) | cap)
@@ -42,6 +43,10 @@ class DraftWorkflow:
         finally:
             await client.close()
         return summarise(result.messages, drafter=drafter.name, gate=gate.name)
+
+
+async def _states(*agents: AssistantAgent) -> dict[str, Any]:
+    return {agent.name: dict(await agent.save_state()) for agent in agents}
 
 
 def summarise(messages: Sequence[BaseAgentEvent | BaseChatMessage], *, drafter: str, gate: str) -> WorkflowResult:

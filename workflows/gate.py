@@ -7,7 +7,8 @@ so the input function needs nothing but AutoGen's own ``(prompt, cancellation_to
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from autogen_agentchat.agents import UserProxyAgent
 from autogen_agentchat.base import Response, TerminationCondition
@@ -15,12 +16,22 @@ from autogen_agentchat.conditions import FunctionalTermination
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage
 from autogen_core import CancellationToken
 
-from workflows.types import InputFunc, parse_reply
+from workflows.types import InputFunc, checkpoint, parse_reply
 
 
 class ApprovalGate(UserProxyAgent):
-    def __init__(self, name: str, input_func: InputFunc, description: str = "A human who approves or revises.") -> None:
+    def __init__(
+        self,
+        name: str,
+        input_func: InputFunc,
+        description: str = "A human who approves or revises.",
+        *,
+        state: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
+    ) -> None:
+        """``state`` gives the team's state at this step (its other agents have finished their turns), handed to
+        the checkpoint hook before the human is asked."""
         self._ask_human = input_func
+        self._state = state
         self._draft = ""
         super().__init__(name, description=description, input_func=self._ask)
 
@@ -32,6 +43,8 @@ class ApprovalGate(UserProxyAgent):
             yield item
 
     async def _ask(self, prompt: str, cancellation_token: CancellationToken | None) -> str:
+        if self._state is not None:
+            await checkpoint(self._ask_human, await self._state())
         return await self._ask_human(self._draft or prompt, cancellation_token)
 
 

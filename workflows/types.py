@@ -7,10 +7,10 @@ model's words.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from autogen_core import CancellationToken
 from autogen_core.models import ChatCompletionClient
@@ -24,6 +24,21 @@ Tool = BaseTool[Any, Any]
 ToolWrapper = Callable[[Tool], Tool]
 """What a workflow puts around each tool that acts on the world, so the bot can make every call run once: a
 durable run records a call's result before the agent sees it and replays it when the run resumes."""
+
+
+@runtime_checkable
+class Checkpointing(Protocol):
+    """An input function that keeps a run's state: a durable run stores it with the step, before the card."""
+
+    async def checkpoint(self, state: Mapping[str, Any]) -> None: ...
+
+
+async def checkpoint(input_func: InputFunc, state: Mapping[str, Any]) -> None:
+    """The explicit checkpoint hook: a workflow hands over its state where it is consistent (at a human step,
+    once its agents have finished their turns; never mid tool call, where AutoGen's ``save_state()`` may be
+    inconsistent). An input function that keeps no state ignores it."""
+    if isinstance(input_func, Checkpointing):
+        await input_func.checkpoint(state)
 
 
 def unrecorded(tool: Tool) -> Tool:

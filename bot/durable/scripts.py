@@ -66,9 +66,10 @@ return {'ok'}
 """
 
 STEP = """
--- ARGV: fence, step. Records the human step the run is about to ask (before its card is posted). 1, or 0 if fenced.
+-- ARGV: fence, step, state. Records the human step the run is about to ask (before its card is posted) and the
+-- workflow's state checkpointed there. 1, or 0 if fenced.
 if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'step', ARGV[2])
+redis.call('HSET', KEYS[1], 'step', ARGV[2], 'state', ARGV[3])
 return 1
 """
 

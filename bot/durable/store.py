@@ -99,9 +99,15 @@ class RunStore:
             await self.redis.xclaim(QUEUE, GROUP, worker, 0, [lease.entry_id], justid=True)
         return bool(held)
 
-    async def record_step(self, lease: Lease, step: int) -> None:
-        if not await self._step(keys=[run_key(lease.workflow_id)], args=[lease.fence, step]):
+    async def record_step(self, lease: Lease, step: int, state: str = "") -> None:
+        """The human step the run is about to ask, with the workflow's state there (JSON), before its card."""
+        if not await self._step(keys=[run_key(lease.workflow_id)], args=[lease.fence, step, state]):
             raise LeaseLost(lease.workflow_id)
+
+    async def checkpoint(self, workflow_id: str) -> tuple[int, str]:
+        """The last step recorded and the state checkpointed with it (``(0, "")`` before the first)."""
+        step, state = await self.redis.hmget(run_key(workflow_id), ["step", "state"])
+        return int(step or 0), as_text(state) if state is not None else ""
 
     async def recorded_answer(self, workflow_id: str, index: int) -> str | None:
         answer = await self.redis.lindex(model_key(workflow_id), index)
