@@ -75,6 +75,25 @@ async def test_kill_9_of_one_of_two_replicas_resumes_its_run_on_the_other(
     assert DRAFT_1.splitlines()[0] in report.text
 
 
+async def test_a_decision_made_while_the_runs_worker_is_dead_is_picked_up_when_the_run_resumes(
+    slack: SlackEmulator, people: People, start_bot
+) -> None:
+    bots = [await start_bot(RUN_LEASE="5"), await start_bot(RUN_LEASE="5")]  # time to click while it is dead
+    card = await start_task(slack, people)
+    workflow_id = workflow_of(card.blocks)
+    running = await holder(bots, workflow_id)
+    other = next(b for b in bots if b is not running)
+
+    await running.kill()
+    await slack.wait_for(lambda: len(slack.connections) == 1 or None, timeout=15)
+    assert f"took run {workflow_id} (fence 2" not in other.output()  # its lease has not lapsed yet
+    await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE)  # recorded by the live replica
+
+    report = await report_to(slack, people.alice, "approved")  # the resumed run reads the decision at once
+    assert DRAFT_1.splitlines()[0] in report.text and f"took run {workflow_id} (fence 2, resuming" in other.output()
+    assert [m.ts for m in slack.messages(people.approvals) if m.blocks] == [card.ts]
+
+
 async def test_sigterm_gives_the_run_to_the_other_replica_at_once(
     slack: SlackEmulator, people: People, start_bot
 ) -> None:
