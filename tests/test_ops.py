@@ -7,13 +7,14 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 from autogen_core import CancellationToken, FunctionCall
 from autogen_core.models import CreateResult, RequestUsage
 from autogen_ext.models.replay import ReplayChatCompletionClient
 
 from workflows import Verdict
 from workflows.ops import OpsWorkflow
-from workflows.ops_db import SAMPLE_CUSTOMERS
+from workflows.ops_db import SAMPLE_CUSTOMERS, OpsDatabase
 
 TOOLS_MODEL = {
     "vision": False,
@@ -93,3 +94,13 @@ async def test_a_refused_call_does_not_run_and_the_agent_reads_why(tmp_path: Pat
         "Not run: the reviewer refused delete_customers (not on a Friday).",
         "Not run: the reviewer asked for a change instead of running delete_customers: only customer 4",
     )
+
+
+async def test_a_write_disguised_as_a_read_fails_on_the_read_only_connection(tmp_path: Path) -> None:
+    database = OpsDatabase(tmp_path / "ops.db")
+    database.ensure()
+    disguised = "WITH doomed AS (SELECT id FROM customers) DELETE FROM customers WHERE id IN doomed"
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        await database.run_sql(disguised)
+    assert json.loads(await database.run_sql("SELECT count(*) AS n FROM customers")) == [{"n": len(SAMPLE_CUSTOMERS)}]
+    assert await database.run_sql("DELETE FROM customers WHERE id = 3") == "1 rows changed"  # asked for, it runs

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -38,6 +39,10 @@ SAMPLE_CUSTOMERS = [
     (4, "Edsger Dijkstra", "edsger@example.com", "inactive", "2025-06-30"),
     (5, "Barbara Liskov", "barbara@example.com", "active", "2026-09-14"),
 ]
+
+READS = re.compile(r"(?is)^\s*(select|with)\b")
+"""A statement that looks like a read runs on a read-only connection: a disguised write (``WITH ... DELETE``)
+fails there instead of running. The built-in risk policy runs such statements without asking, for this reason."""
 
 T = TypeVar("T")
 
@@ -99,13 +104,16 @@ class OpsDatabase:
                 return _rows(cursor)
             return f"{cursor.rowcount} rows changed"
 
-        return await self._run(run)
+        return await self._run(run, read_only=READS.match(query) is not None)
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, read_only: bool = False) -> sqlite3.Connection:
+        if read_only:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            return sqlite3.connect(uri, uri=True, timeout=10, check_same_thread=False)
         return sqlite3.connect(self.path, timeout=10, check_same_thread=False)
 
-    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        db = self._connect()
+    async def _run(self, work: Callable[[sqlite3.Connection], T], *, read_only: bool = False) -> T:
+        db = self._connect(read_only)
 
         def in_thread() -> T:
             try:
