@@ -82,6 +82,10 @@ class _Processes:
         self.processes.append(process)
         return process
 
+    def processes_alive(self) -> list[subprocess.Popen[bytes]]:
+        """The processes not stopped on purpose (a test may kill one)."""
+        return [process for process in self.processes if process.returncode is None]
+
     def close(self) -> None:
         for process in self.processes:
             if process.poll() is None:
@@ -206,23 +210,27 @@ class ClusterSetup:
     def __init__(self, nodes: int = 3) -> None:
         self._procs = _Processes("redis-cluster-")
         self.ports = [_cluster_port() for _ in range(nodes)]
+        self.replica_ports: list[int] = []
+        self._by_port: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
     def nodes(self) -> tuple[tuple[str, int], ...]:
         return tuple(("127.0.0.1", port) for port in self.ports)
 
+    def _spawn(self, port: int) -> None:
+        node_dir = self._procs.dir / str(port)
+        node_dir.mkdir(exist_ok=True)
+        self._by_port[port] = self._procs.spawn(
+            str(port), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir),
+            "--save", "", "--appendonly", "no", "--cluster-enabled", "yes",
+            "--cluster-config-file", str(node_dir / "nodes.conf"), "--cluster-node-timeout", "2000",
+        )  # fmt: skip
+        with _client(port) as node:
+            _await(_answers(node), f"node {port}", self._procs.processes)
+
     def start(self) -> None:
         for port in self.ports:
-            node_dir = self._procs.dir / str(port)
-            node_dir.mkdir()
-            self._procs.spawn(
-                str(port), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir),
-                "--save", "", "--appendonly", "no", "--cluster-enabled", "yes",
-                "--cluster-config-file", str(node_dir / "nodes.conf"), "--cluster-node-timeout", "2000",
-            )  # fmt: skip
-        for port in self.ports:
-            with _client(port) as node:
-                _await(_answers(node), f"node {port}", self._procs.processes)
+            self._spawn(port)
         addresses = [f"127.0.0.1:{port}" for port in self.ports]
         subprocess.run(
             [_binary("redis-cli"), "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
@@ -234,6 +242,48 @@ class ClusterSetup:
         for port in self.ports:
             with _client(port) as node:
                 _await(_cluster_ok(node), f"cluster ok on {port}", self._procs.processes)
+
+    def add_replica(self, master_port: int) -> int:
+        """Start a node that replicates the master on ``master_port``; returns its port once it is in sync."""
+        port = _cluster_port()
+        self._spawn(port)
+        with _client(master_port) as master:
+            master_id = master.execute_command("CLUSTER", "MYID")  # type: ignore[no-untyped-call]
+        with _client(port) as replica:
+            replica.execute_command("CLUSTER", "MEET", "127.0.0.1", str(master_port))  # type: ignore[no-untyped-call]
+            _await(
+                lambda: master_id in replica.execute_command("CLUSTER", "NODES"),
+                "the replica meeting the cluster",
+                self._procs.processes,
+            )  # type: ignore[no-untyped-call]
+            replica.execute_command("CLUSTER", "REPLICATE", master_id)  # type: ignore[no-untyped-call]
+            _await(
+                lambda: replica.info("replication").get("master_link_status") == "up",
+                "the replica in sync",
+                self._procs.processes,
+            )
+        for known in [*self.ports, port]:
+            with _client(known) as node:
+                _await(lambda: _knows_replica(node, port), f"{known} seeing the replica", self._procs.processes)
+        self.replica_ports.append(port)
+        return port
+
+    def kill(self, port: int) -> None:
+        """SIGKILL the node on ``port`` (no shutdown)."""
+        process = self._by_port[port]
+        process.kill()
+        process.wait(timeout=10)
+
+    def await_master(self, port: int, timeout_s: float = FAILOVER_S) -> None:
+        """Until the node on ``port`` is a master that serves slots and the cluster is ok again."""
+        with _client(port) as node:
+            _await(
+                lambda: node.info("replication")["role"] == "master",
+                f"{port} promoted",
+                self._procs.processes_alive(),
+                timeout_s,
+            )
+            _await(_cluster_ok(node), "the cluster ok again", self._procs.processes_alive(), timeout_s)
 
     def flush(self) -> None:
         for port in self.ports:
@@ -255,6 +305,11 @@ class ClusterSetup:
         self._procs.close()
 
 
+def _knows_replica(node: redis.Redis, port: int) -> bool:
+    lines = node.execute_command("CLUSTER", "NODES").splitlines()  # type: ignore[no-untyped-call]
+    return any(f"127.0.0.1:{port}@" in line and "slave" in line for line in lines)
+
+
 @pytest.fixture(scope="session")
 def sentinel_setup() -> Iterator[SentinelSetup]:
     """One master, one replica and a sentinel for the session (about 5 s to start)."""
@@ -272,6 +327,20 @@ def sentinel_setup() -> Iterator[SentinelSetup]:
 @pytest.fixture(scope="session")
 def cluster_setup() -> Iterator[ClusterSetup]:
     """A 3-master Redis Cluster for the session (about 3 s to start)."""
+    why = available()
+    if why:
+        pytest.skip(f"Cluster tests need real servers: {why}")
+    setup = ClusterSetup()
+    try:
+        setup.start()
+        yield setup
+    finally:
+        setup.close()
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[ClusterSetup]:
+    """A 3-master cluster of the test's own, which it may kill nodes of or fail over (about 3 s to start)."""
     why = available()
     if why:
         pytest.skip(f"Cluster tests need real servers: {why}")

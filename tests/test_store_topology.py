@@ -18,9 +18,17 @@ from bot.config import load_settings
 from bot.service import open_redis
 from tests.conditions import until, waiting
 from tests.engine import ask, close_store
-from tests.redis_topology import ClusterSetup, SentinelSetup, cluster, cluster_setup, sentinel, sentinel_setup
+from tests.redis_topology import (
+    ClusterSetup,
+    SentinelSetup,
+    cluster,
+    cluster_setup,
+    own_cluster,
+    sentinel,
+    sentinel_setup,
+)
 
-__all__ = ["cluster", "cluster_setup", "sentinel", "sentinel_setup"]  # fixtures
+__all__ = ["cluster", "cluster_setup", "own_cluster", "sentinel", "sentinel_setup"]  # fixtures
 
 CHANNEL, TS = "C0APPROVAL", "1714000000.000100"
 
@@ -190,3 +198,104 @@ async def test_a_read_whose_pipeline_cannot_be_built_fails_its_readers_instead_o
     finally:
         await reader.aclose()
         await plain.aclose()
+
+
+def _owner_of(cluster: ClusterSetup, approval_id: str) -> int:
+    return cluster.slot_owner(key_slot(keys.record_key(approval_id).encode()))
+
+
+def _shard_channels(cluster: ClusterSetup, port: int) -> set[str]:
+    with cluster.client(port) as node:
+        return set(node.execute_command("PUBSUB", "SHARDCHANNELS"))  # type: ignore[no-untyped-call]
+
+
+async def test_cluster_decisions_go_out_on_shard_channels_each_heard_on_its_own_master(cluster: ClusterSetup) -> None:
+    for tag in keys.all_buckets():  # the script may SPUBLISH only in the slot of the keys it declares
+        assert key_slot(keys.decided_channel(tag).encode()) == key_slot(keys.pending_key(tag).encode())
+    waiter_side, clicker_side = await open_on(on_cluster(cluster)), await open_on(on_cluster(cluster))
+
+    heard = {port: _shard_channels(cluster, port) for port in cluster.ports}
+    assert set().union(*heard.values()) == set(keys.decided_channels())
+    for port, channels in heard.items():
+        assert channels == {c for c in keys.decided_channels() if cluster.slot_owner(key_slot(c.encode())) == port}
+        with cluster.client(port) as node:
+            assert node.pubsub_numsub(keys.DECIDED_CHANNEL) == [(keys.DECIDED_CHANNEL, 0)]  # no classic channel
+    assert len(waiter_side.subscriber.listeners) == 3  # one pub/sub connection per master
+    approvals = [await ask(waiter_side, workflow_id=f"shard-{n}") for n in range(12)]
+    waiters = [asyncio.create_task(waiter_side.wait(a.id)) for a in approvals]
+    await waiting(waiter_side, len(approvals))
+
+    for approval in approvals:
+        await clicker_side.decide(approval.id, Outcome.APPROVED, "U0BOB45678")
+
+    decided = await asyncio.wait_for(asyncio.gather(*waiters), 5)
+    assert [d.decider for d in decided] == ["U0BOB45678"] * len(approvals)
+    assert all(d.decided_ms > 0 for d in decided)  # woken by the message's fields, not a re-read
+    await close_store(waiter_side)
+    await close_store(clicker_side)
+
+
+async def test_cluster_decisions_made_while_shard_connections_were_dropped_are_not_lost(cluster: ClusterSetup) -> None:
+    waiter_side, clicker_side = await open_on(on_cluster(cluster)), await open_on(on_cluster(cluster))
+    approvals = [await ask(waiter_side, workflow_id=f"drop-{n}") for n in range(30)]
+    assert {_owner_of(cluster, a.id) for a in approvals} == set(cluster.ports)
+    waiters = [asyncio.create_task(waiter_side.wait(a.id)) for a in approvals]
+    await waiting(waiter_side, len(approvals))
+
+    killed = 0
+    for port in cluster.ports:
+        with cluster.client(port) as node:
+            killed += node.client_kill_filter(_type="pubsub")
+    for approval in approvals:
+        await clicker_side.decide(approval.id, Outcome.APPROVED, "U0BOB45678")
+
+    decided = await asyncio.wait_for(asyncio.gather(*waiters), 10)
+    assert killed == 6  # the three shard connections of each store
+    assert [d.state for d in decided] == [State.APPROVED] * len(approvals)
+    await close_store(waiter_side)
+    await close_store(clicker_side)
+
+
+async def _fail_over(own_cluster: ClusterSetup, how: str) -> None:
+    """Waits on approvals of one master's slots survive that master's failover, however it happens."""
+    victim = own_cluster.ports[0]
+    replica = own_cluster.add_replica(victim)
+    waiter_side, clicker_side = await open_on(on_cluster(own_cluster)), await open_on(on_cluster(own_cluster))
+    approvals = [await ask(waiter_side, workflow_id=f"fo-{n}") for n in range(40)]
+    on_victim = [a for a in approvals if _owner_of(own_cluster, a.id) == victim]
+    assert on_victim
+    waiters = {a.id: asyncio.create_task(waiter_side.wait(a.id)) for a in approvals}
+    await waiting(waiter_side, len(approvals))
+
+    if how == "kill":
+        own_cluster.kill(victim)  # the replica takes over after the node timeout (2 s)
+        await asyncio.to_thread(own_cluster.await_master, replica)
+    else:
+        with own_cluster.client(replica) as node:
+            node.execute_command("CLUSTER", "FAILOVER")  # type: ignore[no-untyped-call]
+        await asyncio.to_thread(own_cluster.await_master, replica)
+    assert not any(waiters[a.id].done() for a in approvals)
+    for approval in on_victim:
+        await clicker_side.decide(approval.id, Outcome.APPROVED, "U0BOB45678")
+
+    decided = await asyncio.wait_for(asyncio.gather(*(waiters[a.id] for a in on_victim)), 15)
+    assert [d.state for d in decided] == [State.APPROVED] * len(on_victim)
+    moved = waiter_side.subscriber  # its shard listeners now follow the new master
+    await until(lambda: f"127.0.0.1:{replica}" in moved.owners(), timeout=15)
+    rest = [a for a in approvals if a not in on_victim]
+    await asyncio.gather(*(clicker_side.decide(a.id, Outcome.CANCELLED, "U0BOB45678") for a in rest))
+    assert {d.state for d in await asyncio.wait_for(asyncio.gather(*(waiters[a.id] for a in rest)), 5)} == {
+        State.CANCELLED
+    }
+    await close_store(waiter_side)
+    await close_store(clicker_side)
+
+
+async def test_cluster_a_killed_master_replaced_by_its_replica_still_wakes_its_waiters(
+    own_cluster: ClusterSetup,
+) -> None:
+    await _fail_over(own_cluster, "kill")
+
+
+async def test_cluster_a_manual_failover_still_wakes_the_waiters_of_the_moved_slots(own_cluster: ClusterSetup) -> None:
+    await _fail_over(own_cluster, "manual")

@@ -13,6 +13,7 @@ import zlib
 BUCKETS = 16
 PREFIX = "appr"
 DECIDED_CHANNEL = f"{PREFIX}:decided"
+"""Where decisions are published on one server or a Sentinel master (``PUBLISH``)."""
 
 DEFAULT_RETENTION_S = 7 * 24 * 3600
 """How long a record stays readable after its decision (and after its deadline, if never decided)."""
@@ -48,6 +49,16 @@ def unshown_key(bucket_tag: str) -> str:
     """ZSET of decided approval ids in one bucket whose card does not show their state yet, scored by when a
     reconciler may next report them (ms)."""
     return f"{PREFIX}:{bucket_tag}:unshown"
+
+
+def decided_channel(bucket_tag: str) -> str:
+    """Where decisions of one bucket are published on Redis Cluster (``SPUBLISH``): a shard channel in the slot of
+    the bucket's keys, so the TRANSITION script may publish on it and only that slot's shard carries it."""
+    return f"{PREFIX}:{bucket_tag}:decided"
+
+
+def decided_channels() -> list[str]:
+    return [decided_channel(tag) for tag in all_buckets()]
 
 
 def message_key(channel: str, ts: str) -> str:

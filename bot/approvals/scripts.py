@@ -47,7 +47,8 @@ TRANSITION = (
     _NOW
     + """
 -- KEYS: record, pending, audit, unshown
--- ARGV: id, outcome, user, feedback, mode, retention_ms, audit_retention_ms, channel, nonce, grace_ms
+-- ARGV: id, outcome, user, feedback, mode, retention_ms, audit_retention_ms, channel, nonce, grace_ms, publish
+--       (publish 'sharded': SPUBLISH on the bucket's shard channel, on Redis Cluster; else PUBLISH)
 -- mode 'decide': a person's decision; past the deadline it becomes 'expired' instead (audited with the clicker).
 -- mode 'expire': expire if the deadline has passed, else say how long is left.
 -- mode 'force': expire now (the local waiter gave up early).
@@ -94,8 +95,13 @@ redis.call('XADD', KEYS[3], 'MINID', '~', int(now - tonumber(ARGV[7])), '*',
   'event', outcome, 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
   'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', int(now - tonumber(f[3])),
   'late_click_by', late_click_by)
-redis.call('PUBLISH', ARGV[8], cjson.encode({id = ARGV[1], state = outcome, decider = user,
-  decided_ms = int(now), feedback = feedback}))
+local decided = cjson.encode({id = ARGV[1], state = outcome, decider = user, decided_ms = int(now),
+  feedback = feedback})
+if ARGV[11] == 'sharded' then
+  redis.call('SPUBLISH', ARGV[8], decided)  -- a shard channel of this bucket's slot (keys.decided_channel)
+else
+  redis.call('PUBLISH', ARGV[8], decided)
+end
 local status = 'ok'
 if outcome == 'expired' then status = 'expired' end
 return {status, redis.call('HGETALL', KEYS[1])}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import TypeVar
 
 import redis.asyncio as aioredis
@@ -24,7 +23,7 @@ from bot.approvals.models import Approval, ApprovalKey, Outcome, State, as_text,
 from bot.approvals.reads import RecordReader
 from bot.approvals.reconciler import CardReconciler
 from bot.approvals.settings import StoreSettings
-from bot.approvals.subscriber import MISSING, DecisionSubscriber
+from bot.approvals.subscriber import MISSING, DecisionSubscriber, sharded
 from bot.approvals.transitions import (
     Mode,
     TransitionResult,
@@ -56,6 +55,7 @@ class ApprovalStore:
             redis, idle_s=self._settings.liveness_idle_s, reply_timeout_s=self._settings.liveness_timeout_s
         )
         self._reader = RecordReader(redis)
+        self._sharded = sharded(redis)
         self._create = redis.register_script(scripts.CREATE)
         self._transition = redis.register_script(scripts.TRANSITION)
         self._attach = redis.register_script(scripts.ATTACH)
@@ -224,6 +224,10 @@ class ApprovalStore:
                         woken = await fut
                 except TimeoutError:
                     woken = None
+                if woken is not None and "decided_ms" in woken:  # a message: it carries the decided fields
+                    return approval.with_decision(
+                        State(woken["state"]), woken["decider"], int(woken["decided_ms"]), woken["feedback"]
+                    )
                 # A fresh future before asking Redis again, so no decision can slip between the two.
                 self._subscriber.unregister(approval_id, fut)
                 fut = self._subscriber.register(approval_id)
@@ -240,17 +244,9 @@ class ApprovalStore:
             self._subscriber.unregister(approval_id, fut)
 
     async def _decided(self, approval: Approval, woken: dict[str, str]) -> Approval:
-        """The record after a wake-up: from the message's fields, or re-read after a resync."""
+        """The record re-read after a resync woke its waiter."""
         if woken.get("state") == MISSING:
             raise UnknownApproval(approval.id)
-        if "decided_ms" in woken:
-            return replace(
-                approval,
-                state=State(woken["state"]),
-                decider=woken["decider"],
-                decided_ms=int(woken["decided_ms"]),
-                feedback=woken["feedback"],
-            )
         fresh = await self._retrying(lambda: self.get(approval.id))
         if fresh is None:
             raise UnknownApproval(approval.id)
@@ -282,7 +278,9 @@ class ApprovalStore:
     ) -> TransitionResult:
         reply = await self._transition(
             keys=transition_keys(approval_id),
-            args=transition_args(approval_id, outcome, user, feedback, mode, nonce=nonce, settings=self._settings),
+            args=transition_args(
+                approval_id, outcome, user, feedback, mode, nonce=nonce, settings=self._settings, sharded=self._sharded
+            ),
         )
         result = parse_transition(approval_id, reply)
         if result.changed:

@@ -1,11 +1,12 @@
-"""One pub/sub connection per process that wakes any number of local waiters.
+"""The waiters of one process and what wakes them: pub/sub messages, and re-reads of their records.
 
-Pub/sub is only a wake-up hint: the record in Redis is the truth. redis-py re-subscribes silently after a dropped
-connection and pub/sub keeps nothing for absent subscribers, so every ``subscribe`` confirmation (the only sign of
-a reconnect) triggers a resync: the states of all locally awaited approvals are re-read and the decided ones are
-woken. A connection can also stay open and deliver nothing (half-open TCP, a stalled server), which neither
-redis-py's ``health_check_interval`` nor a blocking read notices; so the reader reads with a timeout, sends its
-own PING after ``idle_s`` of silence, and reconnects when nothing comes back within ``reply_timeout_s``.
+Pub/sub is only a wake-up hint: the record in Redis is the truth. Every subscription confirmation (the first, or a
+silent re-subscription after a reconnect: ``listener.py``) triggers a resync, which re-reads the states of all
+locally awaited approvals and wakes the decided ones. Confirmations that arrive while a resync runs (a cluster
+confirms each shard channel on its own) are covered by one more resync after it, not one each.
+
+Where decisions are heard: on one server or a Sentinel master, one connection ``SUBSCRIBE``d to the classic
+channel; on Redis Cluster, one connection per master, ``SSUBSCRIBE``d to the bucket channels (``shards.py``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from bot.approvals import keys
 from bot.approvals.errors import StoreClosed
+from bot.approvals.listener import ChannelListener, unchanged
 from bot.approvals.models import as_text
+from bot.approvals.shards import ShardListeners
 from bot.approvals.topology import is_cluster
 
 log = logging.getLogger(__name__)
@@ -29,54 +33,77 @@ log = logging.getLogger(__name__)
 MISSING = "missing"
 """What a waiter is woken with when its record has vanished from Redis."""
 
-PING_TOKEN = "approvals-liveness"
-
 _RESYNC_BATCH = 500
+_DECIDED = ("state", "decider", "decided_ms", "feedback")
 
 Fields = dict[str, str]
 
 
+def sharded(redis: object) -> bool:
+    """Whether decisions on this client's Redis go out on shard channels (Redis Cluster) or the classic one."""
+    return is_cluster(redis)
+
+
 class DecisionSubscriber:
-    def __init__(
-        self,
-        redis: aioredis.Redis,
-        channel: str = keys.DECIDED_CHANNEL,
-        *,
-        idle_s: float = 1.5,
-        reply_timeout_s: float = 2.0,
-    ) -> None:
+    def __init__(self, redis: aioredis.Redis, *, idle_s: float = 1.5, reply_timeout_s: float = 2.0) -> None:
         self._redis = redis
-        self._channel = channel
         self._idle_s = idle_s
         self._reply_timeout_s = reply_timeout_s
         self._waiters: dict[str, set[asyncio.Future[Fields]]] = {}
-        self._pubsub: aioredis.client.PubSub | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._listener: ChannelListener | None = None
+        self._shards: ShardListeners | None = None
         self._subscribed = asyncio.Event()
+        self._resyncer: asyncio.Task[None] | None = None
+        self._resync_again = False
         self._closing = False
 
     async def start(self) -> None:
-        if is_cluster(self._redis):
-            # A cluster client learns its slots on its first command; its pub/sub needs them to pick a node. The
-            # TRANSITION script's PUBLISH is broadcast to every node, so any node hears every decision.
-            await self._redis.initialize()
-        self._pubsub = self._redis.pubsub()
-        await self._pubsub.subscribe(self._channel)
-        self._reader = asyncio.create_task(self._read(), name="approval-subscriber")
+        """Subscribe; returns once every channel's subscription is confirmed."""
+        if sharded(self._redis):
+            self._shards = ShardListeners(self._redis, keys.decided_channels(), self._listen)  # type: ignore[arg-type]
+            await self._shards.start()
+        else:
+            self._listener = self._listen(self._redis.pubsub(push_handler_func=unchanged), [keys.DECIDED_CHANNEL])
+            await self._listener.start()
         await self._subscribed.wait()
+
+    def _listen(self, pubsub: PubSub, channels: Sequence[str], name: str = "approval-listener") -> ChannelListener:
+        shards = self._shards
+        return ChannelListener(
+            pubsub,
+            channels,
+            sharded=shards is not None,
+            on_data=self._on_message,
+            on_subscribed=self._on_subscribed,
+            on_moved=shards.check if shards is not None else lambda: None,
+            on_lost=shards.check if shards is not None else lambda: None,
+            idle_s=self._idle_s,
+            reply_timeout_s=self._reply_timeout_s,
+            name=name,
+        )
+
+    @property
+    def listeners(self) -> list[ChannelListener]:
+        """The pub/sub connections' listeners (one, or one per cluster master)."""
+        if self._shards is not None:
+            return self._shards.listeners
+        return [self._listener] if self._listener is not None else []
+
+    def owners(self) -> dict[str, tuple[str, ...]]:
+        """On Redis Cluster, node (``host:port``) -> the shard channels heard there; else empty."""
+        return self._shards.owners if self._shards is not None else {}
 
     async def aclose(self) -> None:
         """Stop reading; every registered waiter's future raises ``StoreClosed``."""
-        self._closing = True  # redis-py can swallow a cancellation (see connection.raise_if_cancelled)
-        if self._reader is not None:
-            self._reader.cancel()
+        self._closing = True
+        if self._shards is not None:
+            await self._shards.aclose()
+        if self._listener is not None:
+            await self._listener.aclose()
+        if self._resyncer is not None:
+            self._resyncer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-            self._reader = None
-        if self._pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-            self._pubsub = None
+                await self._resyncer
         for futures in self._waiters.values():
             for fut in futures:
                 if not fut.done():
@@ -93,7 +120,11 @@ class DecisionSubscriber:
         """A future resolved when ``approval_id`` leaves ``pending``: with the decided fields (``state``,
         ``decider``, ``decided_ms``, ``feedback``) from a message, or only ``state`` after a resync."""
         fut: asyncio.Future[Fields] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(approval_id, set()).add(fut)
+        futures = self._waiters.get(approval_id)
+        if futures is None:
+            self._waiters[approval_id] = {fut}
+        else:
+            futures.add(fut)
         return fut
 
     def unregister(self, approval_id: str, fut: asyncio.Future[Fields]) -> None:
@@ -109,61 +140,32 @@ class DecisionSubscriber:
             if not fut.done():
                 fut.set_result(fields)
 
-    async def _read(self) -> None:
-        assert self._pubsub is not None
-        loop = asyncio.get_running_loop()
-        backoff = 0.05
-        heard = loop.time()
-        pinged: float | None = None  # when our PING went out, while its answer is awaited
-        while not self._closing:
-            try:
-                if pinged is None and loop.time() - heard >= self._idle_s:
-                    await self._pubsub.ping(PING_TOKEN)
-                    pinged = loop.time()
-                wait_s = self._idle_s if pinged is None else max(0.0, pinged + self._reply_timeout_s - loop.time())
-                message = await self._pubsub.get_message(timeout=wait_s)
-            except (RedisError, OSError) as exc:
-                log.warning("approval subscriber lost Redis (%s); reconnecting in %.2fs", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
-                heard, pinged = loop.time(), None
-                continue
-            if message is None:
-                if pinged is not None and loop.time() - pinged >= self._reply_timeout_s:
-                    log.warning("approval subscriber heard nothing for %.1fs; reconnecting", loop.time() - heard)
-                    await self._drop_connection()
-                    heard, pinged = loop.time(), None
-                continue
-            heard, pinged, backoff = loop.time(), None, 0.05  # anything at all proves the connection alive
-            if message["type"] == "message":
-                self._on_message(as_text(message["data"]))
-            elif message["type"] == "subscribe":
-                # First subscription or a silent re-subscription after a reconnect: anything published
-                # while we were away is lost, so re-read every record we are waiting for.
-                # Done inline: messages arriving meanwhile wait in the socket, and the resync uses another
-                # connection of the pool.
-                self._subscribed.set()
-                try:
-                    await self.resync()
-                except (RedisError, OSError) as exc:
-                    log.warning("approval resync failed (%s); the next reconnect or sweep retries it", exc)
-
-    async def _drop_connection(self) -> None:
-        """Close the deaf socket; the next read reconnects, redis-py re-subscribes, and that triggers a resync."""
-        assert self._pubsub is not None
-        connection = self._pubsub.connection
-        if connection is not None:
-            await connection.disconnect(nowait=True)
-
-    def _on_message(self, data: str) -> None:
+    def _on_message(self, data: str | bytes) -> None:
         try:
             decided = json.loads(data)
-            fields = {key: str(decided[key]) for key in ("state", "decider", "decided_ms", "feedback")}
-            approval_id = str(decided["id"])
+            approval_id = decided["id"]
+            fields = {key: decided[key] for key in _DECIDED}
+            if not all(isinstance(value, str) for value in (approval_id, *fields.values())):
+                raise TypeError("decision fields are strings")
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed decision message")
             return
         self._wake(approval_id, fields)
+
+    def _on_subscribed(self) -> None:
+        if all(set(listener.channels) <= listener.confirmed for listener in self.listeners):
+            self._subscribed.set()
+        self._resync_again = True
+        if self._resyncer is None or self._resyncer.done():
+            self._resyncer = asyncio.create_task(self._resync_while_asked(), name="approval-resync")
+
+    async def _resync_while_asked(self) -> None:
+        while self._resync_again and not self._closing:
+            self._resync_again = False
+            try:
+                await self.resync()
+            except (RedisError, OSError) as exc:
+                log.warning("approval resync failed (%s); the next reconnect or sweep retries it", exc)
 
     async def resync(self) -> int:
         """Re-read the state of every awaited approval; wake those that are decided or gone. Returns how many."""

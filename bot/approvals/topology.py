@@ -2,8 +2,9 @@
 
 redis-py has no URL scheme for Sentinel or Cluster, so a ``Topology`` names the one way in use. Whichever it is,
 the engine gets one client with bounded calls (``connection.py``). On a cluster, the engine's Lua scripts stay
-legal because every script's KEYS share one approval's hash-tag bucket (``keys.py``); the TRANSITION script's
-``PUBLISH`` is broadcast by the cluster to every node, so the decision subscriber may listen on any node.
+legal because every script's KEYS share one approval's hash-tag bucket (``keys.py``); on a cluster (Redis 7.0+)
+the TRANSITION script ``SPUBLISH``es on its bucket's shard channel, which is in the same slot, and the decision
+subscriber listens on every master (``shards.py``); elsewhere it ``PUBLISH``es on one classic channel.
 """
 
 from __future__ import annotations

@@ -55,7 +55,9 @@ def transition_args(
     *,
     nonce: str,
     settings: StoreSettings,
+    sharded: bool = False,
 ) -> list[str | int]:
+    """``sharded``: publish the decision on the bucket's shard channel (Redis Cluster), not the classic one."""
     return [
         approval_id,
         outcome,
@@ -64,9 +66,10 @@ def transition_args(
         mode,
         int(settings.retention_s * 1000),
         int(settings.audit_retention_s * 1000),
-        keys.DECIDED_CHANNEL,
+        keys.decided_channel(keys.bucket(approval_id)) if sharded else keys.DECIDED_CHANNEL,
         nonce,
         int(settings.report_grace_s * 1000),
+        "sharded" if sharded else "classic",
     ]
 
 
