@@ -52,6 +52,7 @@ class SlackEmulator(Inputs, Observations):
     caller who forgets gets ``missing_scope`` rather than more rights than the installed app.
     ``clock`` (or ``advance``) moves the emulator's time for expiry, rate limits and the ack deadline.
     ``enterprise_id`` makes it an Enterprise Grid workspace (``enterprise`` objects in payloads).
+    ``rate_limits=False`` lifts the Web API rate limits (for benchmarks of the bot's own throughput only).
 
     Envelopes wait up to 10 s for an open connection, then raise ``TimeoutError``; events caused by Web
     API calls (the bot's own posts and edits, in channels the bot is in) are delivered in the background.
@@ -74,6 +75,7 @@ class SlackEmulator(Inputs, Observations):
         bot_name: str = "approval-bot",
         host: str = "127.0.0.1",
         port: int = 0,
+        rate_limits: bool = True,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -106,7 +108,7 @@ class SlackEmulator(Inputs, Observations):
         self._methods = Methods(
             self.workspace, self.recorder, self._echo, lambda: self.url, self._hub.issue_ticket, self.grants
         )
-        limiter = RateLimiter(self.clock, self._channel_key)
+        limiter = RateLimiter(self.clock, self._channel_key, enabled=rate_limits)
         self._web = WebApi(self._methods, self.recorder, limiter, bot_token=bot_token, app_token=app_token)
         self._responses = ResponseUrls(self._methods, lambda: self.url, self.clock)
 

@@ -91,16 +91,19 @@ class RateLimiter:
     """One bucket per (method) and, for chat.postMessage, per (method, channel) too.
 
     ``channel_key`` turns a ``channel`` argument (ID or name) into the ID, so ``#approvals`` and its ID
-    share one bucket.
+    share one bucket. With ``enabled`` False nothing is ever limited (benchmarks measuring the bot, not Slack).
     """
 
-    def __init__(self, clock: Clock, channel_key: Callable[[str], str]) -> None:
+    def __init__(self, clock: Clock, channel_key: Callable[[str], str], *, enabled: bool = True) -> None:
         self.clock = clock
         self.channel_key = channel_key
+        self.enabled = enabled
         self._buckets: dict[tuple[str, str], Bucket] = {}
 
     def retry_after(self, method: str, channel: str | None) -> int | None:
         """None when the call may go ahead (and is counted), else the ``Retry-After`` seconds."""
+        if not self.enabled:
+            return None
         now = self.clock.now()
         wanted: list[tuple[tuple[str, str], str]] = []
         if method in METHOD_TIERS:

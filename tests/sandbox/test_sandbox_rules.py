@@ -11,7 +11,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.sandbox import SlackEmulator
 from bot.sandbox.ratelimits import METHOD_TIERS, TIERS
-from tests.sandbox.support import Connect, command_app, next_item
+from tests.sandbox.support import SANDBOX_SCOPES, Connect, command_app, next_item
 
 
 async def error_of(call: Any) -> dict[str, Any]:
@@ -150,6 +150,23 @@ async def test_post_message_bursts_then_one_per_second_per_channel(
     slack.advance(1)
     await client.chat_postMessage(channel=approvals, text="a second later")
     assert [m.text for m in slack.messages(approvals)] == [f"card {i}" for i in range(burst)] + ["a second later"]
+
+
+async def test_rate_limits_are_on_by_default_and_lifted_only_when_asked() -> None:
+    async def posts_before_a_429(**options: Any) -> int:
+        async with SlackEmulator(scopes=SANDBOX_SCOPES, **options) as emulator:
+            channel = emulator.add_channel("burst", members=[emulator.bot_user_id])
+            client = AsyncWebClient(token=emulator.bot_token, base_url=emulator.api_url)
+            for n in range(10):
+                try:
+                    await client.chat_postMessage(channel=channel, text=f"{n}")
+                except SlackApiError as exc:
+                    assert exc.response["error"] == "ratelimited"
+                    return n
+            return 10
+
+    burst = TIERS["post_per_channel"].burst
+    assert (await posts_before_a_429(), await posts_before_a_429(rate_limits=False)) == (burst, 10)
 
 
 async def test_other_methods_by_tier(slack: SlackEmulator, client: AsyncWebClient, approvals: str) -> None:
