@@ -1,6 +1,11 @@
 """``approval-bot run | demo``: the one place that turns the environment into a running bot.
 
 Bad configuration ends with one line on stderr and exit status 2, never a traceback.
+
+SIGTERM or Ctrl-C shuts the bot down gracefully (``Service.shutdown``) and exits within 10 s in every case: 0 when
+everything was handed over, 1 when something was left (the last log line says what). A second signal during the
+shutdown exits at once (128 + the signal's number), and so does a last-resort timer, should the event loop itself
+be stuck.
 """
 
 from __future__ import annotations
@@ -8,9 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Sequence
+from types import FrameType
+
+import redis.asyncio as aioredis
 
 from bot.config import ConfigError, Settings, load_dotenv_file, load_settings
 from bot.service import Service, load_model, open_redis
@@ -18,6 +29,12 @@ from bot.slack.startup import StartupError
 from workflows.model import ModelConfigError
 
 log = logging.getLogger("approval-bot")
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+REDIS_CLOSE_S = 0.5
+LEFTOVERS_S = 0.3
+EXIT_S = 9.0
+"""From the first signal to the process's end, whatever happens: Kubernetes and compose send SIGKILL at 10 s."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,24 +66,96 @@ async def run(settings: Settings) -> int:
     model = await load_model(settings)
     redis = await open_redis(settings)
     try:
-        async with Service(settings, redis, model):
-            await _until_signalled()
-            log.info("shutting down")
+        async with Service(settings, redis, model) as service:
+            signum = await _until_signalled()
+            began = time.monotonic()
+            _exit_on_second_signal()
+            _LastResort(service, EXIT_S).start()
+            log.info("shutting down (%s)", signal.Signals(signum).name)
+            left = await service.shutdown()
     finally:
-        await redis.aclose()
+        redis_left = await _close_redis(redis)
+    left += redis_left
+    await _cancel_leftovers(LEFTOVERS_S)
+    elapsed = time.monotonic() - began
+    if left:
+        log.warning("shut down in %.1f s, leaving: %s", elapsed, "; ".join(left))
+        return 1
+    log.info("shut down in %.1f s; everything handed over", elapsed)
     return 0
 
 
-async def _until_signalled() -> None:
-    stop = asyncio.Event()
+async def _until_signalled() -> int:
+    """The first SIGINT or SIGTERM."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    got: asyncio.Future[int] = loop.create_future()
+
+    def signalled(signum: int) -> None:
+        if not got.done():
+            got.set_result(signum)
+
+    for sig in SIGNALS:
+        loop.add_signal_handler(sig, signalled, sig)
     try:
-        await stop.wait()
+        return await got
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in SIGNALS:
             loop.remove_signal_handler(sig)
+
+
+def _exit_on_second_signal() -> None:
+    """From now on a signal ends the process at once, even while the event loop is busy."""
+
+    def now(signum: int, frame: FrameType | None) -> None:
+        os.write(
+            2, f"approval-bot: second signal ({signal.Signals(signum).name}) during shutdown; exiting now\n".encode()
+        )
+        os._exit(128 + signum)
+
+    for sig in SIGNALS:
+        signal.signal(sig, now)
+
+
+class _LastResort(threading.Thread):
+    """Ends the process ``seconds`` after it is started, whatever the event loop is doing (a blocked loop, a task
+    that swallows its cancellation, an executor thread stuck in a DNS lookup)."""
+
+    def __init__(self, service: Service, seconds: float) -> None:
+        super().__init__(name="shutdown-deadline", daemon=True)
+        self._service = service
+        self._seconds = seconds
+
+    def run(self) -> None:
+        time.sleep(self._seconds)
+        stage = self._service.stage
+        os.write(2, f"approval-bot: shutdown did not end within {self._seconds:.0f} s ({stage}); exiting\n".encode())
+        os._exit(1)
+
+
+async def _cancel_leftovers(timeout: float) -> None:
+    """Cancel and briefly await what libraries left running (AutoGen's runtime tasks of a run that was cut short),
+    so that their cancellation is handled here rather than reported as errors by ``asyncio.run``."""
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return
+    done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("a leftover task ended with %r", task.exception())
+    if pending:
+        log.debug("%d leftover task(s) did not end when cancelled", len(pending))
+
+
+async def _close_redis(redis: aioredis.Redis) -> list[str]:
+    try:
+        async with asyncio.timeout(REDIS_CLOSE_S):
+            await redis.aclose()
+    except TimeoutError:
+        return [f"the Redis client: not closed within {REDIS_CLOSE_S:.1f} s"]
+    return []
 
 
 def _configure_logging(settings: Settings) -> None:

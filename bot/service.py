@@ -2,12 +2,20 @@
 
 Used by ``approval-bot run`` (real Slack) and ``approval-bot demo`` (the emulator); both hand it settings, a
 Redis client and a model factory.
+
+Shutdown (``shutdown``) stops taking runs at once, then closes in reverse: Socket Mode once every envelope it
+received is acked (then what listeners do after their ack), the worker (its runs stopped, their leases given
+back), the prompter's card updates, the approval store. Every step is bounded and the whole has one deadline, so
+a stalled Redis, an unreachable Slack or a hanging model call cannot hold the process; what a step leaves undone
+is returned in words.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from functools import partial
 from types import TracebackType
@@ -78,6 +86,29 @@ async def open_redis(settings: Settings, *, advice: str | None = None) -> aiored
     return redis
 
 
+SHUTDOWN_S = 7.5
+"""The whole of ``Service.shutdown``; the CLI adds the Redis client's close and exits by 10 s in any case."""
+STOP_TAKING_S = 0.5
+ACKS_S = 1.5
+SOCKET_CLOSE_S = 0.5
+LISTENERS_S = 1.5
+RUNS_STOP_S = 1.5
+RUNS_RELEASE_S = 2.0
+CARDS_S = 1.0
+STORE_S = 0.5
+
+Closing = Callable[[], Awaitable[list[str] | None]]
+"""A closing step: closes one thing and says what it left undone (nothing: ``None`` or ``[]``)."""
+
+
+class Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+
+    def left(self, at_most: float) -> float:
+        return max(0.0, min(at_most, self.at - time.monotonic()))
+
+
 class Service:
     def __init__(self, settings: Settings, redis: aioredis.Redis, model: ModelFactory) -> None:
         if settings.slack_bot_token is None or settings.slack_app_token is None:
@@ -88,20 +119,57 @@ class Service:
         self.workspace: Workspace | None = None
         self.runner: WorkflowRunner | None = None
         self.worker: Worker | None = None
+        self.stage = "starting"
+        """What the service is doing now (read by the CLI's last-resort exit to say where it was stuck)."""
         self._stack = AsyncExitStack()
+        self._deadline = Deadline(SHUTDOWN_S)
+        self._left: list[str] | None = None
 
     async def __aenter__(self) -> Service:
         try:
             await self._start()
         except BaseException:
-            await self._stack.aclose()
+            await self.shutdown()
             raise
+        self.stage = "running"
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        await self.shutdown()
+
+    async def shutdown(self, budget_s: float = SHUTDOWN_S) -> list[str]:
+        """Stop taking runs, then close everything in reverse order, each step bounded and all within
+        ``budget_s``; returns what was left undone (empty: everything was handed over). Idempotent."""
+        if self._left is not None:
+            return self._left
+        self._left = []
+        self._deadline = Deadline(budget_s)
+        if self.worker is not None:
+            self.stage = "stopping taking runs"
+            await self.worker.stop_taking(self._deadline.left(STOP_TAKING_S))
         await self._stack.aclose()
+        self.stage = "closed"
+        return self._left
+
+    def _closes(self, what: str, bound_s: float, close: Closing) -> None:
+        """Push a closing step: run at shutdown (in reverse order) within ``bound_s`` and the deadline."""
+
+        async def step() -> None:
+            assert self._left is not None
+            self.stage = f"closing {what}"
+            seconds = self._deadline.left(bound_s)
+            try:
+                async with asyncio.timeout(seconds):
+                    self._left.extend(await close() or [])
+            except TimeoutError:
+                self._left.append(f"{what}: not closed within {seconds:.1f} s")
+            except Exception:  # one step failing must not keep the others from closing
+                log.exception("closing %s failed", what)
+                self._left.append(f"{what}: failed while closing")
+
+        self._stack.push_async_callback(step)
 
     async def _start(self) -> None:
         settings = self.settings
@@ -118,7 +186,7 @@ class Service:
         store_settings = StoreSettings(retention_s=settings.retention, audit_retention_s=settings.audit_retention)
         store = ApprovalStore(self.redis, store_settings)
         await store.start()
-        self._stack.push_async_callback(store.aclose)
+        self._closes("the approval store", STORE_S, _closing(store.aclose))
         prompter = Prompter(
             client,
             store,
@@ -129,7 +197,7 @@ class Service:
             mention_approvers=settings.mention_approvers,
         )
         store.on_transition(prompter.show_outcome)
-        self._stack.push_async_callback(prompter.aclose)
+        self._closes("card updates", CARDS_S, _closing(prompter.aclose))
 
         offered = partial(registry, ops_db=settings.ops_db)
         workflows = offered(self.model)
@@ -140,7 +208,12 @@ class Service:
         self.worker = Worker(runs, self.runner, notices)
         prompter.on_posted = self.worker.card_posted
         await self.worker.start()
-        self._stack.push_async_callback(self.worker.aclose)
+        worker = self.worker
+        self._closes(
+            "the worker",
+            RUNS_STOP_S + RUNS_RELEASE_S,
+            lambda: worker.shutdown(stop_s=RUNS_STOP_S, release_s=RUNS_RELEASE_S),
+        )
         listeners = Listeners(
             store=store,
             prompter=prompter,
@@ -154,11 +227,31 @@ class Service:
         )
         app = build_app(client, listeners)
         handler = AckingSocketModeHandler(app, app_token, on_malformed=listeners.on_malformed)
+        self._closes("Socket Mode", ACKS_S + SOCKET_CLOSE_S + LISTENERS_S, lambda: _close_socket(handler))
         await handler.connect_async()  # type: ignore[no-untyped-call]
-        self._stack.push_async_callback(handler.close_async)
         log.info(
             "approval-bot is connected to team %s; approvals go to %s (%s)",
             self.workspace.team,
             settings.approvals_channel,
             self.workspace.approvals_channel_id,
         )
+
+
+def _closing(close: Callable[[], Awaitable[None]]) -> Closing:
+    async def step() -> None:
+        await close()
+
+    return step
+
+
+async def _close_socket(handler: AckingSocketModeHandler) -> list[str]:
+    """Ack what was received, close the connection, then let listeners finish what they do after their ack."""
+    left = []
+    unacked = await handler.drain(ACKS_S)
+    if unacked:
+        left.append(f"Socket Mode: {unacked} envelope(s) not acked within {ACKS_S:.1f} s (Slack redelivers events)")
+    await handler.close_async(SOCKET_CLOSE_S)
+    cut = await handler.finish_listeners(LISTENERS_S)
+    if cut:
+        left.append(f"Socket Mode: {cut} listener(s) cut short after their ack")
+    return left

@@ -4,6 +4,10 @@ runs whose worker stopped renewing, and gives its runs back on shutdown so anoth
 A run's lease is renewed every third of ``RUN_LEASE``; a worker that cannot renew it (Redis gone for longer than a
 lease, or another worker took the run after this one was paused) stops the run at once and reports nothing: the
 run's fencing token has moved on, so nothing it would still try to record is accepted.
+
+A shutdown (``shutdown``) is bounded: runs stop through their tokens (one waiting on a card at once), any still
+inside a call after a third of ``stop_s`` are cancelled; every lease is released at once, in parallel, within
+``release_s``. A lease Redis did not take back lapses after ``RUN_LEASE``, and another replica takes the run then.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from autogen_core import CancellationToken
 from redis.exceptions import RedisError
 
 from bot.approvals import Approval
+from bot.approvals.connection import raise_if_cancelled
 from bot.durable.store import Lease, RunStore
 from bot.prompts import MessageRef
 from bot.runner import RunInterrupted, WorkflowRunner
@@ -42,6 +47,8 @@ class Worker:
         self._active: dict[str, tuple[Lease, asyncio.Task[None], CancellationToken]] = {}
         self._loop: asyncio.Task[None] | None = None
         self._stopping = False
+        self._in_hand: dict[str, str] = {}
+        """Queue entries read but not taken yet (entry id -> run): a shutdown queues their runs again."""
 
     async def start(self) -> None:
         await self.runs.ensure_group()
@@ -56,28 +63,72 @@ class Worker:
         if active is not None:
             await self.notices.card_posted(active[0].request, approval, ref)
 
-    async def aclose(self, grace_s: float = 5.0) -> None:
-        """Stop taking runs; stop every run (its pending approval stays pending) and give its lease back, so a
-        live replica resumes it at once."""
+    async def stop_taking(self, timeout: float = 0.5) -> None:
+        """Take no more runs, from now on (a run read from the queue but not taken yet is given back later)."""
         self._stopping = True
-        if self._loop is not None:
+        if self._loop is not None and not self._loop.done():
             self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+            await asyncio.wait([self._loop], timeout=timeout)
+
+    async def aclose(self) -> None:
+        await self.shutdown()
+
+    async def shutdown(self, *, stop_s: float = 2.0, release_s: float = 2.0) -> list[str]:
+        """Stop taking runs; stop every run (its pending approval stays pending: its card keeps working) within
+        ``stop_s``; then give the leases back and queue the runs again within ``release_s``, so a live replica
+        resumes them at once. Returns what was left undone, in words."""
+        await self.stop_taking()
         active = list(self._active.values())
         for lease, _, token in active:
             self.runner.stop(lease.workflow_id)
             token.cancel()
-        tasks = [task for _, task, _ in active]
-        if tasks:
-            _, late = await asyncio.wait(tasks, timeout=grace_s)
+        left: list[str] = []
+        stuck: set[asyncio.Task[None]] = set()
+        tasks = {task for _, task, _ in active}
+        if tasks:  # a waiting run stops at once; one inside a Redis or Slack call its token cannot reach is cut
+            _, late = await asyncio.wait(tasks, timeout=stop_s / 3)
             for task in late:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        for lease, _, _ in active:
-            with contextlib.suppress(RedisError, OSError):
-                if await self.runs.release(lease, self.worker_id):
-                    log.info("gave run %s back to the queue", lease.workflow_id)
+            if late:
+                _, stuck = await asyncio.wait(late, timeout=stop_s * 2 / 3)
+        if stuck:  # still running: its lease is not given back (it lapses once the process is gone)
+            left.append(f"{len(stuck)} run(s) did not stop within {stop_s:.1f} s")
+        stopped = [lease for lease, task, _ in active if task not in stuck]
+        given, kept = await self._give_back(stopped, release_s)
+        if given:
+            log.info("gave %d run(s) back to the queue", given)
+        if kept:
+            left.append(
+                f"{kept} run(s) not given back (Redis did not answer within {release_s:.1f} s): another replica "
+                f"takes them over once their lease lapses (RUN_LEASE, {self.runs.lease_ms / 1000:g} s)"
+            )
+        return left
+
+    async def _give_back(self, leases: list[Lease], timeout: float) -> tuple[int, int]:
+        """Release ``leases`` and requeue their runs, and requeue what was read but not taken, all at once;
+        returns (runs given back, runs that could not be)."""
+        releases = [asyncio.ensure_future(self.runs.release(lease, self.worker_id)) for lease in leases]
+        calls = releases + [asyncio.ensure_future(self._hand_back(e, run)) for e, run in self._in_hand.items()]
+        if not calls:
+            return 0, 0
+        try:
+            done, pending = await asyncio.wait(calls, timeout=timeout)
+        finally:
+            for call in calls:
+                call.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=0.1)
+        failed = [call for call in done if call.cancelled() or call.exception() is not None]
+        for call in failed:
+            why = "cancelled" if call.cancelled() else type(call.exception()).__name__
+            log.warning("could not give a run back (%s)", why)
+        given = sum(1 for call in releases if call in done and call not in failed and call.result())
+        return given, len(pending) + len(failed)
+
+    async def _hand_back(self, entry_id: str, workflow_id: str) -> bool:
+        await self.runs.requeue(workflow_id)
+        await self.runs.drop(entry_id)
+        return True
 
     async def _take_runs(self) -> None:
         claim_every = self.runs.lease_ms / 2000
@@ -87,19 +138,26 @@ class Worker:
             try:
                 if time.monotonic() >= next_claim:
                     next_claim = time.monotonic() + claim_every
-                    for entry_id, workflow_id in await self.runs.idle_entries(self.worker_id, 10):
-                        await self._take(entry_id, workflow_id)
+                    await self._take_all(await self.runs.idle_entries(self.worker_id, 10))
                 room = CAPACITY - len(self._active)
                 if room <= 0:
                     await asyncio.sleep(0.5)
                     continue
-                for entry_id, workflow_id in await self.runs.next_entries(self.worker_id, room, READ_BLOCK_MS):
-                    await self._take(entry_id, workflow_id)
+                await self._take_all(await self.runs.next_entries(self.worker_id, room, READ_BLOCK_MS))
                 backoff = 0.1
             except (RedisError, OSError) as exc:
                 log.warning("the run queue is unavailable (%s); retrying in %.1fs", type(exc).__name__, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    async def _take_all(self, entries: list[tuple[str, str]]) -> None:
+        """Take each entry in turn; what a shutdown interrupts stays in hand, to be given back."""
+        self._in_hand.update(entries)
+        for entry_id, workflow_id in entries:
+            if self._stopping:
+                return
+            await self._take(entry_id, workflow_id)
+            self._in_hand.pop(entry_id, None)
 
     async def _take(self, entry_id: str, workflow_id: str) -> None:
         if workflow_id in self._active:
@@ -147,6 +205,7 @@ class Worker:
             await asyncio.sleep(every)
             try:
                 held = await self.runs.renew(lease, self.worker_id)
+                raise_if_cancelled()
             except (RedisError, OSError) as exc:
                 log.warning("could not renew the lease of run %s (%s)", lease.workflow_id, type(exc).__name__)
                 held = time.monotonic() < held_until

@@ -1,14 +1,20 @@
-"""The Socket Mode handler: Bolt's, made to ack every envelope.
+"""The Socket Mode handler: Bolt's, made to ack every envelope, and to close only once the envelopes it got are
+acked.
 
 Bolt's adapter sends no ack when dispatch raises or answers non-200 (slack-facts, pitfall 1), and Bolt raises
 before any middleware runs on a ``block_actions`` payload whose ``actions`` is empty (``to_action`` indexes
 ``actions[0]`` while building middleware arguments). Slack then shows the person an error and, for events,
 retries. Here such payloads are acked at once and answered after, and any other failure is acked too.
+
+On shutdown, ``drain`` waits until every envelope received is acked, ``close_async`` closes the connection
+within a bound (a Slack that does not answer the close handshake does not hold the process), and
+``finish_listeners`` waits for what listeners do after their ack (recording a click, queueing a run).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +22,8 @@ from typing import Any
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -25,21 +33,40 @@ log = logging.getLogger(__name__)
 
 Malformed = Callable[[dict[str, Any]], Awaitable[None]]
 
+QUIET_S = 0.1
+"""An envelope Slack sent just before the signal may still be on its way: ``drain`` returns only after this long
+with nothing received and nothing unacked."""
+
 
 class AckingSocketModeHandler(AsyncSocketModeHandler):
     def __init__(self, app: AsyncApp, app_token: str, *, on_malformed: Malformed) -> None:
         super().__init__(app, app_token)
         self._on_malformed = on_malformed
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._work: set[asyncio.Task[Any]] = set()
+        """What listeners do after their ack (Bolt runs it in a task of its own), and answers to malformed
+        payloads: awaited by ``finish_listeners``."""
+        self._handling = 0
+        self._changed = asyncio.Event()
+        self._last_received = 0.0
+        self.client.on_message_listeners.append(self._received)
+        runner = app.listener_runner
+        runner.listener_start_handler = _Tracked(runner.listener_start_handler, self._keep)
 
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+        self._handling += 1
+        try:
+            await self._handle(client, req)
+            await asyncio.sleep(0)  # a listener Bolt started after an auto-ack registers itself before this ends
+        finally:
+            self._handling -= 1
+            self._changed.set()
+
+    async def _handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
         payload = req.payload if isinstance(req.payload, dict) else {}
         if req.type == "interactive" and payload.get("type") == "block_actions" and not well_formed_actions(payload):
             log.warning("acknowledged a malformed block_actions payload")
             await _ack(client, req)
-            task = asyncio.ensure_future(self._on_malformed(payload))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._keep(asyncio.ensure_future(self._on_malformed(payload)))
             return
         try:
             response = await run_async_bolt_app(self.app, req)
@@ -51,11 +78,76 @@ class AckingSocketModeHandler(AsyncSocketModeHandler):
             response = BoltResponse(status=200, body="")
         await send_async_response(client, req, response, 0.0)
 
-    async def close_async(self) -> None:
-        for task in list(self._tasks):
+    async def drain(self, timeout: float) -> int:
+        """Until every envelope received so far is acked and none arrived for ``QUIET_S``, at most ``timeout``
+        seconds; returns how many were left unacked."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            unacked = self._handling + self.client.message_queue.qsize()
+            quiet_for = loop.time() - self._last_received
+            if not unacked and quiet_for >= QUIET_S:
+                return 0
+            left = end - loop.time()
+            if left <= 0:
+                return unacked
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left if unacked else min(left, QUIET_S - quiet_for)):
+                    await self._changed.wait()
+
+    async def finish_listeners(self, timeout: float) -> int:
+        """Wait up to ``timeout`` for listeners still working after their ack; cancel the rest and return how many
+        there were."""
+        work = set(self._work)
+        if not work:
+            return 0
+        _, late = await asyncio.wait(work, timeout=timeout)
+        for task in late:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await super().close_async()  # type: ignore[no-untyped-call]
+        if late:
+            await asyncio.wait(late, timeout=0.1)
+        return len(late)
+
+    async def close_async(self, timeout: float = 1.0) -> None:
+        """Close the connection (no reconnect), waiting at most ``timeout`` for Slack to answer the close."""
+        client = self.client
+        client.closed = True
+        client.auto_reconnect_enabled = False
+        try:
+            async with asyncio.timeout(timeout):
+                await client.disconnect()  # type: ignore[no-untyped-call]
+        except TimeoutError:
+            log.warning("Socket Mode did not close within %.1f s; dropping the connection", timeout)
+        tasks = [client.message_processor, client.current_session_monitor, client.message_receiver]
+        running = [task for task in tasks if task is not None and not task.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=0.1)
+        await client.aiohttp_client_session.close()
+
+    async def _received(self, message: object) -> None:
+        self._last_received = asyncio.get_running_loop().time()
+        self._changed.set()
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        self._work.add(task)
+        task.add_done_callback(self._work.discard)
+
+
+class _Tracked(AsyncListenerStartHandler):
+    """Bolt's listener start handler, run inside the task Bolt starts for a listener: that task is kept."""
+
+    def __init__(self, inner: AsyncListenerStartHandler, keep: Callable[[asyncio.Task[Any]], None]) -> None:
+        self._inner = inner
+        self._keep = keep
+
+    async def handle(self, request: AsyncBoltRequest, response: BoltResponse | None) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._keep(task)
+        await self._inner.handle(request=request, response=response)
 
 
 def well_formed_actions(body: dict[str, Any]) -> bool:
