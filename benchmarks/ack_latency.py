@@ -1,6 +1,6 @@
 """Ack latency of the real bot for ``/agent-task`` and for card clicks, with 50 in flight and with 1; as Slack sees it.
 
-Method: everything as the end-to-end tests put it together (``tests/e2e/conftest.py``): a real ``redis-server``
+Method: everything as the end-to-end tests put it together (``benchmarks/rig.py``): a real ``redis-server``
 (``tests/redis_server.py``), the strict Slack emulator with the manifest's scopes, the scripted model behind the
 OpenAI API (``tests/model_server.py``) and ``approval-bot run`` as a subprocess (``tests/botprocess.py``).
 Latency is measured on the emulator's side, from the moment an envelope has been written on the bot's
@@ -37,8 +37,6 @@ import argparse
 import asyncio
 import math
 import os
-import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -52,23 +50,18 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.report import Row, percentile, table
+from benchmarks.rig import RUN_ID, Rig, action_ids, machine, no_proxies, run_of
 from bot.sandbox import SlackEmulator
 from bot.sandbox.entities import Message
 from bot.sandbox.records import Envelope
 from bot.slack import blocks
-from bot.slack.scopes import REQUIRED_SCOPES
-from tests.botprocess import BotProcess
-from tests.model_server import ModelServer
-from tests.redis_server import RedisServer
 
-DRAFT = "Subject: Q3 launch\n\nWe launch the new billing page on Monday."
 TARGET_S = 0.100
 """The issue's target: ack p99 <= 100 ms with 50 in flight."""
 SLACK_LIMIT_S = 3.0
 """Slack shows the person an error when an envelope is not acked within 3 s."""
 FINISH_TIMEOUT_S = 60.0
 """Plus 1.5 s a run: every card update is a chat.update (Tier 3, 50 a minute), so more than 50 wait for tokens."""
-RUN_ID = re.compile(r"wf-[0-9a-f]{12}")
 CARDS_TIMEOUT_S = 180.0
 """50 cards at 1 a second per channel take about 50 s; a run of the bot this much slower is broken."""
 
@@ -169,15 +162,6 @@ class Bench:
         return runs
 
 
-def run_of(message: Message) -> str | None:
-    approval = ((message.metadata or {}).get("event_payload") or {}).get("approval_id")
-    return str(approval).split(".")[0] if approval else None
-
-
-def action_ids(message_blocks: list[dict[str, Any]]) -> list[str]:
-    return [e["action_id"] for b in message_blocks if b["type"] == "actions" for e in b["elements"]]
-
-
 # --- one repeat -------------------------------------------------------------------------------------------------
 
 
@@ -226,33 +210,21 @@ async def loaded(bench: Bench, n: int, result: Repeat) -> None:
 
 
 async def benchmark(args: argparse.Namespace, workdir: Path) -> list[Repeat]:
-    server = RedisServer()
-    server.start()
-    bot: BotProcess | None = None
-    try:
-        async with SlackEmulator(scopes=REQUIRED_SCOPES) as slack, ModelServer() as model:
-            clock = AckClock(slack)
-            alice, bob = slack.add_user("alice"), slack.add_user("bob")
-            approvals = slack.add_channel("approvals", members=[alice, bob])
-            bench = Bench(slack, clock, alice, bob, approvals)
-            env = {"APPROVERS": f"{alice},{bob}", "LOG_LEVEL": args.log_level}
-            bot = await BotProcess(slack, server.url, workdir, answers=[DRAFT], model=model, **env).start()
-            await bot.until_connected(slack.wait_connections(1, timeout=30))
-            print(f"bot connected; its log: {bot.log}", flush=True)
-            repeats: list[Repeat] = []
-            for k in range(args.repeats):
-                result = Repeat()
-                print(f"repeat {k + 1}/{args.repeats}: baseline, 1 in flight, {args.sequential} of each", flush=True)
-                await sequential(bench, args.sequential, result)
-                print(f"repeat {k + 1}/{args.repeats}: {args.in_flight} commands, then clicks, at once", flush=True)
-                await loaded(bench, args.in_flight, result)
-                result.failures = len(slack.failures)
-                repeats.append(result)
-            return repeats
-    finally:
-        if bot is not None:
-            await bot.stop()
-        server.close()
+    async with Rig(workdir, keep=args.keep_log, LOG_LEVEL=args.log_level) as rig:
+        slack = rig.slack
+        bench = Bench(slack, AckClock(slack), rig.alice, rig.bob, rig.approvals)
+        bot = await rig.start_bot()
+        print(f"bot connected; its log: {bot.log}", flush=True)
+        repeats: list[Repeat] = []
+        for k in range(args.repeats):
+            result = Repeat()
+            print(f"repeat {k + 1}/{args.repeats}: baseline, 1 in flight, {args.sequential} of each", flush=True)
+            await sequential(bench, args.sequential, result)
+            print(f"repeat {k + 1}/{args.repeats}: {args.in_flight} commands, then clicks, at once", flush=True)
+            await loaded(bench, args.in_flight, result)
+            result.failures = len(slack.failures)
+            repeats.append(result)
+        return repeats
 
 
 # --- report -----------------------------------------------------------------------------------------------------
@@ -309,24 +281,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):  # the emulator lives on 127.0.0.1
-        os.environ.pop(var, None)
-    print(
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True
-    )
+    no_proxies()
+    print(machine(), flush=True)
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="ack-bench-"))
-    repeats = asyncio.run(benchmark(args, workdir))
+    repeats = asyncio.run(benchmark(args, Path(tempfile.mkdtemp(prefix="ack-bench-"))))
     lines = list(rows(repeats, args.in_flight, args.sequential))
     print()
     print(table(lines))
     missed = [r.metric.strip() for r in lines if r.passed is False]
     print(f"\n{len(missed)} target(s) missed: {'; '.join(missed)}" if missed else "\nall targets met")
     print(f"load average {os.getloadavg()[0]:.2f}; total {time.monotonic() - started:.1f} s")
-    if not args.keep_log:
-        for path in sorted(workdir.rglob("*"), reverse=True):
-            path.rmdir() if path.is_dir() else path.unlink()
-        workdir.rmdir()
     return 0
 
 
