@@ -26,12 +26,14 @@ import redis.asyncio as aioredis
 from bot.config import ConfigError, Settings, load_dotenv_file, load_settings
 from bot.service import Service, load_model, open_redis
 from bot.slack.startup import StartupError
-from workflows.model import ModelConfigError
+from workflows.executor import make_undumpable
+from workflows.model import ModelConfigError, RoleModels
 
 log = logging.getLogger("approval-bot")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 REDIS_CLOSE_S = 0.5
+MODELS_CLOSE_S = 0.3
 LEFTOVERS_S = 0.3
 EXIT_S = 9.0
 """From the first signal to the process's end, whatever happens: Kubernetes and compose send SIGKILL at 10 s."""
@@ -63,8 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def run(settings: Settings) -> int:
+    make_undumpable()  # before any secret is read into memory that code could reach: see workflows.executor
     model = await load_model(settings)
-    redis = await open_redis(settings)
+    try:
+        redis = await open_redis(settings)
+    except BaseException:
+        await model.aclose()
+        raise
     try:
         async with Service(settings, redis, model) as service:
             signum = await _until_signalled()
@@ -75,7 +82,8 @@ async def run(settings: Settings) -> int:
             left = await service.shutdown()
     finally:
         redis_left = await _close_redis(redis)
-    left += redis_left
+        left_models = await _close_models(model)
+    left += redis_left + left_models
     await _cancel_leftovers(LEFTOVERS_S)
     elapsed = time.monotonic() - began
     if left:
@@ -147,6 +155,15 @@ async def _cancel_leftovers(timeout: float) -> None:
             log.debug("a leftover task ended with %r", task.exception())
     if pending:
         log.debug("%d leftover task(s) did not end when cancelled", len(pending))
+
+
+async def _close_models(model: RoleModels) -> list[str]:
+    try:
+        async with asyncio.timeout(MODELS_CLOSE_S):
+            await model.aclose()
+    except TimeoutError:
+        return [f"the model clients: not closed within {MODELS_CLOSE_S:.1f} s"]
+    return []
 
 
 async def _close_redis(redis: aioredis.Redis) -> list[str]:

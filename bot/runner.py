@@ -5,6 +5,7 @@ approval engine, and says how it ended. A resumed run replays what it recorded (
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable, Mapping
 
@@ -17,7 +18,7 @@ from bot.durable.store import Lease, LeaseLost, RunStore
 from bot.durable.tools import ToolRecorder
 from bot.prompts import PromptPoster
 from bot.runs import RunOutcome, RunStatus
-from workflows import ModelFactory, ToolWrapper, Verdict, Workflow
+from workflows import ModelFactory, Models, ToolWrapper, Verdict, Workflow
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ _STATUS = {
     Verdict.DONE: RunStatus.DONE,
 }
 
-Workflows = Callable[[ModelFactory, ToolWrapper], Mapping[str, Workflow]]
-"""Builds the workflows for one run around the model factory and tool wrapper it is given (``workflows.registry``)."""
+Workflows = Callable[[Models, ToolWrapper], Mapping[str, Workflow]]
+"""Builds the workflows for one run around the models and tool wrapper it is given (``workflows.registry``)."""
 
 
 class RunInterrupted(Exception):
@@ -52,14 +53,14 @@ class WorkflowRunner:
         poster: PromptPoster,
         runs: RunStore,
         workflows: Workflows,
-        model: ModelFactory,
+        models: Models,
         timeout_s: float,
     ) -> None:
         self._store = store
         self._poster = poster
         self._runs = runs
         self._workflows = workflows
-        self._model = model
+        self._models = models
         self._timeout_s = timeout_s
         self._humans: dict[str, ApprovalInput] = {}
 
@@ -73,11 +74,15 @@ class WorkflowRunner:
         """Run (or resume) the workflow of ``lease``; raises ``RunInterrupted`` when it stopped without an end."""
         request = lease.request
         clients: list[RecordingClient] = []
+        calls = itertools.count()  # one sequence of model answers for the whole run, whichever role asks
 
-        def model() -> RecordingClient:
-            client = RecordingClient(self._model(), self._runs, lease)
-            clients.append(client)
-            return client
+        def models(role: str) -> ModelFactory:
+            def model() -> RecordingClient:
+                client = RecordingClient(self._models(role)(), self._runs, lease, calls)
+                clients.append(client)
+                return client
+
+            return model
 
         async def checkpoint(approval: Approval, state: str) -> None:  # fenced: without the lease, no card
             await self._runs.record_step(lease, approval.step, state)
@@ -98,7 +103,7 @@ class WorkflowRunner:
             token.cancel()
 
         tools = ToolRecorder(self._runs, lease, human, lost)
-        workflow = self._workflows(model, tools).get(request.workflow)
+        workflow = self._workflows(models, tools).get(request.workflow)
         if workflow is None:
             return RunOutcome(request.workflow_id, request.workflow, RunStatus.FAILED, detail="no such workflow")
         self._humans[request.workflow_id] = human

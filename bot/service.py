@@ -39,20 +39,21 @@ from bot.slack.requester import RequesterLine
 from bot.slack.socket import AckingSocketModeHandler
 from bot.slack.startup import StartupError, Workspace, preflight
 from bot.slack.threads import ThreadMarks
-from workflows import DEFAULT_WORKFLOW, ModelFactory, registry
-from workflows.model import ModelConfigError, component_config, model_factory, openai_config
+from workflows import DEFAULT_WORKFLOW, Models, registry
+from workflows.model import ModelConfigError, RoleModels, component_config, load_models, openai_config
 
 log = logging.getLogger(__name__)
 
 
-async def load_model(settings: Settings, *, fallback: dict[str, object] | None = None) -> ModelFactory:
-    """MODEL_CONFIG if set, else OpenAI with OPENAI_API_KEY, else ``fallback`` (the demo's scripted model)."""
+async def load_model(settings: Settings, *, fallback: dict[str, object] | None = None) -> RoleModels:
+    """MODEL_CONFIG if set (one model, or one per role), else OpenAI with OPENAI_API_KEY, else ``fallback`` (the
+    demo's scripted model). The caller closes it (``aclose``) when the process is done with it."""
     if settings.model_config is not None:
-        return await model_factory(component_config(settings.model_config))
+        return await load_models(component_config(settings.model_config))
     if settings.openai_api_key is not None:
-        return await model_factory(openai_config(settings.openai_api_key.get()))
+        return await load_models(openai_config(settings.openai_api_key.get()))
     if fallback is not None:
-        return await model_factory(fallback)
+        return await load_models(dict(fallback))
     raise ModelConfigError("no model configured: set OPENAI_API_KEY, or MODEL_CONFIG to an AutoGen component config")
 
 
@@ -110,7 +111,7 @@ class Deadline:
 
 
 class Service:
-    def __init__(self, settings: Settings, redis: aioredis.Redis, model: ModelFactory) -> None:
+    def __init__(self, settings: Settings, redis: aioredis.Redis, model: Models) -> None:
         if settings.slack_bot_token is None or settings.slack_app_token is None:
             raise ValueError("the service needs both Slack tokens")
         self.settings = settings

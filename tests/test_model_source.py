@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
 from autogen_core.models import UserMessage
 
 from tests.model_server import ModelServer
-from workflows.model import model_factory, replay_config
+from workflows.model import ModelConfigError, component_config, load_models, model_factory, replay_config
 
 HELLO = [UserMessage(content="hello", source="user")]
 
@@ -30,3 +35,35 @@ async def test_a_replayed_model_starts_from_its_first_answer_in_every_run() -> N
     await first.close()
     await second.close()
     await model.aclose()
+
+
+async def test_each_role_gets_its_own_model_and_the_rest_the_default() -> None:
+    async with ModelServer() as server:
+        default, drafter = server.add_answers(["from the default"]), server.add_answers(["from the drafter"])
+        models = await load_models({"default": server.config(default), "draft.drafter": server.config(drafter)})
+        assert (await models("draft.drafter")().create(HELLO)).content == "from the drafter"
+        assert (await models("ops.assistant")().create(HELLO)).content == "from the default"
+        await models.aclose()
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"draft.drafter": replay_config(["x"])}, "has no 'default' key"),
+        ({"default": replay_config(["x"]), "drafter": replay_config(["x"])}, "unknown role 'drafter' (roles: draft"),
+        ({"default": replay_config(["x"]), "ops.assistant": {"model": "gpt"}}, "role 'ops.assistant' is not an"),
+        ({"default": {"provider": "no.such.Client", "config": {}}}, "MODEL_CONFIG role 'default': the model config"),
+    ],
+)
+async def test_a_bad_role_mapping_is_one_line_naming_the_role(config: dict[str, Any], message: str) -> None:
+    with pytest.raises(ModelConfigError, match=re.escape(message)):
+        await load_models(config)
+
+
+def test_model_config_may_be_a_role_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "models.yaml"
+    path.write_text("default:\n  provider: a.B\n  config: {}\nplan.planner:\n  provider: c.D\n  config: {}\n")
+    assert set(component_config(path)) == {"default", "plan.planner"}
+    path.write_text("model: gpt-4o\n")
+    with pytest.raises(ModelConfigError, match="neither an AutoGen component config"):
+        component_config(path)

@@ -10,6 +10,7 @@ import yaml
 from autogen_core.models import ChatCompletionClient
 
 from workflows.lending import LentClient
+from workflows.types import ROLES
 
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -34,8 +35,11 @@ def component_config(path: Path) -> dict[str, Any]:
         config = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
         raise ModelConfigError(f"MODEL_CONFIG {path} is not valid JSON or YAML") from exc
-    if not isinstance(config, dict) or "provider" not in config:
-        raise ModelConfigError(f"MODEL_CONFIG {path} is not an AutoGen component config (no 'provider' key)")
+    if not isinstance(config, dict) or ("provider" not in config and "default" not in config):
+        raise ModelConfigError(
+            f"MODEL_CONFIG {path} is neither an AutoGen component config (no 'provider' key) nor a mapping of"
+            " roles to component configs (no 'default' key)"
+        )
     return config
 
 
@@ -71,6 +75,46 @@ async def model_factory(config: dict[str, Any]) -> ModelSource:
         await probe.close()
         return ModelSource(config, None)
     return ModelSource(config, probe)
+
+
+class RoleModels:
+    """Each role's model: one ``ModelSource`` for every role, or a source per role named in ``MODEL_CONFIG``
+    (``default`` for the rest)."""
+
+    def __init__(self, sources: dict[str, ModelSource]) -> None:
+        self._sources = sources
+
+    def __call__(self, role: str) -> ModelSource:
+        return self._sources.get(role) or self._sources["default"]
+
+    async def aclose(self) -> None:
+        for source in self._sources.values():
+            await source.aclose()
+
+
+async def load_models(config: dict[str, Any]) -> RoleModels:
+    """``config`` is one component config for every role, or ``{"default": ..., "<role>": ...}``; every config
+    is loaded now, so a bad one fails at start with one line naming its role."""
+    if "provider" in config:
+        return RoleModels({"default": await model_factory(config)})
+    if "default" not in config:
+        raise ModelConfigError("MODEL_CONFIG maps roles to models but has no 'default' key (for the other roles)")
+    if unknown := sorted(set(config) - {"default", *ROLES}):
+        raise ModelConfigError(f"MODEL_CONFIG names an unknown role '{unknown[0]}' (roles: {', '.join(ROLES)})")
+    sources: dict[str, ModelSource] = {}
+    try:
+        for role, role_config in config.items():
+            if not isinstance(role_config, dict) or "provider" not in role_config:
+                raise ModelConfigError(f"MODEL_CONFIG role '{role}' is not an AutoGen component config")
+            try:
+                sources[role] = await model_factory(role_config)
+            except ModelConfigError as exc:
+                raise ModelConfigError(f"MODEL_CONFIG role '{role}': {exc}") from exc
+    except BaseException:
+        for source in sources.values():
+            await source.aclose()
+        raise
+    return RoleModels(sources)
 
 
 def openai_config(api_key: str, model: str = DEFAULT_MODEL) -> dict[str, Any]:

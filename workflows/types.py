@@ -19,6 +19,17 @@ from autogen_core.tools import BaseTool
 InputFunc = Callable[[str, CancellationToken | None], Awaitable[str]]
 ModelFactory = Callable[[], ChatCompletionClient]
 """Builds a model client for one run (a replayed model then starts from its first answer each run)."""
+Models = Callable[[str], ModelFactory]
+"""The model factory of each role (``ROLES``): ``MODEL_CONFIG`` may give each role its own model."""
+
+ROLES = ("draft.drafter", "plan.planner", "plan.implementer", "ops.assistant")
+"""Every agent role of the workflows, as ``MODEL_CONFIG`` names them."""
+
+
+def one_model(model: ModelFactory) -> Models:
+    """Every role asks the same model."""
+    return lambda role: model
+
 
 Tool = BaseTool[Any, Any]
 ToolWrapper = Callable[[Tool], Tool]

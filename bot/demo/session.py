@@ -34,7 +34,11 @@ async def run_demo(settings: Settings, *, task: str | None, auto: str | None) ->
         raise ValueError(f"auto must be one of {', '.join(AUTO_CHOICES)}, got {auto!r}")
     _quiet_logging(settings)
     model = await load_model(settings, fallback=demo_config())
-    redis, redis_note = await _open_redis(settings)
+    try:
+        redis, redis_note = await _open_redis(settings)
+    except BaseException:
+        await model.aclose()
+        raise
     out = sys.stdout
     try:
         with _without_proxies() as dropped:
@@ -67,6 +71,7 @@ async def run_demo(settings: Settings, *, task: str | None, auto: str | None) ->
                     return await demo.run(task or DEFAULT_TASK)
     finally:
         await redis.aclose()
+        await model.aclose()
 
 
 # --- setup ---

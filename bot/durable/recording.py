@@ -9,8 +9,9 @@ content; only then does it ask the model anything new.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from autogen_core import CancellationToken
@@ -25,11 +26,16 @@ log = logging.getLogger(__name__)
 
 
 class RecordingClient(DelegatingClient):
-    def __init__(self, inner: ChatCompletionClient, runs: RunStore, lease: Lease) -> None:
+    def __init__(
+        self, inner: ChatCompletionClient, runs: RunStore, lease: Lease, calls: Iterator[int] | None = None
+    ) -> None:
+        """``calls`` numbers the model calls of the whole run: every client of one run (one per agent role)
+        shares it, so their answers are recorded in one sequence. The agents of a workflow take turns, so the
+        sequence is the same when the run is replayed."""
         super().__init__(inner)
         self._runs = runs
         self._lease = lease
-        self._calls = 0
+        self._calls = calls if calls is not None else itertools.count()
         self.replayed = 0
         """How many answers came from the record rather than the model."""
 
@@ -43,8 +49,7 @@ class RecordingClient(DelegatingClient):
         extra_create_args: Mapping[str, Any] = {},
         cancellation_token: CancellationToken | None = None,
     ) -> CreateResult:
-        index = self._calls
-        self._calls += 1
+        index = next(self._calls)
         recorded = await self._runs.recorded_answer(self._lease.workflow_id, index)
         if recorded is not None:
             self.replayed += 1

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
 from bot.sandbox import SlackEmulator
 from bot.slack import blocks
 from tests.e2e.conftest import DRAFT_1, DRAFT_2, People
+from tests.model_server import ModelServer
 
 
 def texts(message_blocks: list[dict]) -> str:
@@ -175,3 +178,19 @@ async def test_double_click_by_two_approvers_records_one(slack: SlackEmulator, p
         assert "approved" in report.text and f"already approved by <@{people.alice}>" in told.text
     else:
         assert "cancelled" in report.text and f"already cancelled by <@{people.bob}>" in told.text
+
+
+async def test_model_config_may_give_the_drafter_a_model_of_its_own(
+    slack: SlackEmulator, people: People, start_bot, model_server: ModelServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "models.json"
+    roles = {
+        "default": model_server.config(model_server.add_answers(["Written by the default model."])),
+        "draft.drafter": model_server.config(model_server.add_answers(["Written by the drafter's model."])),
+    }
+    config.write_text(json.dumps(roles))
+    await start_bot(MODEL_CONFIG=str(config))
+
+    card = await start_task(slack, people)
+
+    assert "Written by the drafter's model." in texts(card.blocks)
