@@ -9,10 +9,12 @@ from workflows.ops import DEFAULT_DATABASE, OpsWorkflow
 from workflows.types import (
     InputFunc,
     ModelFactory,
+    Models,
     ToolWrapper,
     Verdict,
     Workflow,
     WorkflowResult,
+    one_model,
     unrecorded,
 )
 
@@ -20,11 +22,15 @@ DEFAULT_WORKFLOW = "draft"
 
 
 def registry(
-    model: ModelFactory, tools: ToolWrapper = unrecorded, *, ops_db: Path = DEFAULT_DATABASE
+    models: Models, tools: ToolWrapper = unrecorded, *, ops_db: Path = DEFAULT_DATABASE
 ) -> dict[str, Workflow]:
-    """Every workflow the bot offers, by name; the first is the default. ``tools`` goes around every tool a
-    workflow's agents call (a durable run records their results)."""
-    workflows: list[Workflow] = [DraftWorkflow(model), OpsWorkflow(model, ops_db, tools)]
+    """Every workflow the bot offers, by name; the first is the default. ``models`` gives each agent role its
+    model (``ROLES``); ``tools`` goes around every tool a workflow's agents call (a durable run records them)."""
+    workflows: list[Workflow] = [
+        DraftWorkflow(models("draft.drafter")),
+        OpsWorkflow(models("ops.assistant"), ops_db, tools),
+        PlanWorkflow(models("plan.planner"), tools, implementer_model=models("plan.implementer")),
+    ]
     return {workflow.name: workflow for workflow in workflows}
 
 
@@ -32,10 +38,12 @@ __all__ = [
     "DEFAULT_WORKFLOW",
     "InputFunc",
     "ModelFactory",
+    "Models",
     "ToolWrapper",
     "Verdict",
     "Workflow",
     "WorkflowResult",
+    "one_model",
     "registry",
     "unrecorded",
 ]
