@@ -5,14 +5,15 @@ approval engine, and says how it ended. A resumed run replays what it recorded (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections.abc import Callable, Mapping
 
 from autogen_core import CancellationToken
 
-from bot.approvals import Approval, ApprovalStore
-from bot.bridge import ApprovalInput
+from bot.approvals import AlreadyDecided, Approval, ApprovalKey, ApprovalStore, Outcome
+from bot.bridge import WORKFLOW_CANCELLED_BY, ApprovalInput
 from bot.durable.recording import RecordingClient
 from bot.durable.store import Lease, LeaseLost, RunStore
 from bot.durable.tools import ToolRecorder
@@ -104,7 +105,8 @@ class WorkflowRunner:
 
         tools = ToolRecorder(self._runs, lease, human, lost)
         workflow = self._workflows(models, tools).get(request.workflow)
-        if workflow is None:
+        if workflow is None:  # a resumed run whose workflow this version no longer offers
+            await self._close_pending(request.workflow_id, f"this bot no longer offers the {request.workflow} workflow")
             return RunOutcome(request.workflow_id, request.workflow, RunStatus.FAILED, detail="no such workflow")
         self._humans[request.workflow_id] = human
         if lease.resumed:
@@ -141,6 +143,19 @@ class WorkflowRunner:
             detail=result.detail,
             decided_by=last.decider if last is not None else "",
         )
+
+    async def _close_pending(self, workflow_id: str, why: str) -> None:
+        """Cancel the card the run was waiting on, if any, so nobody decides something no run will read."""
+        step, _ = await self._runs.checkpoint(workflow_id)
+        if step < 1:
+            return
+        for attempt in itertools.count():
+            approval = await self._store.get(ApprovalKey(workflow_id, step, attempt).approval_id)
+            if approval is None:
+                return
+            if approval.pending:
+                with contextlib.suppress(AlreadyDecided):
+                    await self._store.decide(approval.id, Outcome.CANCELLED, WORKFLOW_CANCELLED_BY, why)
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
