@@ -6,6 +6,7 @@ from pathlib import Path
 
 from workflows.draft import DraftWorkflow
 from workflows.ops import DEFAULT_DATABASE, OpsWorkflow
+from workflows.plan import PlanWorkflow
 from workflows.types import (
     InputFunc,
     ModelFactory,
