@@ -28,7 +28,7 @@ from bot.approvals import (
 )
 from bot.approvals.connection import raise_if_cancelled
 from bot.approvals.models import ask_digest
-from bot.prompts import PromptPoster
+from bot.prompts import MessageRef, PromptPoster
 from workflows.types import Verdict, format_reply
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ class ApprovalInput:
     """Called before a card is posted with the step's checkpointed state as JSON ("" if the workflow gave none):
     a durable run records both, fenced (it raises if the run's lease is lost, and then no card is posted)."""
     _state: str = field(default="", init=False, repr=False)
+    _shown: MessageRef | None = field(default=None, init=False, repr=False)
+    """Where this step's card was posted (by this process)."""
     _waiting: asyncio.Future[Approval] | None = field(default=None, init=False, repr=False)
     _hooked: list[CancellationToken] = field(default_factory=list, init=False, repr=False)
     _one_at_a_time: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
@@ -140,6 +142,7 @@ class ApprovalInput:
             self._waiting.cancel()
 
     async def _decision(self, approval: Approval, cancellation_token: CancellationToken | None) -> Approval | None:
+        self._shown = None
         raise_if_cancelled()
         if approval.pending and not approval.ts:
             if self.before_post is not None:
@@ -156,7 +159,10 @@ class ApprovalInput:
             self.detach()
             raise asyncio.CancelledError from None
         except UnknownApproval:
-            log.warning("approval %s vanished from Redis while awaited", approval.id)
+            log.warning("approval %s vanished from Redis while awaited; withdrawing its card", approval.id)
+            shown = self._shown or (MessageRef(approval.channel, approval.ts) if approval.ts else None)
+            if shown is not None:
+                await self.poster.withdraw(approval, shown, lost=True)
             return replace(approval, state=State.CANCELLED, decider="", feedback="the approval record was lost")
         finally:
             self._waiting = None
@@ -165,7 +171,7 @@ class ApprovalInput:
         """Show the approval; the poster records where (before anything else is posted). On failure, cancel it."""
         previous = self.decisions[-1] if self.decisions else None
         try:
-            await self.poster.post(approval, previous, look_first=self.resumed)
+            self._shown = await self.poster.post(approval, previous, look_first=self.resumed)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -27,3 +27,8 @@ class PromptPoster(Protocol):
         """``look_first``: the card may exist already (a resumed run whose last worker died between posting it
         and recording where it is): find it by its metadata before posting."""
         ...
+
+    async def withdraw(self, approval: Approval, ref: MessageRef, *, lost: bool = False) -> None:
+        """Take the buttons off a card whose decision nobody will read (``lost``: its record vanished), saying
+        why. Best effort: never raises."""
+        ...

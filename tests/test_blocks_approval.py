@@ -417,3 +417,6 @@ def test_a_withdrawn_card_has_no_buttons_and_says_why() -> None:
     pending_ids = {block["block_id"] for block in prompt_blocks(approval)}
     assert not pending_ids & {block["block_id"] for block in card}  # Slack wants new block_ids on update
     assert blocks.withdrawn_text(approval).startswith("⚠️ Withdrawn: release-notes step 1. The bot could not record")
+    lost = blocks.withdrawn_blocks(approval, blocks.LOST_NOTE)
+    assert_valid(lost)
+    assert lost[-1]["elements"][0]["text"].startswith("The record of this request was lost")

@@ -31,6 +31,7 @@ class RecordingPoster:
         self.posted: asyncio.Queue[tuple[Approval, Approval | None]] = asyncio.Queue()
         self.count = 0
         self.fail = fail
+        self.withdrawn: list[tuple[str, MessageRef, bool]] = []
 
     async def post(self, approval: Approval, previous: Approval | None, *, look_first: bool = False) -> MessageRef:
         if self.fail:
@@ -40,6 +41,9 @@ class RecordingPoster:
         await self.store.attach_message(approval.id, ref.channel, ref.ts)
         self.posted.put_nowait((approval, previous))
         return ref
+
+    async def withdraw(self, approval: Approval, ref: MessageRef, *, lost: bool = False) -> None:
+        self.withdrawn.append((approval.id, ref, lost))
 
 
 async def workflow(*answers: str) -> DraftWorkflow:
@@ -152,6 +156,7 @@ async def test_lost_record_ends_the_wait_with_cancel(store: ApprovalStore) -> No
     await store.subscriber.resync()  # what a reconnect or the periodic sweep does
 
     assert await asyncio.wait_for(reply, 5) == "CANCEL: the approval record was lost"
+    assert poster.withdrawn == [("wf42.1", MessageRef("C0APPROVAL", "1714000000.000001"), True)]  # no live buttons
 
 
 class CancellingStore(ApprovalStore):

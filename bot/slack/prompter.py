@@ -102,14 +102,23 @@ class Prompter:
             log.error("approval %s vanished before its card %s was recorded", approval.id, ref.ts)
         except (RedisError, OSError, TimeoutError) as exc:
             log.error("could not record card %s of approval %s: %s", ref.ts, approval.id, type(exc).__name__)
-        withdrawn = blocks.withdrawn_blocks(approval)
+        await self.withdraw(approval, ref)
+        raise PostFailed(f"could not record where the card of approval {approval.id} is")
+
+    async def withdraw(self, approval: Approval, ref: MessageRef, *, lost: bool = False) -> None:
+        """Replace the card with one without buttons that says why (``lost``: its record vanished); best effort."""
+        note = blocks.LOST_NOTE if lost else blocks.WITHDRAWN_NOTE
         try:
             await self.client.chat_update(
-                channel=ref.channel, ts=ref.ts, text=blocks.withdrawn_text(approval), blocks=withdrawn
+                channel=ref.channel,
+                ts=ref.ts,
+                text=blocks.withdrawn_text(approval, note),
+                blocks=blocks.withdrawn_blocks(approval, note),
             )
         except SlackApiError as exc:
-            log.error("could not withdraw unrecorded card %s: %s", ref.ts, exc.response.get("error"))
-        raise PostFailed(f"could not record where the card of approval {approval.id} is")
+            log.error("could not withdraw card %s: %s", ref.ts, exc.response.get("error"))
+        except (OSError, TimeoutError) as exc:
+            log.error("could not withdraw card %s: %s", ref.ts, type(exc).__name__)
 
     async def _link_revision(self, previous: Approval, ref: MessageRef, deadline: float) -> None:
         """Tell the previous card's thread where its revision is (best effort: the new card is what matters)."""

@@ -59,6 +59,10 @@ NO_TEXT = "_(the agent sent no text)_"
 
 _WITHDRAWN = "withdrawn"
 WITHDRAWN_NOTE = "The bot could not record this request, so nothing can be decided here; the run was stopped."
+LOST_NOTE = (
+    "The record of this request was lost (Redis restarted without its data), so nothing can be decided here;"
+    " the run was stopped."
+)
 _HEADERS: dict[str, str] = {
     _WITHDRAWN: "⚠️ Withdrawn",
     State.PENDING: "Approval needed",
@@ -264,16 +268,16 @@ def decided_blocks(
     return _dicts([*_card(approval, previous, workspace_url, approval.state), outcome])
 
 
-def withdrawn_blocks(approval: Approval) -> list[dict[str, Any]]:
-    """The card with its buttons removed when the bot could not record where it is: clicks there would decide
-    nothing anyone reads, so it says so instead of staying clickable."""
-    note = _context(_block_id("approval_outcome", _WITHDRAWN), WITHDRAWN_NOTE)
+def withdrawn_blocks(approval: Approval, note_text: str = WITHDRAWN_NOTE) -> list[dict[str, Any]]:
+    """The card with its buttons removed when the bot could not record where it is, or lost its record: clicks
+    there would decide nothing anyone reads, so it says so (``note_text``) instead of staying clickable."""
+    note = _context(_block_id("approval_outcome", _WITHDRAWN), note_text)
     return _dicts([*_card(approval, None, "", _WITHDRAWN), note])
 
 
-def withdrawn_text(approval: Approval) -> str:
+def withdrawn_text(approval: Approval, note_text: str = WITHDRAWN_NOTE) -> str:
     """The notification fallback ``text`` for ``withdrawn_blocks``."""
-    return f"⚠️ Withdrawn: {_title(approval)} step {approval.step}. {WITHDRAWN_NOTE}"
+    return f"⚠️ Withdrawn: {_title(approval)} step {approval.step}. {note_text}"
 
 
 def prompt_text(approval: Approval, *, approvers: Sequence[str] = (), mention: bool = True) -> str:
