@@ -35,6 +35,7 @@ USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 DEFAULT_RETENTION = 7 * 24 * 3600.0
 DEFAULT_RUN_LEASE = 15.0
 DEFAULT_OPS_DB = Path("ops.sqlite3")
+DEFAULT_CODE_TIMEOUT = 60.0
 DEFAULT_AUDIT_RETENTION = 90 * 24 * 3600.0
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _CHANNEL_NAME = re.compile(r"^[^\s#<>&|@,.]{1,80}$")
@@ -97,6 +98,8 @@ class Settings:
     """Startup nodes of a Redis Cluster (``REDIS_CLUSTER_NODES``)."""
     ops_db: Path = DEFAULT_OPS_DB
     """The SQLite database of the ``ops`` workflow (created and seeded when missing)."""
+    code_timeout: float = DEFAULT_CODE_TIMEOUT
+    """Seconds an approved code block of ``plan`` may run before its whole process group is killed."""
 
     @property
     def redis_topology(self) -> str:
@@ -181,6 +184,7 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
         redis_sentinel_service=service,
         redis_cluster_nodes=cluster_nodes,
         ops_db=_parse(environ, "OPS_DB", DEFAULT_OPS_DB, Path),
+        code_timeout=_parse(environ, "CODE_TIMEOUT", DEFAULT_CODE_TIMEOUT, _seconds("CODE_TIMEOUT")),
     )
 
 

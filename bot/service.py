@@ -200,7 +200,7 @@ class Service:
         store.on_transition(prompter.show_outcome)
         self._closes("card updates", CARDS_S, _closing(prompter.aclose))
 
-        offered = partial(registry, ops_db=settings.ops_db)
+        offered = partial(registry, ops_db=settings.ops_db, code_timeout=settings.code_timeout)
         workflows = offered(self.model)
         ordered = {DEFAULT_WORKFLOW: workflows[DEFAULT_WORKFLOW]} | workflows
         runs = RunStore(self.redis, retention_s=settings.retention, lease_s=settings.run_lease)

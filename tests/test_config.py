@@ -90,8 +90,11 @@ def test_normalisation() -> None:
             "LOG_LEVEL": "debug",
             "OPENAI_API_KEY": "sk-secret",
             "REDIS_URL": "unix:///tmp/redis.sock",
+            "OPS_DB": "/var/lib/bot/ops.db",
+            "CODE_TIMEOUT": "5",
         }
     )
+    assert (settings.ops_db, settings.code_timeout) == (Path("/var/lib/bot/ops.db"), 5.0)
     assert settings.approvers == frozenset({"U0ALICE123", "W0BOB45678", "S0OPSTEAM1"})
     assert settings.approver_users == frozenset({"U0ALICE123", "W0BOB45678"})
     assert settings.approver_groups == frozenset({"S0OPSTEAM1"})
@@ -150,6 +153,7 @@ def test_model_config_must_exist(tmp_path: Path) -> None:
         ({**TOKENS, "APPROVAL_TIMEOUT": "soon"}, "APPROVAL_TIMEOUT", "positive number of seconds"),
         ({**TOKENS, "APPROVAL_TIMEOUT": "inf"}, "APPROVAL_TIMEOUT", "positive number of seconds"),
         ({**TOKENS, "APPROVAL_TIMEOUT": "nan"}, "APPROVAL_TIMEOUT", "positive number of seconds"),
+        ({**TOKENS, "CODE_TIMEOUT": "0"}, "CODE_TIMEOUT", "positive number of seconds"),
         ({**TOKENS, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR"),
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workflows.draft import DraftWorkflow
+from workflows.executor import CODE_TIMEOUT_S
 from workflows.ops import DEFAULT_DATABASE, OpsWorkflow
 from workflows.plan import PlanWorkflow
 from workflows.types import (
@@ -23,14 +24,20 @@ DEFAULT_WORKFLOW = "draft"
 
 
 def registry(
-    models: Models, tools: ToolWrapper = unrecorded, *, ops_db: Path = DEFAULT_DATABASE
+    models: Models,
+    tools: ToolWrapper = unrecorded,
+    *,
+    ops_db: Path = DEFAULT_DATABASE,
+    code_timeout: float = CODE_TIMEOUT_S,
 ) -> dict[str, Workflow]:
     """Every workflow the bot offers, by name; the first is the default. ``models`` gives each agent role its
     model (``ROLES``); ``tools`` goes around every tool a workflow's agents call (a durable run records them)."""
     workflows: list[Workflow] = [
         DraftWorkflow(models("draft.drafter")),
         OpsWorkflow(models("ops.assistant"), ops_db, tools),
-        PlanWorkflow(models("plan.planner"), tools, implementer_model=models("plan.implementer")),
+        PlanWorkflow(
+            models("plan.planner"), tools, implementer_model=models("plan.implementer"), code_timeout=code_timeout
+        ),
     ]
     return {workflow.name: workflow for workflow in workflows}
 
