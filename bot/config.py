@@ -196,6 +196,15 @@ def load_dotenv_file(path: str | os.PathLike[str] = ".env", environ: Mapping[str
     base = dict(os.environ if environ is None else environ)
     if not Path(path).is_file():
         return base
+    mode = Path(path).stat().st_mode & 0o777
+    if mode & 0o077:
+        logger.warning(
+            "%s holds secrets and is readable by other users (mode %o): run `chmod 600 %s`, or code the bot runs"
+            " as another user may read it",
+            path,
+            mode,
+            path,
+        )
     from_file = {key: value for key, value in dotenv_values(path).items() if value is not None}
     logger.debug("read %d variables from %s", len(from_file), path)
     return from_file | base

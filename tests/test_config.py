@@ -211,6 +211,18 @@ def test_load_dotenv_file_real_environment_wins(tmp_path: Path) -> None:
     assert load_dotenv_file(tmp_path / "absent.env", {"A": "1"}) == {"A": "1"}
 
 
+def test_a_dotenv_file_others_can_read_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("SLACK_BOT_TOKEN=xoxb-not-shown\n")
+    dotenv.chmod(0o644)
+    load_dotenv_file(dotenv, {})
+    assert "chmod 600" in caplog.text and "mode 644" in caplog.text and "xoxb" not in caplog.text
+    caplog.clear()
+    dotenv.chmod(0o600)
+    load_dotenv_file(dotenv, {})
+    assert caplog.text == ""
+
+
 def test_redis_sentinels_and_service_select_sentinel() -> None:
     settings = load_settings(
         {**TOKENS, "REDIS_SENTINELS": "s1:26379, s2 ,[::1]:26380", "REDIS_SENTINEL_SERVICE": "mymaster"}

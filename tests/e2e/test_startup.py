@@ -62,7 +62,7 @@ async def test_bad_configuration_fails_with_one_clear_line(
     ("content", "expected"),
     [
         ("{not json", "not valid JSON or YAML"),
-        (json.dumps({"config": {}}), "not an AutoGen component config"),
+        (json.dumps({"config": {}}), "neither an AutoGen component config"),
         (json.dumps({"provider": "no.such.Client", "config": {}}), "cannot be loaded"),
     ],
 )
