@@ -1,4 +1,4 @@
-"""``approval-bot run | demo``: the one place that turns the environment into a running bot.
+"""``approval-bot run | demo | audit``: the one place that turns the environment into a running bot.
 
 Bad configuration ends with one line on stderr and exit status 2, never a traceback.
 
@@ -23,6 +23,8 @@ from types import FrameType
 
 import redis.asyncio as aioredis
 
+from bot.approvals.audit import read_audit
+from bot.audit_export import FORMATS, SinceError, parse_since, render
 from bot.config import ConfigError, Settings, load_dotenv_file, load_settings
 from bot.service import Service, load_model, open_redis
 from bot.slack.startup import StartupError
@@ -46,9 +48,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="try it offline: a local Slack emulator, a scripted model, no Redis")
     demo.add_argument("--task", default=None, help="the task to give the agent")
     demo.add_argument("--auto", choices=["approve", "revise", "cancel"], help="decide without asking (smoke tests)")
+    audit = commands.add_parser("audit", help="print or export recent audit entries (reads REDIS_URL)")
+    audit.add_argument("--format", choices=FORMATS, default="text", help="text (default), jsonl, json or csv")
+    audit.add_argument("--since", default="7d", help="an ISO 8601 date or time, or a duration back: 24h, 7d")
+    audit.add_argument("--limit", type=int, default=10_000, help="at most this many entries, oldest first")
     args = parser.parse_args(argv)
 
     try:
+        if args.command == "audit":
+            settings = load_settings(load_dotenv_file(), require_slack=False)
+            return asyncio.run(export_audit(settings, form=args.format, since=args.since, limit=args.limit))
         if args.command == "run":
             settings = load_settings(load_dotenv_file())
             _configure_logging(settings)
@@ -57,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         settings = load_settings(load_dotenv_file(), require_slack=False)
         return asyncio.run(run_demo(settings, task=args.task, auto=args.auto))
-    except (ConfigError, StartupError, ModelConfigError) as exc:
+    except (ConfigError, StartupError, ModelConfigError, SinceError) as exc:
         print(f"approval-bot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -90,6 +99,17 @@ async def run(settings: Settings) -> int:
         log.warning("shut down in %.1f s, leaving: %s", elapsed, "; ".join(left))
         return 1
     log.info("shut down in %.1f s; everything handed over", elapsed)
+    return 0
+
+
+async def export_audit(settings: Settings, *, form: str, since: str, limit: int) -> int:
+    since_ms = parse_since(since)
+    redis = await open_redis(settings)
+    try:
+        entries = await read_audit(redis, since_ms=since_ms, count=max(1, limit))
+    finally:
+        await redis.aclose()
+    sys.stdout.write(render(entries, form))
     return 0
 
 
