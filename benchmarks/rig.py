@@ -127,6 +127,8 @@ class Rig:
         self.reports: Sightings[str] = Sightings()
         """Run id -> the text of the requester's report saying how it ended."""
         self.alice = self.bob = self.approvals = ""
+        self.requesters: set[str] = set()
+        """Who may type ``/agent-task`` here (alice and those ``add_requester`` adds); their reports are watched."""
         self._started = 0
 
     async def __aenter__(self) -> Self:
@@ -139,6 +141,7 @@ class Rig:
             raise
         self.alice, self.bob = self.slack.add_user("alice"), self.slack.add_user("bob")
         self.approvals = self.slack.add_channel("approvals", members=[self.alice, self.bob])
+        self.requesters.add(self.alice)
         self.slack.on_activity(self._on_activity)
         return self
 
@@ -187,8 +190,15 @@ class Rig:
 
     # -- what people do --------------------------------------------------------------------------------
 
-    async def command(self, task: str) -> Envelope:
-        return await self.slack.slash_command(self.alice, task, channel_id=self.slack.general)
+    def add_requester(self, name: str) -> str:
+        """One more person in #general who types commands (not an approver)."""
+        user = self.slack.add_user(name)
+        self.requesters.add(user)
+        return user
+
+    async def command(self, task: str, user: str | None = None) -> Envelope:
+        """``user`` (alice by default) types ``/agent-task task`` in #general."""
+        return await self.slack.slash_command(user or self.alice, task, channel_id=self.slack.general)
 
     async def run_id(self, command: Envelope, timeout: float = 5.0) -> str:
         """The run a command started, from its ack ("Started *draft* (`wf-…`)")."""
@@ -208,7 +218,7 @@ class Rig:
             run = run_of_buttons(activity.blocks)
             if run is not None:
                 self.cards.saw(run, activity.ts)
-        elif activity.kind == "ephemeral" and activity.to_user == self.alice and "Your" in activity.text:
+        elif activity.kind == "ephemeral" and activity.to_user in self.requesters and "Your" in activity.text:
             found = RUN_ID.search(activity.text)
             if found is not None:
                 self.reports.saw(found.group(0), activity.text)

@@ -2,9 +2,9 @@
 
 Method (``benchmarks/rig.py`` puts the parts together as the end-to-end tests do): a real ``redis-server``, the
 strict Slack emulator and the scripted model behind the OpenAI API in this process, ``approval-bot run`` as
-subprocesses. ``--concurrency`` scripted requesters each keep one run in flight: type ``/agent-task``, wait for
-its card in #approvals, click Approve the moment the card appears (a scripted approver), wait for the report to
-the requester, and start again. A run counts when its report reaches the requester.
+subprocesses. ``--concurrency`` scripted requesters (people in #general) each keep one run in flight: type
+``/agent-task``, wait for its card in #approvals, click Approve the moment the card appears (a scripted approver),
+wait for the report to the requester, and start again. A run counts when its report reaches the requester.
 
 The emulator's Web API rate limits are lifted for this benchmark (``SlackEmulator(rate_limits=False)``): on Slack,
 ``chat.update`` (Tier 3, about 50 a minute per app) caps every app near 50 runs a minute, whatever its replicas,
@@ -70,7 +70,7 @@ class Phase:
 class Load:
     """``concurrency`` requesters, each with one run in flight: command, card, Approve at once, report."""
 
-    def __init__(self, rig: Rig, concurrency: int) -> None:
+    def __init__(self, rig: Rig, requesters: list[str]) -> None:
         self.rig = rig
         self.done: list[float] = []
         """``perf_counter()`` of each report, in order."""
@@ -78,15 +78,17 @@ class Load:
         self.failed = 0
         self._stopping = False
         self._progress = asyncio.Condition()
-        self._tasks = [asyncio.create_task(self._requester(n), name=f"requester-{n}") for n in range(concurrency)]
+        self._tasks = [
+            asyncio.create_task(self._requester(n, user), name=f"requester-{n}") for n, user in enumerate(requesters)
+        ]
 
-    async def _requester(self, n: int) -> None:
+    async def _requester(self, n: int, user: str) -> None:
         rig, k = self.rig, 0
         while not self._stopping:
             k += 1
             typed = time.perf_counter()
             try:
-                run = await rig.run_id(await rig.command(f"Announce release {n}.{k}"))
+                run = await rig.run_id(await rig.command(f"Announce release {n}.{k}", user))
                 ts, _ = await rig.cards.wait(run, RUN_TIMEOUT_S)
                 await rig.approve(ts)
                 _, told = await rig.reports.wait(run, RUN_TIMEOUT_S)
@@ -119,9 +121,9 @@ def cpu(rig: Rig) -> dict[str, float]:
     }
 
 
-async def measure(rig: Rig, args: argparse.Namespace, phase: Phase) -> None:
+async def measure(rig: Rig, args: argparse.Namespace, phase: Phase, requesters: list[str]) -> None:
     """One repeat: ``--warmup`` runs, then ``--runs`` timed; the runs in flight then finish."""
-    load = Load(rig, args.concurrency)
+    load = Load(rig, requesters)
     try:
         await load.until(args.warmup)
         start = len(load.done)
@@ -142,13 +144,14 @@ async def benchmark(args: argparse.Namespace, workdir: Path) -> list[Phase]:
     whatever else the machine does weighs on both alike."""
     async with Rig(workdir, rate_limits=False, keep=args.keep_log, LOG_LEVEL=args.log_level) as rig:
         phases = [Phase(1), Phase(2)]
+        requesters = [rig.add_requester(f"requester{n}") for n in range(args.concurrency)]
         for k in range(args.repeats):
             for phase in phases:
                 while len(rig.bots) < phase.replicas:
                     await rig.start_bot()
                 while len(rig.bots) > phase.replicas:
                     await rig.stop_bot(rig.bots[-1])
-                await measure(rig, args, phase)
+                await measure(rig, args, phase, requesters)
                 rate = phase.rates[-1]
                 print(f"repeat {k + 1}/{args.repeats}, {phase.replicas} replica(s): {rate:.0f} runs/min", flush=True)
         if args.keep_log:
