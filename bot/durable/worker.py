@@ -32,6 +32,7 @@ from bot.runs import Notices, RunRequest
 log = logging.getLogger(__name__)
 
 READ_BLOCK_MS = 1000
+CLAIM_EVERY_S = 1.0
 CAPACITY = 100
 """Runs one worker executes at once (they spend their time waiting on people)."""
 
@@ -49,6 +50,8 @@ class Worker:
         self._stopping = False
         self._in_hand: dict[str, str] = {}
         """Queue entries read but not taken yet (entry id -> run): a shutdown queues their runs again."""
+        self._held: dict[str, tuple[str, float]] = {}
+        """Entries a claim found still leased: entry id -> (run, until when to look again)."""
 
     async def start(self) -> None:
         await self.runs.ensure_group()
@@ -131,24 +134,35 @@ class Worker:
         return True
 
     async def _take_runs(self) -> None:
-        claim_every = self.runs.lease_ms / 2000
+        # Lapsed runs are looked for at least every CLAIM_EVERY_S (a read of the queue blocks no longer than
+        # until then), so a dead worker's run is taken over within about a lease and a second.
+        claim_every = min(self.runs.lease_ms / 3000, CLAIM_EVERY_S)
         next_claim = 0.0
         backoff = 0.1
         while not self._stopping:
             try:
                 if time.monotonic() >= next_claim:
                     next_claim = time.monotonic() + claim_every
-                    await self._take_all(await self.runs.idle_entries(self.worker_id, 10))
+                    await self._take_all(await self.runs.idle_entries(self.worker_id, 10) + self._recheck())
                 room = CAPACITY - len(self._active)
                 if room <= 0:
-                    await asyncio.sleep(0.5)
+                    await asyncio.sleep(min(0.5, claim_every))
                     continue
-                await self._take_all(await self.runs.next_entries(self.worker_id, room, READ_BLOCK_MS))
+                block_ms = max(1, min(READ_BLOCK_MS, int((next_claim - time.monotonic()) * 1000)))
+                await self._take_all(await self.runs.next_entries(self.worker_id, room, block_ms))
                 backoff = 0.1
             except (RedisError, OSError) as exc:
                 log.warning("the run queue is unavailable (%s); retrying in %.1fs", type(exc).__name__, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    def _recheck(self) -> list[tuple[str, str]]:
+        """Entries found held at a claim, to try again until a lease has passed since."""
+        now = time.monotonic()
+        for entry_id, (_, until) in list(self._held.items()):
+            if until < now:
+                del self._held[entry_id]
+        return [(entry_id, workflow_id) for entry_id, (workflow_id, _) in self._held.items()]
 
     async def _take_all(self, entries: list[tuple[str, str]]) -> None:
         """Take each entry in turn; what a shutdown interrupts stays in hand, to be given back."""
@@ -166,7 +180,15 @@ class Worker:
         if isinstance(got, str):
             if got in ("done", "missing"):
                 await self.runs.drop(entry_id)
-            return  # "held": its worker is alive and renews (which claims the entry back)
+                self._held.pop(entry_id, None)
+            elif got == "held":
+                # Its worker renews, and its renewal claims the entry back. But XAUTOCLAIM reset the entry's idle
+                # time when it handed it here, so if that worker is in fact dead (its lease ran out a moment after
+                # the entry went idle), no claim would find it again for a whole lease: look again at each
+                # claim tick for one more lease.
+                self._held.setdefault(entry_id, (workflow_id, time.monotonic() + self.runs.lease_ms / 1000))
+            return
+        self._held.pop(entry_id, None)
         log.info(
             "%s took run %s (fence %d%s)", self.worker_id, workflow_id, got.fence, ", resuming" if got.resumed else ""
         )

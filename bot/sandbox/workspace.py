@@ -42,8 +42,11 @@ class Workspace:
         self.channels: dict[str, Channel] = {}
         self.usergroups: dict[str, Usergroup] = {}
         self._ims: dict[str, str] = {}  # user id -> the bot's im with them
-        self._messages: dict[str, list[Message]] = {}
-        self._ephemerals: dict[str, list[Message]] = {}
+        # Messages by channel (ephemerals by user), each keyed by ts in posting order, and replies by thread:
+        # lookups stay O(1) however many messages a long test or benchmark piles up.
+        self._messages: dict[str, dict[str, Message]] = {}
+        self._ephemerals: dict[str, dict[str, Message]] = {}
+        self._threads: dict[tuple[str, str], dict[str, Message]] = {}
         self._last_us = 0
         self._counter = 0
         self.general = self.add_channel("general").id
@@ -86,7 +89,7 @@ class Workspace:
             raise ValueError(f"unknown members {unknown}")
         channel = Channel(self._next_id("G" if private else "C"), name, private, set(members))
         self.channels[channel.id] = channel
-        self._messages[channel.id] = []
+        self._messages[channel.id] = {}
         return channel
 
     def add_usergroup(self, handle: str, users: tuple[str, ...]) -> Usergroup:
@@ -108,7 +111,7 @@ class Workspace:
             return existing, True
         channel = Channel(self._next_id("D"), user.id, members={self.bot.id, user.id}, is_im=True, user=user.id)
         self.channels[channel.id] = channel
-        self._messages[channel.id] = []
+        self._messages[channel.id] = {}
         self._ims[user.id] = channel.id
         return channel, False
 
@@ -125,38 +128,40 @@ class Workspace:
     # -- messages --------------------------------------------------------------------------------------
 
     def store(self, message: Message) -> Message:
-        """Add a new message, or replace the stored one with the same channel and ts."""
+        """Add a new message, or replace the stored one with the same channel and ts (keeping its place)."""
         if message.visible_to is not None:
-            messages = self._ephemerals.setdefault(message.visible_to, [])
-        else:
-            messages = self._messages[message.channel]
-        for i, old in enumerate(messages):
-            if old.ts == message.ts:
-                messages[i] = message
-                return message
-        messages.append(message)
+            self._ephemerals.setdefault(message.visible_to, {})[message.ts] = message
+            return message
+        messages = self._messages[message.channel]
+        old = messages.get(message.ts)
+        if old is not None and old.is_reply and (not message.is_reply or old.thread_ts != message.thread_ts):
+            self._threads.get((old.channel, old.thread_ts or ""), {}).pop(old.ts, None)
+        messages[message.ts] = message
+        if message.is_reply:
+            self._threads.setdefault((message.channel, message.thread_ts or ""), {})[message.ts] = message
         return message
 
     def delete(self, channel_id: str, ts: str) -> Message | None:
-        found = self.find(channel_id, ts)
-        if found is not None:
-            self._messages[channel_id].remove(found)
+        found = self._messages.get(channel_id, {}).pop(ts, None)
+        if found is not None and found.is_reply:
+            self._threads.get((channel_id, found.thread_ts or ""), {}).pop(ts, None)
         return found
 
     def find(self, channel_id: str, ts: str) -> Message | None:
-        return next((m for m in self._messages.get(channel_id, ()) if m.ts == ts), None)
+        return self._messages.get(channel_id, {}).get(ts)
 
     def find_ephemeral(self, user_id: str, ts: str) -> Message | None:
-        return next((m for m in self._ephemerals.get(user_id, ()) if m.ts == ts), None)
+        return self._ephemerals.get(user_id, {}).get(ts)
 
     def top_level(self, channel_id: str) -> list[Message]:
-        return [m for m in self._messages.get(channel_id, ()) if not m.is_reply or m.subtype == "thread_broadcast"]
+        messages = self._messages.get(channel_id, {}).values()
+        return [m for m in messages if not m.is_reply or m.subtype == "thread_broadcast"]
 
     def replies(self, channel_id: str, thread_ts: str) -> list[Message]:
-        return [m for m in self._messages.get(channel_id, ()) if m.is_reply and m.thread_ts == thread_ts]
+        return list(self._threads.get((channel_id, thread_ts), {}).values())
 
     def ephemerals(self, user_id: str) -> list[Message]:
-        return list(self._ephemerals.get(user_id, ()))
+        return list(self._ephemerals.get(user_id, {}).values())
 
     def new_message(self, channel: Channel, user: User, text: str, **fields: Any) -> Message:
         """A new (not yet stored) message by ``user``, carrying bot ids when the user is the bot."""
