@@ -20,6 +20,7 @@ from contextlib import AsyncExitStack
 from functools import partial
 from types import TracebackType
 
+import aiohttp
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -97,6 +98,7 @@ RUNS_STOP_S = 1.5
 RUNS_RELEASE_S = 2.0
 CARDS_S = 1.0
 STORE_S = 0.5
+SESSION_S = 0.3
 
 Closing = Callable[[], Awaitable[list[str] | None]]
 """A closing step: closes one thing and says what it left undone (nothing: ``None`` or ``[]``)."""
@@ -176,7 +178,11 @@ class Service:
         settings = self.settings
         assert settings.slack_bot_token is not None and settings.slack_app_token is not None
         app_token, bot_token = settings.slack_app_token.get(), settings.slack_bot_token.get()
-        client = web_client(bot_token, settings.slack_api_url)
+        # One HTTP session for every Web API call and response_url post of the process: slack-sdk otherwise
+        # opens a session, so a connection and a TLS handshake, per call. Closed last.
+        session = aiohttp.ClientSession()
+        self._closes("the HTTP session", SESSION_S, _closing(session.close))
+        client = web_client(bot_token, settings.slack_api_url, session)
         self.workspace = await preflight(client, app_token, settings.approvals_channel, settings.approvals_channel_name)
         approvers = Approvers(client, settings.approver_users, settings.approver_groups)
         if approvers.anyone:
@@ -193,7 +199,7 @@ class Service:
             store,
             self.workspace.approvals_channel_id,
             self.workspace.url,
-            card_client=card_client(bot_token, settings.slack_api_url),
+            card_client=card_client(bot_token, settings.slack_api_url, session),
             approvers=approvers.named,
             mention_approvers=settings.mention_approvers,
         )
@@ -205,7 +211,7 @@ class Service:
         ordered = {DEFAULT_WORKFLOW: workflows[DEFAULT_WORKFLOW]} | workflows
         runs = RunStore(self.redis, retention_s=settings.retention, lease_s=settings.run_lease)
         self.runner = WorkflowRunner(store, prompter, runs, offered, self.model, settings.approval_timeout)
-        notices = RequesterLine(client, self.workspace.url)
+        notices = RequesterLine(client, self.workspace.url, session=session)
         self.worker = Worker(runs, self.runner, notices)
         prompter.on_posted = self.worker.card_posted
         await self.worker.start()

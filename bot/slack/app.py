@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -20,14 +21,17 @@ from bot.slack.scopes import SLASH_COMMAND
 log = logging.getLogger(__name__)
 
 
-def web_client(token: str, base_url: str) -> AsyncWebClient:
+def web_client(token: str, base_url: str, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
     """slack-sdk's client with its own retry handlers for rate limits, connection errors and 5xx answers.
 
     Fit for calls that are safe to repeat (updates, lookups, private answers); cards use ``card_client``.
+    ``session``: without one, slack-sdk opens (and closes) an aiohttp session, so a new connection and TLS
+    handshake, for every call; the service gives every client one session for the process.
     """
     return AsyncWebClient(
         token=token,
         base_url=base_url,
+        session=session,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
@@ -36,10 +40,10 @@ def web_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
-def card_client(token: str, base_url: str) -> AsyncWebClient:
+def card_client(token: str, base_url: str, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
     """A client with no retry handlers: a ``chat.postMessage`` re-sent blindly after a lost answer can post a
     second live card. ``bot.slack.posting`` retries cards itself, looking before it posts again."""
-    return AsyncWebClient(token=token, base_url=base_url, retry_handlers=[])
+    return AsyncWebClient(token=token, base_url=base_url, session=session, retry_handlers=[])
 
 
 def build_app(client: AsyncWebClient, listeners: Listeners) -> AsyncApp:

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
-from slack_bolt.async_app import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.approvals import Approval
 from bot.prompts import MessageRef
@@ -37,7 +37,7 @@ class Requester:
 
     user: str
     channel: str
-    respond: AsyncRespond | None
+    respond: AsyncWebhookClient | None
     issued_at: float
     """When Slack issued the response_url, in epoch seconds (any replica may be the one telling)."""
     uses: int = 0
@@ -55,8 +55,17 @@ class RequesterLine:
     is kept per run here (a run resumed elsewhere starts counting afresh; Slack's ``used_url`` then sends the
     rest by DM)."""
 
-    def __init__(self, client: AsyncWebClient, workspace_url: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        workspace_url: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        """``session``: the process's HTTP session, so a response_url post reuses its connections."""
         self._client = client
+        self._session = session
         self._workspace_url = workspace_url
         self._clock = clock
         self._requesters: dict[str, Requester] = {}
@@ -64,7 +73,7 @@ class RequesterLine:
     def requester(self, run: RunRequest) -> Requester:
         found = self._requesters.get(run.workflow_id)
         if found is None:
-            respond = AsyncRespond(response_url=run.response_url) if run.response_url else None
+            respond = AsyncWebhookClient(run.response_url, session=self._session) if run.response_url else None
             found = Requester(run.requester, run.channel, respond, run.issued_ms / 1000, task=run.task)
             self._requesters[run.workflow_id] = found
         return found
@@ -119,7 +128,7 @@ class RequesterLine:
             return False
         requester.uses += 1
         try:
-            response = await requester.respond(text=text, response_type="ephemeral", replace_original=replace)
+            response = await requester.respond.send(text=text, response_type="ephemeral", replace_original=replace)
         except Exception as exc:  # expired, used up, or unreachable: the DM is the way
             log.info("response_url unusable (%s)", type(exc).__name__)
             requester.uses = RESPONSE_URL_USES
