@@ -17,13 +17,17 @@ from urllib.parse import unquote, urlsplit
 import redis.asyncio as aioredis
 from redis._parsers import _AsyncRESP3Parser
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
-from redis.asyncio.connection import BlockingConnectionPool, DefaultParser, SSLConnection
+from redis.asyncio.connection import AbstractConnection, BlockingConnectionPool, DefaultParser, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import DataError, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.utils import HIREDIS_AVAILABLE
+
+if HIREDIS_AVAILABLE:
+    from hiredis import pack_command as _hiredis_pack
 
 MAX_CONNECTIONS = 10
 """Commands share the pool; the decision subscriber holds one connection of it for the process's lifetime."""
@@ -43,6 +47,37 @@ CLUSTER_MAX_CONNECTIONS = 32
 with ``MaxConnectionsError`` (a ``ConnectionError``, so the store's own retries wait it out)."""
 
 Address = tuple[str, int]
+
+
+class HiredisPacking:
+    """Packs commands with hiredis's C packer, as redis-py's synchronous client does when hiredis is installed; its
+    asyncio connections pack in Python, which took about half of a deciding process's CPU on pipelined transitions
+    (an EVALSHA of TRANSITION has 19 arguments)."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str):  # a command name of several words ("CLIENT LIST") is several arguments
+            args = (*args[0].encode().split(), *args[1:])
+        elif b" " in args[0]:
+            args = (*args[0].split(), *args[1:])
+        try:
+            packed: Any = tuple(bytes(a) if isinstance(a, bytearray | memoryview) else a for a in args)
+            return [_hiredis_pack(packed)]
+        except TypeError as exc:
+            raise DataError(str(exc)) from exc
+
+
+_PACKING: dict[type[AbstractConnection], type[AbstractConnection]] = {}
+
+
+def hiredis_packing(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
+    """``connection_class`` packing with hiredis (the class itself when hiredis is not installed)."""
+    if not HIREDIS_AVAILABLE:
+        return connection_class
+    if connection_class not in _PACKING:
+        _PACKING[connection_class] = type(
+            f"HiredisPacking{connection_class.__name__}", (HiredisPacking, connection_class), {}
+        )
+    return _PACKING[connection_class]
 
 
 def connect(
@@ -66,6 +101,8 @@ def connect(
         timeout=pool_timeout_s,
         **_bounded(socket_timeout_s, retries, parser),
     )
+    if parser == "default":  # the pure-Python baseline packs in Python too, as it would without hiredis
+        pool.connection_class = hiredis_packing(pool.connection_class)
     return aioredis.Redis.from_pool(pool)  # closing the client closes the pool
 
 
@@ -149,7 +186,11 @@ def connect_sentinel(
         service,
         redis_class=SentinelRedis,
         connection_pool_class=SentinelBlockingConnectionPool,
-        connection_class=SentinelMasterSSLConnection if tls else SentinelMasterConnection,
+        connection_class=hiredis_packing(SentinelMasterSSLConnection if tls else SentinelMasterConnection)
+        if parser == "default"
+        else SentinelMasterSSLConnection
+        if tls
+        else SentinelMasterConnection,
         max_connections=max_connections,
         timeout=pool_timeout_s,
         **options,
@@ -237,6 +278,26 @@ def _credentials(url: str | None, *, with_db: bool) -> dict[str, Any]:
     if with_db and db.isdigit():
         found["db"] = int(db)
     return found
+
+
+class EngineScript:
+    """A Lua script called by its SHA, as redis-py's ``Script`` calls it, that also reaches a node which does not
+    know it.
+
+    Script caches are not replicated: a replica promoted by a failover answers ``NOSCRIPT``. redis-py then sends
+    ``SCRIPT LOAD`` where its slot map points, which right after a failover may still be the old master, and the
+    second ``EVALSHA`` fails again; ``EVAL`` is routed by the script's keys, so it loads the script where it runs."""
+
+    def __init__(self, redis: aioredis.Redis, text: str) -> None:
+        self._redis = redis
+        self._text = text
+        self._script = redis.register_script(text)
+
+    async def __call__(self, *, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        try:
+            return await self._script(keys=keys, args=args)
+        except NoScriptError:
+            return await self._redis.eval(self._text, len(keys), *keys, *args)
 
 
 def raise_if_cancelled() -> None:

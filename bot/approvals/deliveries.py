@@ -12,6 +12,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from bot.approvals import keys
+from bot.approvals.connection import EngineScript
 from bot.approvals.transitions import new_nonce
 
 CLAIM = """
@@ -35,6 +36,6 @@ async def claim_delivery(redis: aioredis.Redis, delivery_id: str, ttl_s: int, *,
     """
     if ttl_s <= 0:
         raise ValueError("ttl_s must be positive")
-    script = redis.register_script(CLAIM)
+    script = EngineScript(redis, CLAIM)
     claimed = await script(keys=[keys.seen_key(delivery_id)], args=[nonce or new_nonce(), int(ttl_s)])
     return bool(int(claimed))

@@ -109,6 +109,13 @@ class Approval:
         )
 
     @classmethod
+    def from_values(cls, values: list[str | bytes | None]) -> Approval:
+        """From the values of ``RECORD_FIELDS`` in that order (``HMGET``; a missing field is None)."""
+        return cls.from_hash(
+            {name: as_text(value) for name, value in zip(RECORD_FIELDS, values, strict=True) if value is not None}
+        )
+
+    @classmethod
     def from_hash(cls, fields: dict[str, str]) -> Approval:
         return cls(
             id=fields["id"],
@@ -128,6 +135,28 @@ class Approval:
             shown=fields.get("shown", ""),
             digest=fields.get("digest", ""),
         )
+
+
+RECORD_FIELDS = (
+    "id",
+    "workflow_id",
+    "step",
+    "state",
+    "prompt",
+    "requester",
+    "workflow",
+    "created_ms",
+    "deadline_ms",
+    "channel",
+    "ts",
+    "decider",
+    "decided_ms",
+    "feedback",
+    "shown",
+    "digest",
+)
+"""The record's fields that make an ``Approval``: what TRANSITION answers with (its nonces and counters stay in
+Redis; fewer strings to format and parse on every decision)."""
 
 
 def ask_digest(kind: str, text: str, revision: int, **details: object) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from bot.approvals import keys, scripts
+from bot.approvals.connection import EngineScript
 from bot.approvals.models import Approval, as_text
 from bot.approvals.settings import StoreSettings
 from bot.approvals.transitions import pairs
@@ -22,7 +23,7 @@ class CardReconciler:
     def __init__(self, redis: aioredis.Redis, settings: StoreSettings) -> None:
         self._redis = redis
         self._settings = settings
-        self._claim = redis.register_script(scripts.CLAIM_UNSHOWN)
+        self._claim = EngineScript(redis, scripts.CLAIM_UNSHOWN)
 
     async def claim_due(self, limit: int = 100) -> list[Approval]:
         """Claim up to ``limit`` due entries per bucket; the records of those this replica now holds."""

@@ -11,6 +11,11 @@ caller who won is never told it lost.
 
 from __future__ import annotations
 
+from bot.approvals.models import RECORD_FIELDS
+
+_RECORD = "local RECORD = {" + ", ".join(f"'{name}'" for name in RECORD_FIELDS) + "}\n"
+"""TRANSITION answers with these fields' values (``HMGET``), in ``models.RECORD_FIELDS`` order."""
+
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -45,6 +50,7 @@ return {1, int(now), redis.call('HGETALL', KEYS[1])}
 
 TRANSITION = (
     _NOW
+    + _RECORD
     + """
 -- KEYS: record, pending, audit, unshown
 -- ARGV: id, outcome, user, feedback, mode, retention_ms, audit_retention_ms, channel, nonce, grace_ms, publish
@@ -52,7 +58,7 @@ TRANSITION = (
 -- mode 'decide': a person's decision; past the deadline it becomes 'expired' instead (audited with the clicker).
 -- mode 'expire': expire if the deadline has passed, else say how long is left.
 -- mode 'force': expire now (the local waiter gave up early).
--- Returns {status, record...}: status is ok | expired | already | missing | not_yet (then ms left).
+-- Returns {status, values of RECORD}: status is ok | expired | already | missing | not_yet (then ms left).
 local f = redis.call('HMGET', KEYS[1], 'state', 'deadline_ms', 'created_ms', 'workflow_id', 'step', 'workflow',
   'channel', 'ts', 'shown', 'nonce', 'late_nonce')
 local state = f[1]
@@ -64,7 +70,7 @@ local mode = ARGV[5]
 if state ~= 'pending' then
   if f[10] == ARGV[9] then
     -- our own transition, re-sent by the client after a lost reply: answer as the first run did
-    return {state == 'expired' and 'expired' or 'ok', redis.call('HGETALL', KEYS[1])}
+    return {state == 'expired' and 'expired' or 'ok', redis.call('HMGET', KEYS[1], unpack(RECORD))}
   end
   if mode == 'decide' and state == 'expired' and f[11] ~= ARGV[9] then
     redis.call('HSET', KEYS[1], 'late_nonce', ARGV[9])
@@ -72,7 +78,7 @@ if state ~= 'pending' then
       'event', 'late_click', 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
       'user', ARGV[3], 'at_ms', int(now), 'feedback', ARGV[4], 'waited_ms', '0', 'late_click_by', ARGV[3])
   end
-  return {'already', redis.call('HGETALL', KEYS[1])}
+  return {'already', redis.call('HMGET', KEYS[1], unpack(RECORD))}
 end
 local deadline = tonumber(f[2])
 local outcome, user, feedback = ARGV[2], ARGV[3], ARGV[4]
@@ -104,7 +110,7 @@ else
 end
 local status = 'ok'
 if outcome == 'expired' then status = 'expired' end
-return {status, redis.call('HGETALL', KEYS[1])}
+return {status, redis.call('HMGET', KEYS[1], unpack(RECORD))}
 """
 )
 

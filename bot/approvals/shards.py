@@ -25,6 +25,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import ConnectionPool
 from redis.exceptions import RedisClusterException, RedisError, SlotNotCoveredError
 
+from bot.approvals.connection import raise_if_cancelled
 from bot.approvals.listener import ChannelListener, ShardPubSub, unchanged
 
 log = logging.getLogger(__name__)
@@ -38,14 +39,16 @@ class ShardListeners:
         self._cluster = cluster
         self._channels = tuple(channels)
         self._make = make
-        self._listeners: list[tuple[ChannelListener, ConnectionPool]] = []
+        self._listeners: list[tuple[ChannelListener, ConnectionPool, str]] = []
         self._owners: dict[str, tuple[str, ...]] = {}
+        self._left: dict[str, str] = {}
+        """Shard channel -> the node that unsubscribed us from it, until the slot map names another owner."""
         self._check = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
 
     @property
     def listeners(self) -> list[ChannelListener]:
-        return [listener for listener, _ in self._listeners]
+        return [listener for listener, _, _ in self._listeners]
 
     @property
     def owners(self) -> dict[str, tuple[str, ...]]:
@@ -86,7 +89,7 @@ class ShardListeners:
             pool = _pool_for(node)
             pubsub = ShardPubSub(connection_pool=pool, push_handler_func=unchanged)
             listener = self._make(pubsub, channels, f"approval-shard-listener {name}")
-            self._listeners.append((listener, pool))
+            self._listeners.append((listener, pool, name))
             try:
                 await listener.start()
             except (
@@ -99,7 +102,7 @@ class ShardListeners:
 
     async def _close_listeners(self) -> None:
         listeners, self._listeners = self._listeners, []
-        for listener, pool in listeners:
+        for listener, pool, _ in listeners:
             await listener.aclose()
             with contextlib.suppress(RedisError, OSError):
                 await pool.disconnect()
@@ -110,18 +113,31 @@ class ShardListeners:
             await self._check.wait()
             self._check.clear()
             try:
+                for listener, _, name in self._listeners:
+                    self._left.update(dict.fromkeys(listener.moved, name))
                 await self._cluster.nodes_manager.initialize()
                 owners = self._current_owners()
-                if owners != self._owners or not all(listener.started for listener in self.listeners):
-                    log.info("shard channels moved: %s", ", ".join(f"{n}: {len(c)}" for n, c in owners.items()))
+                owner_of = {channel: name for name, channels in owners.items() for channel in channels}
+                self._left = {c: name for c, name in self._left.items() if owner_of.get(c) == name}
+                if owners != self._owners or not all(listener.healthy for listener in self.listeners):
+                    # Subscribe anew, even where the slot map has not caught up with a failover yet (a demoted
+                    # master still serves its shard's channels as a replica), and look again until it has.
+                    log.info("shard channels: %s", ", ".join(f"{n}: {len(c)}" for n, c in owners.items()))
                     await self._close_listeners()
                     await self._build(owners)
-                backoff = 0.05
+                if self._left:
+                    self._check.set()
+                raise_if_cancelled()
             except (RedisError, RedisClusterException, OSError) as exc:
-                log.warning("could not read the cluster's slots (%s); trying again in %.2fs", exc, backoff)
+                raise_if_cancelled()
+                log.warning("could not read the cluster's slots (%s)", exc)
+                self._check.set()
+            if self._check.is_set() or not all(listener.healthy for listener in self.listeners):
                 await asyncio.sleep(backoff)  # a pause between attempts, not a synchronisation
                 backoff = min(backoff * 2, 1.0)
                 self._check.set()
+            else:
+                backoff = 0.05
 
 
 def _pool_for(node: ClusterNode) -> ConnectionPool:

@@ -16,7 +16,7 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 
 from bot.approvals import keys, scripts
-from bot.approvals.connection import TRANSIENT, raise_if_cancelled
+from bot.approvals.connection import TRANSIENT, EngineScript, raise_if_cancelled
 from bot.approvals.errors import AlreadyDecided, Expired, StoreClosed, UnknownApproval
 from bot.approvals.maintenance import Maintenance
 from bot.approvals.models import Approval, ApprovalKey, Outcome, State, as_text, prompt_digest
@@ -45,6 +45,14 @@ card shows ``approval.state``."""
 
 T = TypeVar("T")
 
+TIME_UP: dict[str, str] = {}
+"""What a waiter's future is resolved with when its time is up (no decision came)."""
+
+
+def _time_up(fut: asyncio.Future[dict[str, str]]) -> None:
+    if not fut.done():
+        fut.set_result(TIME_UP)
+
 
 class ApprovalStore:
     def __init__(self, redis: aioredis.Redis, settings: StoreSettings | None = None) -> None:
@@ -56,10 +64,10 @@ class ApprovalStore:
         )
         self._reader = RecordReader(redis)
         self._sharded = sharded(redis)
-        self._create = redis.register_script(scripts.CREATE)
-        self._transition = redis.register_script(scripts.TRANSITION)
-        self._attach = redis.register_script(scripts.ATTACH)
-        self._mark_shown = redis.register_script(scripts.MARK_SHOWN)
+        self._create = EngineScript(redis, scripts.CREATE)
+        self._transition = EngineScript(redis, scripts.TRANSITION)
+        self._attach = EngineScript(redis, scripts.ATTACH)
+        self._mark_shown = EngineScript(redis, scripts.MARK_SHOWN)
         self._listeners: list[TransitionListener] = []
         self.reconciler = CardReconciler(redis, self._settings)
         self._maintenance = Maintenance(self, self._subscriber, self._settings)
@@ -219,19 +227,19 @@ class ApprovalStore:
             loop = asyncio.get_running_loop()
             local_end = loop.time() + (min(give_up_ms, approval.deadline_ms) - now_ms) / 1000
             while approval.pending:
+                timer = loop.call_at(local_end, _time_up, fut)  # cheaper than asyncio.timeout_at, 10,000 at once
                 try:
-                    async with asyncio.timeout_at(local_end):
-                        woken = await fut
-                except TimeoutError:
-                    woken = None
-                if woken is not None and "decided_ms" in woken:  # a message: it carries the decided fields
+                    woken = await fut
+                finally:
+                    timer.cancel()
+                if "decided_ms" in woken:  # a message: it carries the decided fields
                     return approval.with_decision(
                         State(woken["state"]), woken["decider"], int(woken["decided_ms"]), woken["feedback"]
                     )
                 # A fresh future before asking Redis again, so no decision can slip between the two.
                 self._subscriber.unregister(approval_id, fut)
                 fut = self._subscriber.register(approval_id)
-                if woken is not None:
+                if woken is not TIME_UP:  # a resync saw the record decided (or gone)
                     approval = await self._decided(approval, woken)
                     continue
                 result = await self._retrying(lambda: self._run_transition(approval_id, "expired", "", "", mode, nonce))

@@ -80,7 +80,7 @@ def parse_transition(approval_id: str, reply: list[object]) -> TransitionResult:
         raise UnknownApproval(approval_id)
     if status == "not_yet":
         return TransitionResult(status, ms_left=int(reply[1]))  # type: ignore[call-overload]
-    return TransitionResult(status, Approval.from_hash(pairs(reply[1])))  # type: ignore[arg-type]
+    return TransitionResult(status, Approval.from_values(reply[1]))  # type: ignore[arg-type]
 
 
 def pairs(flat: list[bytes | str]) -> dict[str, str]:
