@@ -27,9 +27,10 @@ from bot.approvals import (
     UnknownApproval,
 )
 from bot.approvals.connection import raise_if_cancelled
-from bot.approvals.models import ask_digest
+from bot.approvals.policy import Action, Policy, Ruling
 from bot.prompts import MessageRef, PromptPoster
-from workflows.types import Verdict, format_reply
+from bot.rulings import decider_for, denial, digest_of, ruling_for, shown_text
+from workflows.types import Ask, Verdict, format_reply
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,10 @@ class ApprovalInput:
     before_post: Callable[[Approval, str], Awaitable[None]] | None = None
     """Called before a card is posted with the step's checkpointed state as JSON ("" if the workflow gave none):
     a durable run records both, fenced (it raises if the run's lease is lost, and then no card is posted)."""
+    policy: Policy | None = None
+    """The risk policy: a rule may answer a step (``auto``, ``deny``) instead of a person; None asks people."""
+    on_denied: Callable[[Approval, Ruling], Awaitable[None]] | None = None
+    """Called when the policy refuses a step (the requester is told)."""
     _state: str = field(default="", init=False, repr=False)
     _shown: MessageRef | None = field(default=None, init=False, repr=False)
     """Where this step's card was posted (by this process)."""
@@ -77,17 +82,25 @@ class ApprovalInput:
         self.detached = True
 
     async def __call__(self, prompt: str, cancellation_token: CancellationToken | None = None) -> str:
+        return await self.ask(Ask("draft", prompt), cancellation_token)
+
+    async def ask(self, request: Ask, cancellation_token: CancellationToken | None = None) -> str:
+        """Ask one step (``workflows.types.Asking``): the policy's rule may answer it, else a person does."""
         # One step at a time, in the order asked (a lock is fair): concurrent tool calls of one turn get their
         # steps in the order their tasks started, so a resumed run asks its steps in the same order.
         async with self._one_at_a_time:
-            return await self._step(prompt, cancellation_token)
+            return await self._step(request, cancellation_token)
 
-    async def _step(self, prompt: str, cancellation_token: CancellationToken | None) -> str:
+    async def _step(self, request: Ask, cancellation_token: CancellationToken | None) -> str:
         self._hook(cancellation_token)
         if _cancelled(cancellation_token):
             raise asyncio.CancelledError  # nothing asked, nothing to post
         self.step += 1
-        approval = await self._ask(prompt)
+        ruling = ruling_for(self.policy, request)
+        prompt = shown_text(request, ruling)
+        approval = await self._ask(prompt, digest_of(request, prompt, revision=len(self.decisions)))
+        if ruling.action in (Action.AUTO, Action.DENY, Action.ASK_TWO):
+            return await self._by_policy(approval, ruling)
         try:
             if _cancelled(cancellation_token):  # cancelled while the approval was being created: post no card
                 raise asyncio.CancelledError
@@ -103,11 +116,33 @@ class ApprovalInput:
         self.decisions.append(decided)
         return reply_for(decided)
 
-    async def _ask(self, prompt: str) -> Approval:
+    async def _by_policy(self, approval: Approval, ruling: Ruling) -> str:
+        """A step the policy answers: recorded (and audited) as decided by ``policy:<rule>``; no card."""
+        if ruling.action is Action.AUTO:
+            outcome, why = Outcome.APPROVED, None
+        elif ruling.action is Action.DENY:
+            outcome, why = Outcome.CANCELLED, denial(ruling)
+        else:  # fail closed until the engine counts two approvers
+            outcome, why = Outcome.CANCELLED, f"rule {ruling.rule} needs two approvers, which this version cannot count"
+        decided = approval
+        if approval.pending:
+            try:
+                decided = await self.store.decide(approval.id, outcome, decider_for(ruling), why)
+            except AlreadyDecided as exc:
+                decided = exc.approval
+            await self.store.mark_shown(decided.id, decided.state)  # there is no card to show it on
+            if outcome is Outcome.CANCELLED and self.on_denied is not None:
+                await self.on_denied(decided, ruling)
+        log.info(
+            "step %d of %s answered by policy rule %s: %s", self.step, self.workflow_id, ruling.rule, decided.state
+        )
+        self.decisions.append(decided)
+        return reply_for(decided)
+
+    async def _ask(self, prompt: str, digest: str) -> Approval:
         """The approval of this step: created, or re-attached if it asks exactly what was asked before (same
         digest). A run that now asks something else at this step (a changed workflow, a model that answered
         differently) must not get the old answer: the old approval is superseded, loudly, and a new one made."""
-        digest = ask_digest("text", prompt, revision=len(self.decisions))
         attempt = 0
         while True:
             key = ApprovalKey(self.workflow_id, self.step, attempt)

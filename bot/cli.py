@@ -24,6 +24,7 @@ from types import FrameType
 import redis.asyncio as aioredis
 
 from bot.approvals.audit import read_audit
+from bot.approvals.policy import PolicyError
 from bot.audit_export import FORMATS, SinceError, parse_since, render
 from bot.config import ConfigError, Settings, load_dotenv_file, load_settings
 from bot.service import Service, load_model, open_redis
@@ -66,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         settings = load_settings(load_dotenv_file(), require_slack=False)
         return asyncio.run(run_demo(settings, task=args.task, auto=args.auto))
-    except (ConfigError, StartupError, ModelConfigError, SinceError) as exc:
+    except (ConfigError, StartupError, ModelConfigError, SinceError, PolicyError) as exc:
         print(f"approval-bot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

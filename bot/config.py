@@ -99,6 +99,8 @@ class Settings:
     ops_db: Path = DEFAULT_OPS_DB
     """The SQLite database of the ``ops`` workflow (created and seeded when missing)."""
     code_timeout: float = DEFAULT_CODE_TIMEOUT
+    policy_file: Path | None = None
+    """The risk policy (``POLICY_FILE``, YAML); None: the built-in default (``bot.approvals.policy``)."""
     """Seconds an approved code block of ``plan`` may run before its whole process group is killed."""
 
     @property
@@ -185,6 +187,7 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
         redis_cluster_nodes=cluster_nodes,
         ops_db=_parse(environ, "OPS_DB", DEFAULT_OPS_DB, Path),
         code_timeout=_parse(environ, "CODE_TIMEOUT", DEFAULT_CODE_TIMEOUT, _seconds("CODE_TIMEOUT")),
+        policy_file=_parse(environ, "POLICY_FILE", None, Path),
     )
 
 

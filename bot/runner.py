@@ -13,12 +13,13 @@ from collections.abc import Callable, Mapping
 from autogen_core import CancellationToken
 
 from bot.approvals import AlreadyDecided, Approval, ApprovalKey, ApprovalStore, Outcome
+from bot.approvals.policy import Policy, Ruling
 from bot.bridge import WORKFLOW_CANCELLED_BY, ApprovalInput
 from bot.durable.recording import RecordingClient
 from bot.durable.store import Lease, LeaseLost, RunStore
 from bot.durable.tools import ToolRecorder
 from bot.prompts import PromptPoster
-from bot.runs import RunOutcome, RunStatus
+from bot.runs import Notices, RunOutcome, RunStatus
 from workflows import ModelFactory, Models, ToolWrapper, Verdict, Workflow
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,19 @@ class WorkflowRunner:
         workflows: Workflows,
         models: Models,
         timeout_s: float,
+        *,
+        policy: Policy | None = None,
+        notices: Notices | None = None,
     ) -> None:
+        """``policy`` may answer steps for people (``bot.rulings``); ``notices`` hears of the steps it refuses."""
         self._store = store
         self._poster = poster
         self._runs = runs
         self._workflows = workflows
         self._models = models
         self._timeout_s = timeout_s
+        self._policy = policy
+        self._notices = notices
         self._humans: dict[str, ApprovalInput] = {}
 
     def stop(self, workflow_id: str) -> None:
@@ -85,6 +92,13 @@ class WorkflowRunner:
 
             return model
 
+        async def denied(approval: Approval, ruling: Ruling) -> None:
+            if self._notices is not None:
+                try:
+                    await self._notices.denied(request, approval, ruling.rule)
+                except Exception:
+                    log.exception("could not tell the requester of run %s of a refusal", request.workflow_id)
+
         async def checkpoint(approval: Approval, state: str) -> None:  # fenced: without the lease, no card
             await self._runs.record_step(lease, approval.step, state)
 
@@ -97,6 +111,8 @@ class WorkflowRunner:
             timeout_s=self._timeout_s,
             before_post=checkpoint,
             resumed=lease.resumed,
+            policy=self._policy,
+            on_denied=denied,
         )
 
         def lost() -> None:  # a tool call found the lease gone: stop the run here, report nothing

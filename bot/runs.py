@@ -63,6 +63,10 @@ class Notices(Protocol):
 
     async def card_posted(self, run: RunRequest, approval: Approval, ref: MessageRef) -> None: ...
 
+    async def denied(self, run: RunRequest, approval: Approval, rule: str) -> None:
+        """The risk policy refused a step of the run (rule ``rule``)."""
+        ...
+
     async def finished(self, run: RunRequest, outcome: RunOutcome) -> None: ...
 
 

@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot.approvals import ApprovalStore, StoreSettings
+from bot.approvals.policy import load_policy
 from bot.approvals.topology import Topology, open_client
 from bot.config import Settings
 from bot.durable.store import RunStore
@@ -178,6 +179,7 @@ class Service:
         settings = self.settings
         assert settings.slack_bot_token is not None and settings.slack_app_token is not None
         app_token, bot_token = settings.slack_app_token.get(), settings.slack_bot_token.get()
+        policy = load_policy(settings.policy_file)  # a bad policy stops the start, before anything connects
         # One HTTP session for every Web API call and response_url post of the process: slack-sdk otherwise
         # opens a session, so a connection and a TLS handshake, per call. Closed last.
         session = aiohttp.ClientSession()
@@ -210,8 +212,17 @@ class Service:
         workflows = offered(self.model)
         ordered = {DEFAULT_WORKFLOW: workflows[DEFAULT_WORKFLOW]} | workflows
         runs = RunStore(self.redis, retention_s=settings.retention, lease_s=settings.run_lease)
-        self.runner = WorkflowRunner(store, prompter, runs, offered, self.model, settings.approval_timeout)
         notices = RequesterLine(client, self.workspace.url, session=session)
+        self.runner = WorkflowRunner(
+            store,
+            prompter,
+            runs,
+            offered,
+            self.model,
+            settings.approval_timeout,
+            policy=policy,
+            notices=notices,
+        )
         self.worker = Worker(runs, self.runner, notices)
         prompter.on_posted = self.worker.card_posted
         await self.worker.start()

@@ -51,14 +51,14 @@ def outbox(path: Path) -> list[tuple[str, str]]:
         return db.execute("SELECT to_addr, subject FROM outbox").fetchall()
 
 
-async def test_reads_run_without_asking_and_the_answer_is_the_result(tmp_path: Path) -> None:
-    human = Human()
+async def test_every_call_is_asked_about_and_the_answer_is_the_result(tmp_path: Path) -> None:
+    human = Human("APPROVE")  # no policy at this tier: reads are asked too (the bot's policy runs them at once)
     workflow = ops(tmp_path, calls(("find_customers", {"status": "inactive"})), "Two customers are inactive.")
 
     result = await workflow.run("Who is inactive?", human)
 
     assert result.verdict is Verdict.DONE and result.output == "Two customers are inactive."
-    assert human.asked == []
+    assert [asked.splitlines()[0] for asked in human.asked] == ["Run the tool `find_customers`?"]
     with sqlite3.connect(tmp_path / "ops.db") as db:  # created and seeded on first use
         assert db.execute("SELECT count(*) FROM customers").fetchone() == (len(SAMPLE_CUSTOMERS),)
 
@@ -91,7 +91,7 @@ async def test_a_refused_call_does_not_run_and_the_agent_reads_why(tmp_path: Pat
     with sqlite3.connect(tmp_path / "ops.db") as db:
         assert db.execute("SELECT count(*) FROM customers").fetchone() == (len(SAMPLE_CUSTOMERS),)
     assert result.tool_results == (  # what the agent read as the two calls' results
-        "Not run: the reviewer refused delete_customers (not on a Friday).",
+        "Not run: delete_customers was refused (not on a Friday).",
         "Not run: the reviewer asked for a change instead of running delete_customers: only customer 4",
     )
 

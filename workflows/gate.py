@@ -16,7 +16,7 @@ from autogen_agentchat.conditions import FunctionalTermination
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage
 from autogen_core import CancellationToken
 
-from workflows.types import InputFunc, checkpoint, parse_reply
+from workflows.types import Ask, InputFunc, ask, checkpoint, parse_reply
 
 
 class ApprovalGate(UserProxyAgent):
@@ -27,11 +27,13 @@ class ApprovalGate(UserProxyAgent):
         description: str = "A human who approves or revises.",
         *,
         state: Callable[[], Awaitable[Mapping[str, Any]]] | None = None,
+        kind: str = "draft",
     ) -> None:
         """``state`` gives the team's state at this step (its other agents have finished their turns), handed to
         the checkpoint hook before the human is asked."""
         self._ask_human = input_func
         self._state = state
+        self._kind = kind
         self._draft = ""
         super().__init__(name, description=description, input_func=self._ask)
 
@@ -45,7 +47,7 @@ class ApprovalGate(UserProxyAgent):
     async def _ask(self, prompt: str, cancellation_token: CancellationToken | None) -> str:
         if self._state is not None:
             await checkpoint(self._ask_human, await self._state())
-        return await self._ask_human(self._draft or prompt, cancellation_token)
+        return await ask(self._ask_human, Ask(self._kind, self._draft or prompt), cancellation_token)
 
 
 def latest_text(messages: Sequence[BaseChatMessage], exclude: str = "") -> str:

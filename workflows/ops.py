@@ -1,9 +1,10 @@
-"""ops: an assistant with tools over a customer database; it works on its own, and every change waits for a person.
+"""ops: an assistant with tools over a customer database; it works on its own, and its calls are gated.
 
 It calls tools until it answers in plain words (at most ``max_tool_rounds`` rounds); that answer is the run's
-result. Reading (``find_customers``) runs at once; sending, deleting and SQL are asked for on a card first, with
-their exact arguments (``workflows.tools``). Every call goes through the bot's ``ToolWrapper`` first, so a durable
-run records each result before the agent sees it and never runs a finished call twice.
+result. Every call is asked about through the input function with its exact arguments (``workflows.tools``); the
+bot's risk policy answers some itself (the built-in one runs reads at once and refuses DDL), a person the rest.
+Every call goes through the bot's ``ToolWrapper`` first, so a durable run records each result before the agent
+sees it and never runs a finished call twice.
 """
 
 from __future__ import annotations
@@ -24,9 +25,6 @@ from workflows.tools import ToolGate
 from workflows.types import InputFunc, ModelFactory, ToolWrapper, Verdict, WorkflowResult, unrecorded
 
 DEFAULT_DATABASE = Path("ops.sqlite3")
-READS = frozenset({"find_customers"})
-"""Tools that only read: they run without asking."""
-
 SYSTEM_MESSAGE = (
     "You are an operations assistant for a small company's customer database (tables customers and outbox). "
     "Use the tools to do what the user asks. Changes (emails, deletions, SQL) are approved by a person before "
@@ -51,7 +49,7 @@ class OpsWorkflow:
         await asyncio.to_thread(database.ensure)
         gate = ToolGate(input_func)
         tools: list[BaseTool[Any, Any] | Callable[..., Any]] = [
-            self.record(tool) if tool.name in READS else gate.guard(self.record(tool)) for tool in database.tools()
+            gate.guard(self.record(tool)) for tool in database.tools()
         ]
         client = self.model()
         try:

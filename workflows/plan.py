@@ -15,7 +15,7 @@ each result before the implementer sees it and never runs a block twice without 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
@@ -31,12 +31,14 @@ from workflows.draft import summarise
 from workflows.executor import CODE_TIMEOUT_S, LANGUAGES, IsolatedCodeExecutor, succeeded
 from workflows.gate import ApprovalGate, decided
 from workflows.types import (
+    Ask,
     InputFunc,
     ModelFactory,
     Tool,
     ToolWrapper,
     Verdict,
     WorkflowResult,
+    ask,
     checkpoint,
     parse_reply,
     unrecorded,
@@ -102,6 +104,10 @@ class HeadedInput:
 
     async def __call__(self, prompt: str, cancellation_token: CancellationToken | None = None) -> str:
         return await self._inner(f"{self._header}\n\n{prompt}", cancellation_token)
+
+    async def ask(self, request: Ask, cancellation_token: CancellationToken | None) -> str:
+        headed = replace(request, text=f"{self._header}\n\n{request.text}")
+        return await ask(self._inner, headed, cancellation_token)
 
     async def checkpoint(self, state: Any) -> None:
         await checkpoint(self._inner, state)
@@ -172,7 +178,7 @@ class PlanWorkflow:
         async def state() -> dict[str, Any]:
             return {planner.name: dict(await planner.save_state())}
 
-        gate = ApprovalGate("approver", HeadedInput(input_func, PLAN_HEADER), state=state)
+        gate = ApprovalGate("approver", HeadedInput(input_func, PLAN_HEADER), state=state, kind="plan")
         cap = MaxMessageTermination(2 * (self.max_revisions + 1) + 1)
         team = RoundRobinGroupChat([planner, gate], termination_condition=decided(gate.name) | cap)
         result = await team.run(task=task, cancellation_token=token)
@@ -219,7 +225,9 @@ class Implementation:
                 continue
             await checkpoint(self.ask, {self.implementer.name: dict(await self.implementer.save_state())})
             previous = self.results[-1] if self.results else ""
-            reply = await self.ask(code_prompt(block, self.where, previous), token)
+            arguments = {"language": block.language, "code": block.code}
+            shown = Ask("code", code_prompt(block, self.where, previous), tool="run_code", args=arguments)
+            reply = await ask(self.ask, shown, token)
             verdict, detail = parse_reply(reply) or (Verdict.CANCEL, reply)
             if verdict is Verdict.REVISE:
                 self.revisions += 1
@@ -229,7 +237,6 @@ class Implementation:
                     return answers, (Verdict.EXPIRED, "nobody decided on a code block before the deadline")
                 return answers, (Verdict.CANCEL, detail or "a code block was cancelled")
             else:
-                arguments = {"language": block.language, "code": block.code}
                 value = await self.run_code.run_json(arguments, token, call_id=f"plan-code-{turn}.{index}")
                 result = self.run_code.return_value_as_string(value)
                 self.results.append(result)

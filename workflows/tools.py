@@ -16,7 +16,7 @@ from typing import Any
 from autogen_core import CancellationToken
 from autogen_core.tools import BaseTool
 
-from workflows.types import InputFunc, Tool, Verdict, parse_reply
+from workflows.types import Ask, InputFunc, Tool, Verdict, ask, parse_reply
 
 
 def call_prompt(tool: Tool, args: Mapping[str, Any]) -> str:
@@ -33,7 +33,7 @@ def refusal(tool: Tool, reply: str) -> str:
         return f"Not run: the reviewer asked for a change instead of running {tool.name}: {detail}"
     if verdict is Verdict.EXPIRED:
         return f"Not run: nobody approved {tool.name} before the deadline."
-    return f"Not run: the reviewer refused {tool.name}" + (f" ({detail})." if detail else ".")
+    return f"Not run: {tool.name} was refused" + (f" ({detail})." if detail else ".")
 
 
 class ToolGate:
@@ -46,11 +46,11 @@ class ToolGate:
     def guard(self, tool: Tool) -> Tool:
         return GatedTool(tool, self)
 
-    async def ask(self, prompt: str, cancellation_token: CancellationToken | None) -> str:
+    async def ask(self, request: Ask, cancellation_token: CancellationToken | None) -> str:
         # A lock is fair: the calls of one turn are asked in the order their tasks started, so a resumed run
         # asks its steps in the same order as the run it replays.
         async with self._one_at_a_time:
-            return await self._ask(prompt, cancellation_token)
+            return await ask(self._ask, request, cancellation_token)
 
 
 class GatedTool(BaseTool[Any, Any]):
@@ -69,7 +69,8 @@ class GatedTool(BaseTool[Any, Any]):
     async def run_json(
         self, args: Mapping[str, Any], cancellation_token: CancellationToken, call_id: str | None = None
     ) -> str:
-        reply = await self._gate.ask(call_prompt(self._inner, args), cancellation_token)
+        request = Ask("tool", call_prompt(self._inner, args), tool=self._inner.name, args=dict(args))
+        reply = await self._gate.ask(request, cancellation_token)
         parsed = parse_reply(reply)
         if parsed is None or parsed[0] is not Verdict.APPROVE:
             return refusal(self._inner, reply)

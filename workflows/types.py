@@ -8,7 +8,7 @@ model's words.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,6 +35,33 @@ Tool = BaseTool[Any, Any]
 ToolWrapper = Callable[[Tool], Tool]
 """What a workflow puts around each tool that acts on the world, so the bot can make every call run once: a
 durable run records a call's result before the agent sees it and replays it when the run resumes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """What a workflow asks a person about: the kind (``draft``, ``plan``, ``code``, ``tool``), the text people
+    read, and for a tool call its name and arguments, so the bot's risk policy can decide without reading the
+    text. ``always_ask`` keeps the policy from answering for a person (a call that may have run already)."""
+
+    kind: str
+    text: str
+    tool: str = ""
+    args: Mapping[str, Any] = field(default_factory=dict)
+    always_ask: bool = False
+
+
+@runtime_checkable
+class Asking(Protocol):
+    """An input function that takes the whole ``Ask`` (the bot's does: its policy reads kind, tool and args)."""
+
+    async def ask(self, request: Ask, cancellation_token: CancellationToken | None) -> str: ...
+
+
+async def ask(input_func: InputFunc, request: Ask, cancellation_token: CancellationToken | None = None) -> str:
+    """Ask through ``input_func``: the whole request where it takes one, else AutoGen's ``(text, token)``."""
+    if isinstance(input_func, Asking):
+        return await input_func.ask(request, cancellation_token)
+    return await input_func(request.text, cancellation_token)
 
 
 @runtime_checkable

@@ -23,7 +23,7 @@ from autogen_core.tools import BaseTool
 from bot.durable.store import Lease, LeaseLost, RunStore
 from workflows import InputFunc, Verdict
 from workflows.tools import refusal
-from workflows.types import Tool, parse_reply
+from workflows.types import Ask, Tool, ask, parse_reply
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,8 @@ class RecordedTool(BaseTool[Any, Any]):
                 log.info("run %s: the result of %s (%s) replayed from the record", workflow_id, self.name, key)
                 return _outcome(events[position])
             log.warning("run %s: %s (%s) was running when its worker stopped; asking", workflow_id, self.name, key)
-            reply = await recorder.ask(restart_prompt(self._inner, args), cancellation_token)
+            question = Ask("tool", restart_prompt(self._inner, args), self.name, dict(args), always_ask=True)
+            reply = await ask(recorder.ask, question, cancellation_token)
             parsed = parse_reply(reply)
             if parsed is None or parsed[0] is not Verdict.APPROVE:
                 return f"{refusal(self._inner, reply)} It may have run before the bot restarted."

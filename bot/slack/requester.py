@@ -87,6 +87,10 @@ class RequesterLine:
         text = blocks.started_text(run.workflow, run.workflow_id, "", approval.channel or ref.channel, card_link=link)
         await self.replace(requester, text)
 
+    async def denied(self, run: RunRequest, approval: Approval, rule: str) -> None:
+        """The risk policy refused a step of the run: the requester hears of it now, not only at the end."""
+        await self.tell(self.requester(run), [blocks.denied_text(run.workflow, run.workflow_id, approval, rule)])
+
     async def finished(self, run: RunRequest, outcome: RunOutcome) -> None:
         requester = self.requester(run)
         self._requesters.pop(run.workflow_id, None)

@@ -36,6 +36,8 @@ async def failed_start(slack: SlackEmulator, redis_url: str, workdir: Path, **en
         ({"APPROVAL_TIMEOUT": "-5"}, "APPROVAL_TIMEOUT"),
         ({"SLACK_API_URL": "http://127.0.0.1:{closed}/api/"}, "cannot reach Slack"),
         ({"REDIS_URL": "redis://127.0.0.1:{closed}/0"}, "cannot reach Redis"),
+        ({"POLICY_FILE": "{policy}"}, "rule 1 (deletes): 'action' must be one of auto, ask, ask_two, deny"),
+        ({"POLICY_FILE": "{tmp}/no-such-policy.yml"}, "cannot be read"),
     ],
 )
 async def test_bad_configuration_fails_with_one_clear_line(
@@ -44,7 +46,15 @@ async def test_bad_configuration_fails_with_one_clear_line(
     secret = slack.add_channel("secret", private=True, members=[people.alice])
     archived = slack.add_channel("old-approvals", members=[people.alice, slack.bot_user_id])
     slack.archive(archived)
-    known = {"{closed}": str(free_port()), "{secret_id}": secret, "{archived_id}": archived}
+    policy = tmp_path / "policy.yml"
+    policy.write_text("rules:\n  - name: deletes\n    tool: 'delete_*'\n    action: ask-two\n")
+    known = {
+        "{closed}": str(free_port()),
+        "{secret_id}": secret,
+        "{archived_id}": archived,
+        "{policy}": str(policy),
+        "{tmp}": str(tmp_path),
+    }
     for placeholder, value in known.items():
         env = {key: raw.replace(placeholder, value) for key, raw in env.items()}
 

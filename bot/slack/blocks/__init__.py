@@ -50,6 +50,7 @@ from bot.slack.blocks.replies import (
 from bot.slack.blocks.reports import (
     MAX_RESULT_PARTS,
     REPORT_LIMIT,
+    denied_text,
     dm_report_intro,
     outcome_report,
     started_text,
@@ -99,6 +100,7 @@ __all__ = [
     "approvers_line",
     "decided_blocks",
     "decision_text",
+    "denied_text",
     "dm_report_intro",
     "escape_mrkdwn",
     "escaped_len",

@@ -9,6 +9,7 @@ messages, code blocks closed and reopened across them, and a cut inside a word i
 
 from __future__ import annotations
 
+from bot.approvals import Approval
 from bot.runs import RunOutcome, RunStatus
 from bot.slack.blocks.split import FENCE, Piece, split_pieces
 from bot.slack.blocks.text import escape_mrkdwn, excerpt, link, person, slack_len
@@ -40,6 +41,14 @@ def dm_report_intro(channel: str, task: str, card_link: str | None = None) -> st
     """The first line of a report sent by DM (when the response_url can no longer be used): what it is about."""
     card = f" Card: {link(card_link, 'view')}." if card_link else ""
     return f"You asked in <#{channel}>: “{excerpt(task, 200)}”.{card}"
+
+
+def denied_text(workflow: str, workflow_id: str, approval: Approval, rule: str) -> str:
+    """The policy refused a step: what it was, and the rule (the agent is told too, and goes on or stops)."""
+    run = f"*{excerpt(workflow, 100)}* (`{excerpt(workflow_id, 80)}`)"
+    what = escape_mrkdwn(excerpt(approval.prompt, 300)).replace("\n", "\n>")
+    rule_name = escape_mrkdwn(excerpt(rule, 80))
+    return f"🚫 Your {run}: the policy rule `{rule_name}` refused step {approval.step}:\n>{what}"
 
 
 def outcome_report(outcome: RunOutcome, *, limit: int = REPORT_LIMIT) -> list[str]:

@@ -1,0 +1,54 @@
+"""The risk policy applied to what a workflow asks: which rule answers, what the card says of it, and the digest.
+
+The policy itself (rules, matching, the file) is ``bot.approvals.policy``; this joins it to the workflows' ``Ask``.
+"""
+
+from __future__ import annotations
+
+from bot.approvals.models import ask_digest
+from bot.approvals.policy import DEFAULT_RULING, Action, Policy, Request, Ruling
+from workflows.types import Ask
+
+POLICY_DECIDER = "policy"
+"""Decisions the policy makes are recorded as made by ``policy:<rule>``."""
+
+
+def ruling_for(policy: Policy | None, request: Ask) -> Ruling:
+    """What the policy says of ``request``; a question that may not be answered for a person is always asked."""
+    if policy is None:
+        return DEFAULT_RULING
+    ruling = policy.rule_for(Request(request.kind, request.text, request.tool, request.args))
+    if request.always_ask and ruling.action in (Action.AUTO, Action.DENY):
+        return Ruling(ruling.rule, Action.ASK, ruling.risk, ruling.self_approval)
+    return ruling
+
+
+def shown_text(request: Ask, ruling: Ruling) -> str:
+    """What the step records as asked (the card's text, when a person is asked): the request, and the rule
+    that answers or asks it (unless it is the default)."""
+    if ruling.rule == DEFAULT_RULING.rule and not ruling.risk:
+        return request.text
+    risk = f", risk *{ruling.risk}*" if ruling.risk else ""
+    says = {
+        Action.AUTO: "approved without asking",
+        Action.DENY: "refused",
+        Action.ASK: "needs one approver",
+        Action.ASK_TWO: "needs two different approvers",
+    }[ruling.action]
+    return f"{request.text}\n\n_Policy rule `{ruling.rule}`{risk}: {says}._"
+
+
+def digest_of(request: Ask, text: str, revision: int) -> str:
+    """sha256 of what is asked (``ask_digest``). A draft keeps the kind ``text`` its approvals were created with
+    before kinds existed, so a run resumed across that upgrade re-attaches to its card."""
+    kind = "text" if request.kind == "draft" else request.kind
+    details: dict[str, object] = {"tool": request.tool, "args": dict(request.args)} if request.tool else {}
+    return ask_digest(kind, text, revision, **details)
+
+
+def decider_for(ruling: Ruling) -> str:
+    return f"{POLICY_DECIDER}:{ruling.rule}"
+
+
+def denial(ruling: Ruling) -> str:
+    return f"denied by the policy (rule {ruling.rule})"
