@@ -38,13 +38,14 @@ import math
 import os
 import platform
 import random
+import resource
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio as aioredis
@@ -56,13 +57,37 @@ from benchmarks.report import Row, percentile, table
 from bot.approvals import ApprovalError, ApprovalKey, ApprovalStore, Outcome, State, StoreSettings, keys, scripts
 from bot.approvals.connection import MAX_CONNECTIONS, connect
 from bot.approvals.transitions import new_nonce, transition_args, transition_keys
+from tests.model_server import ModelServer
 from tests.redis_server import RedisServer
+
+try:
+    import uvloop
+except ImportError:  # the default loop's rows are measured all the same
+    uvloop = None
 
 WAITER = "bench-waiter"
 CLICKER = "bench-clicker"
 TIMEOUT_S = 900.0
 """Approvals outlive the run: nothing here may expire."""
 DECIDER = "U0BENCH001"
+
+
+R = TypeVar("R")
+LOOPS = ("asyncio", "uvloop")
+
+
+def run_on(loop: str, coro: Coroutine[Any, Any, R]) -> R:
+    """Run ``coro`` on a fresh event loop: asyncio's default, or uvloop's."""
+    if loop == "uvloop":
+        assert uvloop is not None, "uvloop is not installed"
+        return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
+def cpu_s() -> float:
+    """This process's CPU time (user + system), all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def now() -> float:
@@ -95,6 +120,7 @@ class Clicker:
     calls: dict[str, float] = field(default_factory=dict)
     returned: dict[str, float] = field(default_factory=dict)
     errors: int = 0
+    cpu_s: float = 0.0
 
     async def decide(self, approval_id: str) -> None:
         self.calls[approval_id] = now()
@@ -156,15 +182,17 @@ async def click(url: str, plan: dict[str, Any]) -> dict[str, Any]:
     try:
         await client.script_load(scripts.TRANSITION)  # no NOSCRIPT round trip on the first decision
         await asyncio.gather(*(client.ping() for _ in range(concurrency)))  # open the connections up front
+        started = cpu_s()
         if "schedule" in plan:
             await clicker.paced(plan["schedule"])
         elif plan.get("pipelined"):
             await clicker.pipelined(plan["burst"])
         else:
             await clicker.burst(plan["burst"], concurrency)
+        clicker.cpu_s = cpu_s() - started
     finally:
         await client.aclose()
-    return {"calls": clicker.calls, "returned": clicker.returned, "errors": clicker.errors}
+    return {"calls": clicker.calls, "returned": clicker.returned, "errors": clicker.errors, "cpu_s": clicker.cpu_s}
 
 
 @dataclass
@@ -172,6 +200,7 @@ class ClickReport:
     calls: dict[str, float]
     returned: dict[str, float]
     errors: int
+    cpu_s: float
 
     @property
     def round_trips(self) -> list[float]:
@@ -196,6 +225,11 @@ async def run_clicker(url: str, plan: dict[str, Any]) -> ClickReport:
     if proc.returncode != 0:
         raise RuntimeError(f"clicker exited with {proc.returncode}")
     return ClickReport(**json.loads(out.decode().splitlines()[-1]))
+
+
+def redis_cpu_s(probe: redis.Redis) -> float:
+    info = probe.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 # --- process A: waiters --------------------------------------------------------------------------------------------
@@ -237,12 +271,11 @@ class Waiters:
         self.resumed[approval_id] = now()
         return approval.state
 
-    async def until_parked(self, probe: redis.Redis, limit_s: float = 120.0) -> None:
-        """Until every wait is registered and Redis has served its first read (HGETALL + TIME).
+    async def until_parked(self, probe: redis.Redis, n: int, limit_s: float = 120.0) -> None:
+        """Until ``n`` waits are registered and Redis has served their first reads (HGETALL + TIME).
 
         Call ``probe.config_resetstat()`` before ``park``.
         """
-        n = len(self.tasks)
         deadline = now() + limit_s
         while self.store.subscriber.waiting < n or command_calls(probe, "hgetall") < n:
             if now() > deadline:
@@ -291,7 +324,7 @@ class ConnectionPeak:
             self.peak = max(self.peak, connections(self._client, self._name))
 
 
-# --- the three measurements -------------------------------------------------------------------------------------
+# --- the measurements ------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -303,25 +336,125 @@ class Push:
     approved: int
 
 
-async def measure_push(url: str, probe: redis.Redis, n: int, interval_s: float, parser: str = "default") -> Push:
+async def measure_push(
+    url: str,
+    probe: redis.Redis,
+    n: int,
+    interval_s: float,
+    parser: str = "default",
+    loop: str = "asyncio",
+    load: Callable[[ApprovalStore], Coroutine[Any, Any, Callable[[], Coroutine[Any, Any, None]]]] | None = None,
+) -> Push:
+    """``n`` waits decided one every ``interval_s`` from B. ``load`` starts other work in this process first (and
+    returns how to stop it): other pending waits, runs calling their model."""
     client = connect(named(url, WAITER), parser=parser)
     store = ApprovalStore(client)
     await store.start(maintenance=False)
+    stop = None
     try:
-        ids = await create_approvals(store, "push", n)
+        stop = await load(store) if load is not None else None
+        ids = await create_approvals(store, f"push-{loop}-{parser}", n)
         probe.config_resetstat()
         waiters = Waiters(store)
         waiters.park(ids)
-        await waiters.until_parked(probe)
+        await waiters.until_parked(probe, n)
         await asyncio.sleep(0.2)  # let the last replies be parsed
         schedule = [[i, k * interval_s] for k, i in enumerate(ids)]
-        report = await run_clicker(url, {"schedule": schedule, "parser": parser})
+        report = await run_clicker(url, {"schedule": schedule, "parser": parser, "loop": loop})
         approved = await waiters.finish(limit_s=10)
     finally:
+        if stop is not None:
+            await stop()
         await store.aclose()
         await client.aclose()
     latencies = [waiters.resumed[i] - report.calls[i] for i in ids if i in waiters.resumed]
     return Push(n, interval_s, latencies, report.round_trips, approved)
+
+
+def busy_runs(model: dict[str, str], waits: int, runs: int) -> Callable[[ApprovalStore], Coroutine[Any, Any, Any]]:
+    """The loaded case: ``waits`` other approvals pending in this process (never decided here), and ``runs`` runs
+    calling their scripted model back to back through AutoGen's ``OpenAIChatCompletionClient`` (the client the
+    bot's workflows use) over HTTP to a model server in another process."""
+
+    async def start(store: ApprovalStore) -> Callable[[], Coroutine[Any, Any, None]]:
+        from autogen_core.models import ChatCompletionClient, UserMessage
+
+        others = await create_approvals(store, "pending-other", waits)
+        parked = Waiters(store)
+        parked.park(others)
+        clients = [ChatCompletionClient.load_component(model["config"]) for _ in range(runs)]
+        stopping = asyncio.Event()
+        calls = [0]
+        answered: list[asyncio.Event] = [asyncio.Event() for _ in clients]
+
+        async def run(client: ChatCompletionClient, first: asyncio.Event) -> None:
+            messages: list[Any] = [UserMessage(content="Draft the release note.", source="user")]
+            while not stopping.is_set():
+                await client.create(messages)
+                calls[0] += 1
+                first.set()
+
+        tasks = [asyncio.create_task(run(client, event)) for client, event in zip(clients, answered, strict=True)]
+        async with asyncio.timeout(30):  # every run has had an answer before the clicks start
+            await asyncio.gather(*(event.wait() for event in answered))
+
+        async def stop() -> None:
+            stopping.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for client in clients:
+                await client.close()
+            for task in parked.tasks:
+                task.cancel()
+            await asyncio.gather(*parked.tasks, return_exceptions=True)
+            model["calls"] = str(int(model.get("calls", "0")) + calls[0])
+
+        return stop
+
+    return start
+
+
+class PacedModelServer(ModelServer):
+    """The scripted model, answering each request after ``latency_s`` (a real model takes seconds)."""
+
+    def __init__(self, latency_s: float) -> None:
+        super().__init__()
+        self.latency_s = latency_s
+
+    async def _completions(self, request: Any) -> Any:
+        await asyncio.sleep(self.latency_s)
+        return await super()._completions(request)
+
+
+async def serve_model(latency_ms: float) -> None:
+    """The ``--model-server`` process: the scripted model on a free port; prints its config, serves until stdin
+    closes."""
+    async with PacedModelServer(latency_ms / 1000) as server:
+        name = server.add_answers(["Here is the draft: v2.4 ships the approval engine's sharded pub/sub."])
+        print(json.dumps(server.config(name)), flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+class ModelProcess:
+    """The model server in a process of its own, as a real model is elsewhere."""
+
+    def __init__(self, latency_ms: float) -> None:
+        self._latency_ms = latency_ms
+
+    def __enter__(self) -> dict[str, Any]:
+        import subprocess
+
+        self._proc = subprocess.Popen(
+            [sys.executable, __file__, "--model-server", str(self._latency_ms)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert self._proc.stdout is not None
+        return {"config": json.loads(self._proc.stdout.readline())}
+
+    def __exit__(self, *_: object) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        self._proc.wait(timeout=10)
 
 
 async def poll(
@@ -377,35 +510,50 @@ class Load:
     clicker_s: float
     latencies: list[float]
     approved: int
+    waiter_cpu_s: float
+    clicker_cpu_s: float
+    redis_cpu_s: float
+    transition_us: float
+
+    @property
+    def rate(self) -> float:
+        return self.n / self.resolve_s
 
 
 async def measure_load(
-    server: RedisServer, probe: redis.Redis, n: int, concurrency: int, pipelined: bool, parser: str = "default"
+    server: RedisServer,
+    probe: redis.Redis,
+    n: int,
+    concurrency: int,
+    pipelined: bool,
+    parser: str = "default",
+    loop: str = "asyncio",
 ) -> Load:
     how = "TRANSITION pipelined 200 per round trip" if pipelined else f"{concurrency} concurrent decide()"
-    if parser != "default":
-        how += f", {parser} parser (baseline)"
     with ConnectionPeak(server.client, WAITER) as sampler:
         client = connect(named(server.url, WAITER), parser=parser)
         store = ApprovalStore(client)
         await store.start(maintenance=False)
         try:
             started = now()
-            ids = await create_approvals(store, "pipelined" if pipelined else "decide", n, concurrency)
+            ids = await create_approvals(store, f"load-{pipelined}-{parser}-{loop}", n, concurrency)
             create_s = now() - started
             before = rss_kb()
             probe.config_resetstat()
             started = now()
             waiters = Waiters(store)
             waiters.park(ids)
-            await waiters.until_parked(probe)
+            await waiters.until_parked(probe, n)
             park_s = now() - started
             await asyncio.sleep(0.2)  # let the last replies be parsed
             pending = rss_kb()
             held = connections(probe, WAITER)
-            plan = {"burst": ids, "concurrency": concurrency, "pipelined": pipelined, "parser": parser}
+            plan = {"burst": ids, "concurrency": concurrency, "pipelined": pipelined, "parser": parser, "loop": loop}
+            redis_before, waiter_before = redis_cpu_s(probe), cpu_s()
             report = await run_clicker(server.url, plan)
             approved = await waiters.finish(limit_s=60)
+            waiter_cpu, redis_cpu = cpu_s() - waiter_before, redis_cpu_s(probe) - redis_before
+            stats = probe.info("commandstats").get("cmdstat_evalsha", {})
         finally:
             await store.aclose()
             await client.aclose()
@@ -426,6 +574,10 @@ async def measure_load(
         clicker_s=report.span,
         latencies=latencies,
         approved=approved,
+        waiter_cpu_s=waiter_cpu,
+        clicker_cpu_s=report.cpu_s,
+        redis_cpu_s=redis_cpu,
+        transition_us=float(stats.get("usec_per_call", math.nan)),
     )
 
 
@@ -436,106 +588,234 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f} ms"
 
 
-def rows(push: Push, push_python: Push, polls: dict[float, list[float]], loads: Sequence[Load]) -> Iterator[Row]:
-    p50, p99 = percentile(push.latencies, 50), percentile(push.latencies, 99)
-    label = f"click -> resume p50 ({push.n:,} clicks, 1 per {push.interval_s * 1000:g} ms)"
-    yield Row(label, ms(p50), "<= 0.5 ms", p50 <= 0.0005)
-    yield Row("click -> resume p90", ms(percentile(push.latencies, 90)))
-    yield Row("click -> resume p99", ms(p99), "<= 2 ms", p99 <= 0.002)
-    python_p50, python_p99 = percentile(push_python.latencies, 50), percentile(push_python.latencies, 99)
-    yield Row("  the same, pure-Python parser (baseline): p50 / p99", f"{ms(python_p50)} / {ms(python_p99)}")
-    yield Row("click -> resume max", ms(max(push.latencies, default=math.nan)))
-    yield Row("  decide() round trip in B, p50", ms(percentile(push.round_trips, 50)))
-    yield Row("  waits resumed with 'approved'", f"{push.approved:,}/{push.n:,}", "all", push.approved == push.n)
-    for every_s, delays in polls.items():
-        label = f"poll every {every_s:g} s ({len(delays)} waiters)"
-        yield Row(f"{label}: detection p50", f"{percentile(delays, 50):.3f} s")
-        yield Row(f"{label}: detection p99", f"{percentile(delays, 99):.3f} s")
+def median(values: Iterable[float]) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def spread(values: Sequence[float], fmt: Callable[[float], str]) -> str:
+    """The median, and the range over repeats when there are several."""
+    if len(values) < 2:
+        return fmt(median(values))
+    return f"{fmt(median(values))} ({fmt(min(values))}-{fmt(max(values))})"
+
+
+def pct(pushes: Sequence[Push], q: float) -> list[float]:
+    return [percentile(push.latencies, q) for push in pushes]
+
+
+@dataclass
+class Results:
+    """Every repeat's measurements, by variant."""
+
+    push: dict[str, list[Push]] = field(default_factory=dict)
+    loads: dict[str, list[Load]] = field(default_factory=dict)
+    polls: dict[float, list[float]] = field(default_factory=dict)
+    burst: Load | None = None
+    model_calls: int = 0
+    stress_calls: int = 0
+
+    def add_push(self, name: str, push: Push) -> None:
+        self.push.setdefault(name, []).append(push)
+
+    def add_load(self, name: str, load: Load) -> None:
+        self.loads.setdefault(name, []).append(load)
+
+
+def push_rows(results: Results, args: argparse.Namespace) -> Iterator[Row]:
+    idle = results.push["asyncio"]
+    p50, p99 = median(pct(idle, 50)), median(pct(idle, 99))
+    label = f"click -> resume p50 ({args.decisions:,} clicks, 1 per {args.interval_ms:g} ms, no other load)"
+    yield Row(label, spread(pct(idle, 50), ms), "<= 0.5 ms", p50 <= 0.0005)
+    yield Row("click -> resume p99, no other load", spread(pct(idle, 99), ms), "<= 2 ms", p99 <= 0.002)
+    yield Row("  p90 / max", f"{ms(median(pct(idle, 90)))} / {ms(median(pct(idle, 100)))}")
+    yield Row("  decide() round trip in B, p50", ms(median(percentile(p.round_trips, 50) for p in idle)))
+    for name, label in (("uvloop", "uvloop in both processes"), ("python", "pure-Python parser (baseline)")):
+        if name in results.push:
+            pushes = results.push[name]
+            yield Row(
+                f"  the same, {label}: p50 / p99", f"{ms(median(pct(pushes, 50)))} / {ms(median(pct(pushes, 99)))}"
+            )
+    loaded = results.push.get("loaded", [])
+    if loaded:
+        p99 = median(pct(loaded, 99))
+        label = (
+            f"click -> resume p99, {args.other_waits} other waits pending, {args.model_runs} runs calling a model"
+            f" (answers in {args.model_latency_ms:g} ms)"
+        )
+        yield Row(label, spread(pct(loaded, 99), ms), "<= 10 ms", p99 <= 0.010)
+        yield Row("  p50 / model calls answered meanwhile", f"{ms(median(pct(loaded, 50)))} / {results.model_calls:,}")
+    stress = results.push.get("stress", [])
+    if stress:
+        label = "  the same with a model that answers at once (runs call it back to back): p50 / p99"
+        yield Row(label, f"{ms(median(pct(stress, 50)))} / {ms(median(pct(stress, 99)))}")
+        yield Row("    model calls answered meanwhile", f"{results.stress_calls:,}")
+    approved = sum(p.approved for pushes in results.push.values() for p in pushes)
+    total = sum(p.n for pushes in results.push.values() for p in pushes)
+    yield Row(
+        "  waits resumed with 'approved' (every click phase)", f"{approved:,}/{total:,}", "all", approved == total
+    )
+    for every_s, delays in results.polls.items():
+        label = f"poll every {every_s:g} s ({len(delays)} waiters): detection p50 / p99"
+        yield Row(label, f"{percentile(delays, 50):.3f} s / {percentile(delays, 99):.3f} s")
         yield Row(f"  ratio poll p50 / push p50 ({every_s:g} s)", f"{percentile(delays, 50) / p50:,.0f}x")
-    first = loads[0]
-    per_wait = (first.rss_kb_pending - first.rss_kb_before) / first.n
-    yield Row(f"Redis connections, {first.n:,} waits pending", str(first.held), "<= 10", first.held <= 10)
-    yield Row("  peak connections, setup to last resume", str(first.peak), "<= 10", first.peak <= 10)
+
+
+def load_rows(results: Results) -> Iterator[Row]:
+    default = results.loads["asyncio"]
+    first = default[0]
+    per_wait = median((load.rss_kb_pending - load.rss_kb_before) / load.n for load in default)
+    held, peak = max(load.held for load in default), max(load.peak for load in default)
+    yield Row(f"Redis connections, {first.n:,} waits pending", str(held), "<= 10", held <= 10)
+    yield Row("  peak connections, setup to last resume", str(peak), "<= 10", peak <= 10)
     yield Row("memory per pending wait (VmRSS)", f"{per_wait:.2f} KB", "<= 5 KB", per_wait <= 5)
-    yield Row(f"  RSS before / with {first.n:,} pending", f"{first.rss_kb_before:,} / {first.rss_kb_pending:,} KB")
-    yield Row(f"  create {first.n:,} approvals (8 concurrent)", f"{first.create_s:.2f} s")
-    yield Row(f"  park {first.n:,} waits (register + first read)", f"{first.park_s:.2f} s")
-    for load in loads:
-        rate = load.n / load.resolve_s
-        if load.pipelined and "baseline" in load.how:
-            yield Row(f"all {load.n:,} resolved, {load.how}", f"{rate:,.0f}/s")
-        elif load.pipelined:
-            yield Row(f"all {load.n:,} resolved, {load.how}", f"{rate:,.0f}/s", ">= 10,000/s", rate >= 10_000)
-        else:  # one clicker process's round trips set this rate, not the waiting side (see B's span)
-            yield Row(f"all {load.n:,} resolved, {load.how} (clicker-bound)", f"{rate:,.0f}/s")
-        yield Row("  first decision -> last wait() returns", f"{load.resolve_s:.3f} s")
+    yield Row(
+        f"  create {first.n:,} approvals (8 concurrent) / park the waits",
+        f"{first.create_s:.2f} s / {first.park_s:.2f} s",
+    )
+    rate = median(load.rate for load in default)
+    label = f"all {first.n:,} resolved, TRANSITION pipelined 200 per round trip, per waiting process"
+    yield Row(label, spread([load.rate for load in default], lambda r: f"{r:,.0f}/s"), ">= 20,000/s", rate >= 20_000)
+    yield Row("  first decision -> last wait() returns", f"{median(load.resolve_s for load in default):.3f} s")
+    burst_p50 = median(percentile(load.latencies, 50) for load in default)
+    burst_p99 = median(percentile(load.latencies, 99) for load in default)
+    yield Row("  click -> resume p50 / p99 in the burst", f"{ms(burst_p50)} / {ms(burst_p99)}")
+    cpu = " / ".join(
+        f"{median(getattr(load, attr) for load in default) / first.n * 1e6:.1f}"
+        for attr in ("waiter_cpu_s", "clicker_cpu_s", "redis_cpu_s")
+    )
+    yield Row("  CPU per decision, us: waiting process / deciding process / redis-server", cpu)
+    yield Row(
+        "  redis-server time per TRANSITION (INFO commandstats)",
+        f"{median(load.transition_us for load in default):.1f} us",
+    )
+    for name, label in (("uvloop", "uvloop in both processes"), ("python", "pure-Python parser and packer (baseline)")):
+        if name in results.loads:
+            loads = results.loads[name]
+            yield Row(f"  the same, {label}", spread([load.rate for load in loads], lambda r: f"{r:,.0f}/s"))
+            cpu = median(load.waiter_cpu_s / load.n * 1e6 for load in loads)
+            yield Row(f"    CPU per decision in the waiting process, {name}", f"{cpu:.1f} us")
+    loads = [load for loads in results.loads.values() for load in loads]
+    approved, total = sum(load.approved for load in loads), sum(load.n for load in loads)
+    yield Row(
+        "  waits resumed with 'approved' (every pipelined phase)", f"{approved:,}/{total:,}", "all", approved == total
+    )
+    if results.burst is not None:
+        burst = results.burst
+        yield Row(f"all {burst.n:,} resolved, {burst.how} (one clicker process: the limit)", f"{burst.rate:,.0f}/s")
         yield Row(
-            "  B's own span: first call -> last reply", f"{load.clicker_s:.3f} s ({load.n / load.clicker_s:,.0f}/s)"
+            "  waits resumed with 'approved'", f"{burst.approved:,}/{burst.n:,}", "all", burst.approved == burst.n
         )
-        yield Row(
-            "  click -> resume p50 / p99 in the burst",
-            f"{ms(percentile(load.latencies, 50))} / {ms(percentile(load.latencies, 99))}",
-        )
-        yield Row("  waits resumed with 'approved'", f"{load.approved:,}/{load.n:,}", "all", load.approved == load.n)
 
 
-async def benchmark(server: RedisServer, args: argparse.Namespace) -> list[Row]:
+def benchmark(server: RedisServer, args: argparse.Namespace) -> list[Row]:
+    """Each phase on a fresh event loop (so uvloop's rows share the run); click phases and pipelined loads are
+    repeated ``args.repeats`` times and reported as medians."""
     rng = random.Random(args.seed)
-    with server.client() as probe:
+    results = Results()
+    loops = [loop for loop in LOOPS if loop == "asyncio" or uvloop is not None]
+    with (
+        server.client() as probe,
+        ModelProcess(args.model_latency_ms) as model,
+        ModelProcess(0) as instant,
+    ):
         print(
             f"redis-server {probe.info('server')['redis_version']}, redis-py {redis.__version__}, "
             f"Python {platform.python_version()}, {os.cpu_count()} CPUs, pool of {MAX_CONNECTIONS}, "
+            f"hiredis {'yes' if HIREDIS_AVAILABLE else 'no'}, uvloop {'yes' if uvloop else 'no (rows skipped)'}, "
             f"load average {os.getloadavg()[0]:.2f}",
             flush=True,
         )
-        print(f"1/3 click -> resume: {args.decisions:,} waits, one decision every {args.interval_ms:g} ms", flush=True)
-        push = await measure_push(server.url, probe, args.decisions, args.interval_ms / 1000)
-        probe.flushall()
-        print("1/3 the same, reading with the pure-Python parser (the baseline)", flush=True)
-        push_python = await measure_push(server.url, probe, args.decisions, args.interval_ms / 1000, "python")
-        probe.flushall()
-        print(
-            f"2/3 polling: {args.poll_waiters} waiters per interval, decisions over {args.poll_window:g} s", flush=True
-        )
-        polls = await measure_polling(server.url, args.poll_waiters, args.poll_window, (1.0, 5.0), rng)
-        probe.flushall()
-        loads: list[Load] = []
-        parser = "hiredis" if HIREDIS_AVAILABLE else "pure-Python (hiredis is not installed)"
-        for pipelined, chosen in ((False, "default"), (True, "default"), (True, "python")):
-            how = "pipelined TRANSITION scripts" if pipelined else f"{args.concurrency} concurrent decide() calls"
-            using = parser if chosen == "default" else "the pure-Python parser, as the baseline"
-            print(f"3/3 {args.waits:,} pending waits, decided by {how}, reading with {using}", flush=True)
-            loads.append(await measure_load(server, probe, args.waits, args.concurrency, pipelined, chosen))
+        interval = args.interval_ms / 1000
+        for repeat in range(1, args.repeats + 1):
+            print(f"repeat {repeat}/{args.repeats}", flush=True)
+            for loop in loops:
+                print(f"  click -> resume, {args.decisions:,} clicks, {loop}", flush=True)
+                results.add_push(
+                    loop, run_on(loop, measure_push(server.url, probe, args.decisions, interval, loop=loop))
+                )
+                probe.flushall()
+            print("  the same, pure-Python parser", flush=True)
+            results.add_push(
+                "python", run_on("asyncio", measure_push(server.url, probe, args.decisions, interval, "python"))
+            )
             probe.flushall()
-    return list(rows(push, push_python, polls, loads))
+            for name, served in (("loaded", model), ("stress", instant)):
+                latency = args.model_latency_ms if name == "loaded" else 0
+                print(f"  {args.other_waits} waits pending, {args.model_runs} runs calling a model ({latency:g} ms)")
+                loaded = busy_runs(served, args.other_waits, args.model_runs)
+                push = measure_push(server.url, probe, args.loaded_decisions, interval * 2.5, load=loaded)
+                results.add_push(name, run_on("asyncio", push))
+                probe.flushall()
+            for name, parser, loop in (
+                ("asyncio", "default", "asyncio"),
+                ("uvloop", "default", "uvloop"),
+                ("python", "python", "asyncio"),
+            ):
+                if loop in loops:
+                    print(f"  {args.waits:,} pending waits, pipelined TRANSITIONs, {name}", flush=True)
+                    results.add_load(
+                        name,
+                        run_on(loop, measure_load(server, probe, args.waits, args.concurrency, True, parser, loop)),
+                    )
+                    probe.flushall()
+        results.model_calls = int(model.get("calls", 0))
+        results.stress_calls = int(instant.get("calls", 0))
+        print(
+            f"baselines: polling, {args.poll_waiters} waiters per interval, decisions over {args.poll_window:g} s",
+            flush=True,
+        )
+        results.polls = run_on(
+            "asyncio", measure_polling(server.url, args.poll_waiters, args.poll_window, (1.0, 5.0), rng)
+        )
+        probe.flushall()
+        print(f"  {args.waits:,} pending waits decided by {args.concurrency} concurrent decide() calls", flush=True)
+        results.burst = run_on("asyncio", measure_load(server, probe, args.waits, args.concurrency, False))
+        probe.flushall()
+    return [*push_rows(results, args), *load_rows(results)]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--decisions", type=int, default=1000, help="click -> resume samples (default 1000)")
     parser.add_argument("--interval-ms", type=float, default=2.0, help="time between clicks (default 2)")
+    parser.add_argument("--loaded-decisions", type=int, default=400, help="click -> resume samples under load")
+    parser.add_argument("--other-waits", type=int, default=50, help="other waits pending in the loaded case")
+    parser.add_argument("--model-runs", type=int, default=10, help="runs calling the model in the loaded case")
     parser.add_argument("--waits", type=int, default=10_000, help="concurrent pending waits (default 10000)")
     parser.add_argument("--concurrency", type=int, default=8, help="decide() calls in flight in the burst")
     parser.add_argument("--poll-waiters", type=int, default=100, help="polling waiters per interval")
     parser.add_argument("--poll-window", type=float, default=5.0, help="seconds over which polled ones are decided")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of the click and pipelined phases (medians)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="300 decisions, 2,000 waits, 40 pollers, 2 s window")
+    parser.add_argument("--quick", action="store_true", help="1 repeat, 300 decisions, 2,000 waits, 40 pollers")
     parser.add_argument("--clicker", metavar="URL", help=argparse.SUPPRESS)  # process B; plan on stdin
+    parser.add_argument("--model-latency-ms", type=float, default=50.0, help="the scripted model's answer time")
+    parser.add_argument("--model-server", metavar="LATENCY_MS", type=float, help=argparse.SUPPRESS)
     if parser.parse_known_args(argv)[0].quick:  # smaller defaults; explicit flags still win
-        parser.set_defaults(decisions=300, waits=2000, poll_waiters=40, poll_window=2.0)
+        parser.set_defaults(
+            decisions=300, loaded_decisions=150, waits=2000, poll_waiters=40, poll_window=2.0, repeats=1
+        )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.clicker:
-        print(json.dumps(asyncio.run(click(args.clicker, json.load(sys.stdin)))))
+        plan = json.load(sys.stdin)
+        print(json.dumps(run_on(str(plan.get("loop", "asyncio")), click(args.clicker, plan))))
+        return 0
+    if args.model_server is not None:
+        asyncio.run(serve_model(args.model_server))
         return 0
     server = RedisServer()
     server.start()
     started = time.monotonic()
     try:
-        lines = asyncio.run(benchmark(server, args))
+        lines = benchmark(server, args)
     finally:
         server.close()
     print()
