@@ -204,7 +204,10 @@ class ApprovalInput:
 
     async def _post(self, approval: Approval) -> bool:
         """Show the approval; the poster records where (before anything else is posted). On failure, cancel it."""
-        previous = self.decisions[-1] if self.decisions else None
+        # A card revises the one before only when that one asked for a revision (an approved plan is followed
+        # by its code cards, which revise nothing).
+        last = self.decisions[-1] if self.decisions else None
+        previous = last if last is not None and last.state is State.REVISED else None
         try:
             self._shown = await self.poster.post(approval, previous, look_first=self.resumed)
         except asyncio.CancelledError:

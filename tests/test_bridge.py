@@ -253,3 +253,17 @@ async def test_each_human_step_is_checkpointed_with_the_teams_state_before_its_c
         said = [m["content"] for m in state["drafter"]["llm_context"]["messages"] if m["type"] == "AssistantMessage"]
         assert said[-1] == draft  # the drafter's whole conversation up to that step
     assert "make it shorter" in json.dumps(checkpoints[1][1])
+
+
+async def test_a_step_after_an_approved_one_revises_nothing(store: ApprovalStore) -> None:
+    poster = RecordingPoster(store)
+    human_input = input_for(store, poster)
+    first = asyncio.create_task(human_input("Run the tool `find_customers`?"))
+    asked, _ = await asyncio.wait_for(poster.posted.get(), 5)
+    await store.decide(asked.id, Outcome.APPROVED, "U0BOB45678")
+    assert await first == "APPROVE"
+
+    second = asyncio.create_task(human_input("Run the tool `send_email`?"))
+    _, previous = await asyncio.wait_for(poster.posted.get(), 5)
+    assert previous is None  # the card does not call itself a revision of the approved one
+    second.cancel()

@@ -323,3 +323,21 @@ def test_other_blocks_and_plain_text() -> None:
 @pytest.mark.parametrize("junk", [None, "text", 3, {"type": "section", "text": "not an object"}])
 def test_malformed_blocks_are_skipped(junk: object) -> None:
     assert render_message("the text", [junk]) == "the text"
+
+
+def test_the_demo_offers_ops_with_its_tools_and_policy(tmp_path: Path) -> None:
+    status, out = demo(tmp_path, "--auto", "approve", "--task", "ops: win back inactive customers")
+
+    assert status == 0, out
+    assert "Run the tool `send_email`?" in out and "alan@example.com" in out
+    assert "find_customers" not in out  # the built-in policy ran the read without a card
+    assert "✅ Your ops" in out and "emailed Alan Turing" in out
+    assert list(tmp_path.iterdir()) == []  # its database lives in a scratch directory, not where you ran it
+
+
+def test_the_demo_offers_plan_with_a_code_card(tmp_path: Path) -> None:
+    status, out = demo(tmp_path, "--auto", "approve", "--task", "plan: count our customers")
+
+    assert status == 0, out
+    assert after(out, "1. Count the customers", "Run this code?", 'echo "customers: 5', "✅ Your plan")
+    assert "This is a revision" not in out

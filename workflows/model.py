@@ -124,17 +124,12 @@ def openai_config(api_key: str, model: str = DEFAULT_MODEL) -> dict[str, Any]:
     }
 
 
-def replay_config(answers: list[str]) -> dict[str, Any]:
+def replay_config(answers: list[Any]) -> dict[str, Any]:
     """A model that replays ``answers`` in order: offline, for the demo and tests."""
     return {
         "provider": "autogen_ext.models.replay.ReplayChatCompletionClient",
         "config": {"chat_completions": answers},
     }
-
-
-def demo_config() -> dict[str, Any]:
-    """The scripted model of ``approval-bot demo``: a first draft, then a revision for every later turn."""
-    return replay_config([DEMO_DRAFTS[0]] + [DEMO_DRAFTS[1]] * 20)
 
 
 def _first_line(exc: Exception) -> str:

@@ -6,20 +6,23 @@ import contextlib
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import TextIO
 
 import fakeredis.aioredis
 import redis.asyncio as aioredis
 
-from bot.config import DEFAULT_REDIS_URL, Secret, Settings
+from bot.config import DEFAULT_OPS_DB, DEFAULT_REDIS_URL, Secret, Settings
 from bot.demo.terminal import Terminal
 from bot.demo.transcript import APPROVALS, AUTO_CHOICES, DEFAULT_TASK, USER_NAME, Demo
 from bot.sandbox import SlackEmulator
 from bot.service import Service, load_model, open_redis
 from bot.slack.scopes import REQUIRED_SCOPES
-from workflows.model import DEFAULT_MODEL, demo_config
+from workflows.demo_models import demo_config
+from workflows.model import DEFAULT_MODEL
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 """What slack-sdk reads to route its calls, loopback included: the demo's Slack is on 127.0.0.1."""
@@ -41,7 +44,7 @@ async def run_demo(settings: Settings, *, task: str | None, auto: str | None) ->
         raise
     out = sys.stdout
     try:
-        with _without_proxies() as dropped:
+        with _without_proxies() as dropped, tempfile.TemporaryDirectory(prefix="approval-bot-demo-") as scratch:
             async with SlackEmulator(scopes=REQUIRED_SCOPES) as slack:
                 user = slack.add_user(USER_NAME)
                 approvals = slack.add_channel(APPROVALS, members=[user])
@@ -52,6 +55,7 @@ async def run_demo(settings: Settings, *, task: str | None, auto: str | None) ->
                     slack_api_url=slack.api_url,
                     approvals_channel=f"#{APPROVALS}",
                     approvers=frozenset({user}),  # you decide; the card names you as its approver
+                    ops_db=settings.ops_db if settings.ops_db != DEFAULT_OPS_DB else Path(scratch) / "ops.sqlite3",
                 )
                 async with Service(demo_settings, redis, model):
                     try:
@@ -125,8 +129,8 @@ def _quiet_logging(settings: Settings) -> None:
     level = logging.DEBUG if settings.log_level == "DEBUG" else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger().setLevel(level)
-    for noisy in ("autogen_core", "autogen_core.events", "autogen_agentchat"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    for noisy in ("autogen_core", "autogen_core.events", "autogen_agentchat"):  # the replayed models' token
+        logging.getLogger(noisy).setLevel(logging.DEBUG if level == logging.DEBUG else logging.ERROR)  # counts
 
 
 @contextlib.contextmanager
