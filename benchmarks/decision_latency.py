@@ -1,31 +1,42 @@
 """Decision latency of the approval engine, against polling, with 10,000 waits pending; on a real redis-server.
 
-Method (docs: /work/shared/redis-futures.md, sections 3.3-3.5):
+Method (docs: /work/shared/redis-futures.md, sections 3.3-3.5). Every phase runs on a fresh event loop in this
+process (A) against a clicker process (B: this file with ``--clicker``); both ends read
+``clock_gettime(CLOCK_MONOTONIC)``, which is system-wide, and B prints its call times as JSON when it is done.
 
-1. Click -> resume. This process (A) creates N approvals and parks one ``store.wait()`` on each. Once all N are
-   registered with the subscriber and Redis has served every wait's first read (``INFO commandstats``), it starts
-   a clicker process (B: this file with ``--clicker``) that calls ``store.decide()`` on one approval every 2 ms.
-   Latency runs from B's call to the moment A's ``wait()`` returns. Both ends read
-   ``clock_gettime(CLOCK_MONOTONIC)``, which is system-wide; B prints its call times as JSON when it is done.
-2. Polling baselines. Waiters that ``HGET`` the record's state every 1 s and every 5 s (the AutoGen Slack recipe
-   polls every 5 s) from random phases, both intervals at once. B decides each approval at a uniformly random
-   time within a window. The delay runs from B's call to the poll that sees the decision.
-3. 10,000 pending waits in one process. Redis connections held by this process are counted with ``CLIENT LIST``
-   by client name, once all waits are pending, and at their peak (sampled every 10 ms from setup to the last
-   resume). Resident memory per wait is ``VmRSS`` after ``gc.collect()``, read before the waits start (the
-   approvals already exist) and again once all are pending. Then B decides all of them with 8 concurrent
-   ``decide()`` calls; the rate is N / (B's first call -> the last ``wait()`` returning). The same is repeated
-   with B sending the TRANSITION script that ``decide()`` runs, pipelined 200 per round trip: B's own speed
-   then no longer limits the rate, which shows what the waiting side alone can absorb.
+1. 10,000 pending waits in one process, decided by pipelined transitions (the throughput target). A creates N
+   approvals and parks one ``store.wait()`` on each; once all are registered and Redis has served every wait's
+   first read (``INFO commandstats``), B sends the TRANSITION script that ``decide()`` runs (keys and arguments
+   from ``bot.approvals.transitions``), 200 per round trip. The rate is N / (B's first call -> the last
+   ``wait()`` returning). Measured three ways in each repeat: the default loop with hiredis (what the bot runs),
+   uvloop in both processes, and redis-py's pure-Python parser and packer (the fallback without hiredis, as the
+   baseline). For each, the CPU time per decision of A (``getrusage``), of B (its burst only) and of
+   redis-server (``INFO cpu``), and redis-server's time per TRANSITION (``INFO commandstats``). Redis connections
+   held by A are counted with ``CLIENT LIST`` by client name once all waits are pending, and at their peak
+   (sampled every 50 ms from setup to the last resume); resident memory per wait is ``VmRSS`` after
+   ``gc.collect()`` before the waits start and once all are pending, in the run's first phase.
+2. Click -> resume with no other load: N waits, B calls ``store.decide()`` on one every 2 ms; latency runs from
+   B's call to the moment A's ``wait()`` returns. Default loop, uvloop (both processes), pure-Python parser.
+3. Click -> resume under load: the same, one click every 5 ms, while A also holds 50 other pending waits and 10
+   runs call a scripted model back to back through AutoGen's ``OpenAIChatCompletionClient`` (what the bot's
+   workflows use) over HTTP to ``tests/model_server.py`` in a third process, answering after 50 ms
+   (``--model-latency-ms``); and again with a model that answers at once (a stress row: the model clients then
+   keep A's loop busy).
+4. Once per run, the baselines: waiters that ``HGET`` the record's state every 1 s and every 5 s (the AutoGen
+   Slack recipe polls every 5 s) from random phases while B decides each at a random time within a window; and
+   the 10,000 waits decided by one clicker making 8 concurrent ``decide()`` calls (B's round trips are the limit).
 
-Run from the repository root (about 30 s on 2 cores)::
+Phases 1-3 are repeated (``--repeats``, default 3) and reported as medians, with the range over repeats.
+
+Run from the repository root (about 100 s on 2 cores)::
 
     python benchmarks/decision_latency.py
-    python benchmarks/decision_latency.py --decisions 1000 --waits 10000
-    python benchmarks/decision_latency.py --quick      # smaller numbers, a smoke test
+    python benchmarks/decision_latency.py --repeats 5 --waits 10000
+    python benchmarks/decision_latency.py --quick      # one repeat, smaller numbers: a smoke test
 
-It starts its own ``redis-server`` (``tests/redis_server.py``) and stops it. It prints each figure next to its
-target and exits 0 even when a target is missed: it is a report, not a test.
+It starts its own ``redis-server`` (``tests/redis_server.py``) and model server, and stops them. uvloop's rows are
+skipped when uvloop is not installed. It prints each figure next to its target and exits 0 even when a target is
+missed: it is a report, not a test.
 """
 
 from __future__ import annotations
@@ -301,7 +312,8 @@ def connections(probe: redis.Redis, name: str) -> int:
 
 
 class ConnectionPeak:
-    """Samples ``CLIENT LIST`` every 10 ms in a thread and keeps the highest count of one client name."""
+    """Samples ``CLIENT LIST`` every 50 ms in a thread and keeps the highest count of one client name (the thread
+    shares the waiting process's GIL: sampling more often took CPU from the waits measured)."""
 
     def __init__(self, make_client: Callable[[], redis.Redis], name: str) -> None:
         self.peak = 0
@@ -320,7 +332,7 @@ class ConnectionPeak:
         self._client.close()
 
     def _run(self) -> None:
-        while not self._stop.wait(0.01):
+        while not self._stop.wait(0.05):
             self.peak = max(self.peak, connections(self._client, self._name))
 
 
@@ -667,7 +679,7 @@ def push_rows(results: Results, args: argparse.Namespace) -> Iterator[Row]:
 def load_rows(results: Results) -> Iterator[Row]:
     default = results.loads["asyncio"]
     first = default[0]
-    per_wait = median((load.rss_kb_pending - load.rss_kb_before) / load.n for load in default)
+    per_wait = (first.rss_kb_pending - first.rss_kb_before) / first.n  # the run's first phase: no memory reused
     held, peak = max(load.held for load in default), max(load.peak for load in default)
     yield Row(f"Redis connections, {first.n:,} waits pending", str(held), "<= 10", held <= 10)
     yield Row("  peak connections, setup to last resume", str(peak), "<= 10", peak <= 10)
@@ -732,6 +744,18 @@ def benchmark(server: RedisServer, args: argparse.Namespace) -> list[Row]:
         interval = args.interval_ms / 1000
         for repeat in range(1, args.repeats + 1):
             print(f"repeat {repeat}/{args.repeats}", flush=True)
+            for name, parser, loop in (
+                ("asyncio", "default", "asyncio"),
+                ("uvloop", "default", "uvloop"),
+                ("python", "python", "asyncio"),
+            ):
+                if loop in loops:
+                    print(f"  {args.waits:,} pending waits, pipelined TRANSITIONs, {name}", flush=True)
+                    results.add_load(
+                        name,
+                        run_on(loop, measure_load(server, probe, args.waits, args.concurrency, True, parser, loop)),
+                    )
+                    probe.flushall()
             for loop in loops:
                 print(f"  click -> resume, {args.decisions:,} clicks, {loop}", flush=True)
                 results.add_push(
@@ -750,18 +774,6 @@ def benchmark(server: RedisServer, args: argparse.Namespace) -> list[Row]:
                 push = measure_push(server.url, probe, args.loaded_decisions, interval * 2.5, load=loaded)
                 results.add_push(name, run_on("asyncio", push))
                 probe.flushall()
-            for name, parser, loop in (
-                ("asyncio", "default", "asyncio"),
-                ("uvloop", "default", "uvloop"),
-                ("python", "python", "asyncio"),
-            ):
-                if loop in loops:
-                    print(f"  {args.waits:,} pending waits, pipelined TRANSITIONs, {name}", flush=True)
-                    results.add_load(
-                        name,
-                        run_on(loop, measure_load(server, probe, args.waits, args.concurrency, True, parser, loop)),
-                    )
-                    probe.flushall()
         results.model_calls = int(model.get("calls", 0))
         results.stress_calls = int(instant.get("calls", 0))
         print(

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from bot.approvals import Outcome, State, StoreClosed
+from bot.approvals import Outcome, State, StoreClosed, StoreSettings, keys, scripts
+from bot.approvals.deadlines import TIME_UP, Deadlines
+from bot.approvals.transitions import new_nonce, transition_args, transition_keys
 from tests.conditions import waiting
 from tests.engine import ask, close_store, open_store
 from tests.redis_server import RedisServer
@@ -83,3 +85,55 @@ async def test_closing_the_store_fails_a_wait_retrying_through_an_outage(make_re
     with pytest.raises(StoreClosed):
         await asyncio.wait_for(wait, 2)
     await store.redis.aclose()
+
+
+async def test_a_burst_of_decisions_read_in_one_pass_wakes_each_waiter_with_its_own_decision(
+    redis_url: str,
+) -> None:
+    waiter_store, clicker = await open_store(redis_url), await open_store(redis_url)
+    approvals = [await ask(waiter_store, workflow_id=f"burst-{n}") for n in range(300)]
+    waits = [asyncio.create_task(waiter_store.wait(a.id)) for a in approvals]
+    await waiting(waiter_store, len(approvals))
+
+    # One pipeline: the decisions reach the subscriber together, most of them already parsed from one socket read,
+    # with a malformed message and a decision for nobody here among them.
+    sha = await clicker.redis.script_load(scripts.TRANSITION)
+    pipe = clicker.redis.pipeline(transaction=False)
+    for n, approval in enumerate(approvals):
+        if n == 150:
+            pipe.publish(keys.DECIDED_CHANNEL, "not json")
+            pipe.publish(keys.DECIDED_CHANNEL, '{"id": "elsewhere.1", "state": "approved"}')
+        args = transition_args(
+            approval.id, "revised", f"U{n:09d}", f"feedback {n}", "decide", nonce=new_nonce(), settings=StoreSettings()
+        )
+        pipe.evalsha(sha, len(transition_keys(approval.id)), *transition_keys(approval.id), *args)
+    replies = await pipe.execute()
+
+    decided = await asyncio.wait_for(asyncio.gather(*waits), 10)
+    assert [r[0] for r in replies if isinstance(r, list)] == ["ok"] * len(approvals)
+    assert [(d.id, d.state, d.decider, d.feedback) for d in decided] == [
+        (a.id, State.REVISED, f"U{n:09d}", f"feedback {n}") for n, a in enumerate(approvals)
+    ]
+    await close_store(waiter_store)
+    await close_store(clicker)
+
+
+async def test_deadlines_time_up_only_the_waits_still_open_and_keep_no_garbage() -> None:
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines()
+    late = [loop.create_future() for _ in range(300)]
+    for fut in late:
+        deadlines.add(loop.time() + 3600, fut)
+    soon: asyncio.Future[dict[str, str]] = loop.create_future()
+    deadlines.add(loop.time() + 0.05, soon)
+    decided: asyncio.Future[dict[str, str]] = loop.create_future()
+    deadlines.add(loop.time() + 0.05, decided)
+    decided.set_result({"state": "approved"})
+    deadlines.ended(decided)
+
+    assert await asyncio.wait_for(soon, 2) is TIME_UP
+    assert decided.result() == {"state": "approved"}  # a future already resolved is left alone
+    for fut in late:  # waits that end early (decided, cancelled) leave stale entries behind ...
+        fut.cancel()
+        deadlines.ended(fut)
+    assert len(deadlines) < 150  # ... dropped in bulk once they are most of the heap

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 
 from bot.approvals import keys, scripts
 from bot.approvals.connection import TRANSIENT, EngineScript, raise_if_cancelled
+from bot.approvals.deadlines import TIME_UP, Deadlines
 from bot.approvals.errors import AlreadyDecided, Expired, StoreClosed, UnknownApproval
 from bot.approvals.maintenance import Maintenance
 from bot.approvals.models import Approval, ApprovalKey, Outcome, State, as_text, prompt_digest
@@ -45,14 +46,6 @@ card shows ``approval.state``."""
 
 T = TypeVar("T")
 
-TIME_UP: dict[str, str] = {}
-"""What a waiter's future is resolved with when its time is up (no decision came)."""
-
-
-def _time_up(fut: asyncio.Future[dict[str, str]]) -> None:
-    if not fut.done():
-        fut.set_result(TIME_UP)
-
 
 class ApprovalStore:
     def __init__(self, redis: aioredis.Redis, settings: StoreSettings | None = None) -> None:
@@ -63,6 +56,7 @@ class ApprovalStore:
             redis, idle_s=self._settings.liveness_idle_s, reply_timeout_s=self._settings.liveness_timeout_s
         )
         self._reader = RecordReader(redis)
+        self._deadlines = Deadlines()
         self._sharded = sharded(redis)
         self._create = EngineScript(redis, scripts.CREATE)
         self._transition = EngineScript(redis, scripts.TRANSITION)
@@ -227,11 +221,11 @@ class ApprovalStore:
             loop = asyncio.get_running_loop()
             local_end = loop.time() + (min(give_up_ms, approval.deadline_ms) - now_ms) / 1000
             while approval.pending:
-                timer = loop.call_at(local_end, _time_up, fut)  # cheaper than asyncio.timeout_at, 10,000 at once
+                self._deadlines.add(local_end, fut)
                 try:
                     woken = await fut
                 finally:
-                    timer.cancel()
+                    self._deadlines.ended(fut)
                 if "decided_ms" in woken:  # a message: it carries the decided fields
                     return approval.with_decision(
                         State(woken["state"]), woken["decider"], int(woken["decided_ms"]), woken["feedback"]

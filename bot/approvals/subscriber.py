@@ -34,7 +34,6 @@ MISSING = "missing"
 """What a waiter is woken with when its record has vanished from Redis."""
 
 _RESYNC_BATCH = 500
-_DECIDED = ("state", "decider", "decided_ms", "feedback")
 
 Fields = dict[str, str]
 
@@ -144,8 +143,9 @@ class DecisionSubscriber:
         try:
             decided = json.loads(data)
             approval_id = decided["id"]
-            fields = {key: decided[key] for key in _DECIDED}
-            if not all(isinstance(value, str) for value in (approval_id, *fields.values())):
+            fields = {"state": decided["state"], "decider": decided["decider"], "decided_ms": decided["decided_ms"]}
+            fields["feedback"] = decided["feedback"]
+            if type(approval_id) is not str or not all(type(value) is str for value in fields.values()):
                 raise TypeError("decision fields are strings")
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed decision message")
