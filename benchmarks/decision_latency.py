@@ -68,7 +68,6 @@ from benchmarks.report import Row, percentile, table
 from bot.approvals import ApprovalError, ApprovalKey, ApprovalStore, Outcome, State, StoreSettings, keys, scripts
 from bot.approvals.connection import MAX_CONNECTIONS, connect
 from bot.approvals.transitions import new_nonce, transition_args, transition_keys
-from tests.model_server import ModelServer
 from tests.redis_server import RedisServer
 
 try:
@@ -425,21 +424,23 @@ def busy_runs(model: dict[str, str], waits: int, runs: int) -> Callable[[Approva
     return start
 
 
-class PacedModelServer(ModelServer):
-    """The scripted model, answering each request after ``latency_s`` (a real model takes seconds)."""
-
-    def __init__(self, latency_s: float) -> None:
-        super().__init__()
-        self.latency_s = latency_s
-
-    async def _completions(self, request: Any) -> Any:
-        await asyncio.sleep(self.latency_s)
-        return await super()._completions(request)
-
-
 async def serve_model(latency_ms: float) -> None:
     """The ``--model-server`` process: the scripted model on a free port; prints its config, serves until stdin
     closes."""
+    from tests.model_server import ModelServer  # aiohttp: only this process needs it (more objects make every
+    # other process's full garbage collections longer, and those pauses show in the tails measured)
+
+    class PacedModelServer(ModelServer):
+        """The scripted model, answering each request after ``latency_s`` (a real model takes seconds)."""
+
+        def __init__(self, latency_s: float) -> None:
+            super().__init__()
+            self.latency_s = latency_s
+
+        async def _completions(self, request: Any) -> Any:
+            await asyncio.sleep(self.latency_s)
+            return await super()._completions(request)
+
     async with PacedModelServer(latency_ms / 1000) as server:
         name = server.add_answers(["Here is the draft: v2.4 ships the approval engine's sharded pub/sub."])
         print(json.dumps(server.config(name)), flush=True)
