@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import statistics
 import sys
 import tempfile
@@ -49,7 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.report import Row, percentile, table
+from benchmarks.report import Row, percentile, print_report
 from benchmarks.rig import RUN_ID, Rig, action_ids, machine, no_proxies, run_of
 from bot.sandbox import SlackEmulator
 from bot.sandbox.entities import Message
@@ -286,11 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     repeats = asyncio.run(benchmark(args, Path(tempfile.mkdtemp(prefix="ack-bench-"))))
     lines = list(rows(repeats, args.in_flight, args.sequential))
-    print()
-    print(table(lines))
-    missed = [r.metric.strip() for r in lines if r.passed is False]
-    print(f"\n{len(missed)} target(s) missed: {'; '.join(missed)}" if missed else "\nall targets met")
-    print(f"load average {os.getloadavg()[0]:.2f}; total {time.monotonic() - started:.1f} s")
+    print_report(lines, started)
     return 0
 
 

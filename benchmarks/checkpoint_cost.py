@@ -48,7 +48,7 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.report import Row, percentile, table
+from benchmarks.report import Row, percentile, print_report
 from benchmarks.rig import machine
 from bot.approvals.connection import connect
 from bot.durable.recording import RecordingClient
@@ -255,11 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     results = asyncio.run(benchmark(args))
     lines = list(rows(results, args))
-    print()
-    print(table(lines))
-    missed = [r.metric.strip() for r in lines if r.passed is False]
-    print(f"\n{len(missed)} target(s) missed: {'; '.join(missed)}" if missed else "\nall targets met")
-    print(f"total {time.monotonic() - started:.1f} s")
+    print_report(lines, started, load=False)
     return 0
 
 

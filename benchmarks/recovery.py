@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import sys
 import tempfile
@@ -51,7 +50,7 @@ import redis.asyncio as aioredis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.report import Row, percentile, table
+from benchmarks.report import Row, percentile, print_report
 from benchmarks.rig import Rig, machine, no_proxies
 from bot.durable.store import run_key
 from tests.botprocess import BotProcess
@@ -174,11 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="recovery-bench-"))
     result = asyncio.run(benchmark(args, workdir))
     lines = list(rows(result, args))
-    print()
-    print(table(lines))
-    missed = [r.metric.strip() for r in lines if r.passed is False]
-    print(f"\n{len(missed)} target(s) missed: {'; '.join(missed)}" if missed else "\nall targets met")
-    print(f"load average {os.getloadavg()[0]:.2f}; total {time.monotonic() - started:.1f} s")
+    print_report(lines, started)
     return 0
 
 

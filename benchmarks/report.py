@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,3 +36,13 @@ def table(lines: Sequence[Row]) -> str:
         out.append(f"{r.metric:<{widths[0]}}  {r.measured:>{widths[1]}}  {r.target:<{widths[2]}}  {result}".rstrip())
     out.insert(1, "-" * len(out[0]))
     return "\n".join(out)
+
+
+def print_report(lines: Sequence[Row], started: float, *, load: bool = True) -> None:
+    """The table, which targets were missed, and (``load``) the machine's load; ``started`` on ``monotonic()``."""
+    print()
+    print(table(lines))
+    missed = [r.metric.strip() for r in lines if r.passed is False]
+    print(f"\n{len(missed)} target(s) missed: {'; '.join(missed)}" if missed else "\nall targets met")
+    where = f"load average {os.getloadavg()[0]:.2f}; " if load else ""
+    print(f"{where}total {time.monotonic() - started:.1f} s")

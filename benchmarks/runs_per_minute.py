@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.report import Row, percentile, table
+from benchmarks.report import Row, percentile, print_report
 from benchmarks.rig import Rig, cpu_seconds, machine, no_proxies
 
 TARGET_SCALE = 1.5
@@ -211,11 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     phases = asyncio.run(benchmark(args, Path(tempfile.mkdtemp(prefix="runs-bench-"))))
     lines = list(rows(phases, args))
-    print()
-    print(table(lines))
-    missed = [r.metric.strip() for r in lines if r.passed is False]
-    print(f"\n{len(missed)} target(s) missed: {'; '.join(missed)}" if missed else "\nall targets met")
-    print(f"load average {os.getloadavg()[0]:.2f}; total {time.monotonic() - started:.1f} s")
+    print_report(lines, started)
     return 0
 
 

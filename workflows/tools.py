@@ -53,18 +53,26 @@ class ToolGate:
             return await ask(self._ask, request, cancellation_token)
 
 
-class GatedTool(BaseTool[Any, Any]):
-    def __init__(self, inner: Tool, gate: ToolGate) -> None:
+class WrappingTool(BaseTool[Any, Any]):
+    """A tool standing in front of another with the same name, description and argument schema; its answer is
+    always text. Subclasses decide what ``run_json`` does around the inner tool."""
+
+    def __init__(self, inner: Tool) -> None:
         super().__init__(inner.args_type(), str, inner.name, inner.description)
         self._inner = inner
-        self._gate = gate
 
     @property
     def schema(self) -> Any:
         return self._inner.schema
 
     async def run(self, args: Any, cancellation_token: CancellationToken) -> str:
-        return await self.run_json(args.model_dump(), cancellation_token)
+        return str(await self.run_json(args.model_dump(), cancellation_token))
+
+
+class GatedTool(WrappingTool):
+    def __init__(self, inner: Tool, gate: ToolGate) -> None:
+        super().__init__(inner)
+        self._gate = gate
 
     async def run_json(
         self, args: Mapping[str, Any], cancellation_token: CancellationToken, call_id: str | None = None

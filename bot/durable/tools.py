@@ -18,11 +18,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from autogen_core import CancellationToken
-from autogen_core.tools import BaseTool
 
 from bot.durable.store import Lease, LeaseLost, RunStore
 from workflows import InputFunc, Verdict
-from workflows.tools import refusal
+from workflows.tools import WrappingTool, refusal
 from workflows.types import Ask, Tool, ask, parse_reply
 
 log = logging.getLogger(__name__)
@@ -63,18 +62,10 @@ class ToolRecorder:
         return call_id or f"unnamed-{next(self._unnamed)}"
 
 
-class RecordedTool(BaseTool[Any, Any]):
+class RecordedTool(WrappingTool):
     def __init__(self, inner: Tool, recorder: ToolRecorder) -> None:
-        super().__init__(inner.args_type(), str, inner.name, inner.description)
-        self._inner = inner
+        super().__init__(inner)
         self._recorder = recorder
-
-    @property
-    def schema(self) -> Any:
-        return self._inner.schema
-
-    async def run(self, args: Any, cancellation_token: CancellationToken) -> str:
-        return await self.run_json(args.model_dump(), cancellation_token)
 
     async def run_json(
         self, args: Mapping[str, Any], cancellation_token: CancellationToken, call_id: str | None = None
