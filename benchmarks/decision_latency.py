@@ -7,10 +7,11 @@ process (A) against a clicker process (B: this file with ``--clicker``); both en
 1. 10,000 pending waits in one process, decided by pipelined transitions (the throughput target). A creates N
    approvals and parks one ``store.wait()`` on each; once all are registered and Redis has served every wait's
    first read (``INFO commandstats``), B sends the TRANSITION script that ``decide()`` runs (keys and arguments
-   from ``bot.approvals.transitions``), 200 per round trip. The rate is N / (B's first call -> the last
-   ``wait()`` returning). Measured three ways in each repeat: the default loop with hiredis (what the bot runs),
-   uvloop in both processes, and redis-py's pure-Python parser and packer (the fallback without hiredis, as the
-   baseline). For each, the CPU time per decision of A (``getrusage``), of B (its burst only) and of
+   from ``bot.approvals.transitions``), 200 per round trip, two pipelines in flight (``--lanes``: B builds one
+   while Redis runs the other; with one, B's Python and Redis take turns and B is the limit). The rate is N /
+   (B's first call -> the last ``wait()`` returning). Measured four ways in each repeat: the default loop with
+   hiredis (what the bot runs), uvloop in both processes, redis-py's pure-Python parser and packer (the fallback
+   without hiredis, as the baseline), and one pipeline in flight (the figure measured before). For each, the CPU time per decision of A (``getrusage``), of B (its burst only) and of
    redis-server (``INFO cpu``), and redis-server's time per TRANSITION (``INFO commandstats``). Redis connections
    held by A are counted with ``CLIENT LIST`` by client name once all waits are pending, and at their peak
    (sampled every 50 ms from setup to the last resume); resident memory per wait is ``VmRSS`` after
@@ -28,7 +29,7 @@ process (A) against a clicker process (B: this file with ``--clicker``); both en
 
 Phases 1-3 are repeated (``--repeats``, default 3) and reported as medians, with the range over repeats.
 
-Run from the repository root (about 100 s on 2 cores)::
+Run from the repository root (about 110 s on 2 cores)::
 
     python benchmarks/decision_latency.py
     python benchmarks/decision_latency.py --repeats 5 --waits 10000
@@ -160,28 +161,34 @@ class Clicker:
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
-    async def pipelined(self, ids: list[str], batch: int = 200) -> None:
-        """The TRANSITION script ``decide()`` runs, ``batch`` per round trip: B's Python is then no bottleneck.
+    async def pipelined(self, ids: list[str], batch: int = 200, lanes: int = 2) -> None:
+        """The TRANSITION script ``decide()`` runs, ``batch`` per round trip, ``lanes`` pipelines in flight (so B
+        builds one while Redis runs another): B's Python is then not what limits the rate.
 
         Keys and arguments come from ``bot.approvals.transitions``, as ``ApprovalStore.decide`` builds them.
         """
         sha = await self.client.script_load(scripts.TRANSITION)
         settings = StoreSettings()
-        for start in range(0, len(ids), batch):
-            chunk = ids[start : start + batch]
-            pipe = self.client.pipeline(transaction=False)
-            for i in chunk:
-                script_keys = transition_keys(i)
-                args = transition_args(
-                    i, Outcome.APPROVED.value, DECIDER, "", "decide", nonce=new_nonce(), settings=settings
-                )
-                pipe.evalsha(sha, len(script_keys), *script_keys, *args)
-            called = now()
-            replies = await pipe.execute()
-            returned = now()
-            self.errors += sum(1 for reply in replies if reply[0] != "ok")
-            self.calls.update(dict.fromkeys(chunk, called))
-            self.returned.update(dict.fromkeys(chunk, returned))
+        chunks = iter(range(0, len(ids), batch))
+
+        async def lane() -> None:
+            for start in chunks:
+                chunk = ids[start : start + batch]
+                pipe = self.client.pipeline(transaction=False)
+                for i in chunk:
+                    script_keys = transition_keys(i)
+                    args = transition_args(
+                        i, Outcome.APPROVED.value, DECIDER, "", "decide", nonce=new_nonce(), settings=settings
+                    )
+                    pipe.evalsha(sha, len(script_keys), *script_keys, *args)
+                called = now()
+                replies = await pipe.execute()
+                returned = now()
+                self.errors += sum(1 for reply in replies if reply[0] != "ok")
+                self.calls.update(dict.fromkeys(chunk, called))
+                self.returned.update(dict.fromkeys(chunk, returned))
+
+        await asyncio.gather(*(lane() for _ in range(lanes)))
 
 
 async def click(url: str, plan: dict[str, Any]) -> dict[str, Any]:
@@ -196,7 +203,7 @@ async def click(url: str, plan: dict[str, Any]) -> dict[str, Any]:
         if "schedule" in plan:
             await clicker.paced(plan["schedule"])
         elif plan.get("pipelined"):
-            await clicker.pipelined(plan["burst"])
+            await clicker.pipelined(plan["burst"], lanes=int(plan.get("lanes", 2)))
         else:
             await clicker.burst(plan["burst"], concurrency)
         clicker.cpu_s = cpu_s() - started
@@ -541,6 +548,7 @@ async def measure_load(
     pipelined: bool,
     parser: str = "default",
     loop: str = "asyncio",
+    lanes: int = 2,
 ) -> Load:
     how = "TRANSITION pipelined 200 per round trip" if pipelined else f"{concurrency} concurrent decide()"
     with ConnectionPeak(server.client, WAITER) as sampler:
@@ -562,6 +570,7 @@ async def measure_load(
             pending = rss_kb()
             held = connections(probe, WAITER)
             plan = {"burst": ids, "concurrency": concurrency, "pipelined": pipelined, "parser": parser, "loop": loop}
+            plan["lanes"] = lanes
             redis_before, waiter_before = redis_cpu_s(probe), cpu_s()
             report = await run_clicker(server.url, plan)
             approved = await waiters.finish(limit_s=60)
@@ -677,7 +686,7 @@ def push_rows(results: Results, args: argparse.Namespace) -> Iterator[Row]:
         yield Row(f"  ratio poll p50 / push p50 ({every_s:g} s)", f"{percentile(delays, 50) / p50:,.0f}x")
 
 
-def load_rows(results: Results) -> Iterator[Row]:
+def load_rows(results: Results, args: argparse.Namespace) -> Iterator[Row]:
     default = results.loads["asyncio"]
     first = default[0]
     per_wait = (first.rss_kb_pending - first.rss_kb_before) / first.n  # the run's first phase: no memory reused
@@ -690,7 +699,10 @@ def load_rows(results: Results) -> Iterator[Row]:
         f"{first.create_s:.2f} s / {first.park_s:.2f} s",
     )
     rate = median(load.rate for load in default)
-    label = f"all {first.n:,} resolved, TRANSITION pipelined 200 per round trip, per waiting process"
+    label = (
+        f"all {first.n:,} resolved, TRANSITION pipelined 200 per round trip, {args.lanes} pipelines in flight,"
+        " per waiting process"
+    )
     yield Row(label, spread([load.rate for load in default], lambda r: f"{r:,.0f}/s"), ">= 20,000/s", rate >= 20_000)
     yield Row("  first decision -> last wait() returns", f"{median(load.resolve_s for load in default):.3f} s")
     burst_p50 = median(percentile(load.latencies, 50) for load in default)
@@ -705,7 +717,11 @@ def load_rows(results: Results) -> Iterator[Row]:
         "  redis-server time per TRANSITION (INFO commandstats)",
         f"{median(load.transition_us for load in default):.1f} us",
     )
-    for name, label in (("uvloop", "uvloop in both processes"), ("python", "pure-Python parser and packer (baseline)")):
+    for name, label in (
+        ("uvloop", "uvloop in both processes"),
+        ("python", "pure-Python parser and packer (baseline)"),
+        ("one-lane", "one pipeline in flight (the deciding process is the limit)"),
+    ):
         if name in results.loads:
             loads = results.loads[name]
             yield Row(f"  the same, {label}", spread([load.rate for load in loads], lambda r: f"{r:,.0f}/s"))
@@ -745,17 +761,16 @@ def benchmark(server: RedisServer, args: argparse.Namespace) -> list[Row]:
         interval = args.interval_ms / 1000
         for repeat in range(1, args.repeats + 1):
             print(f"repeat {repeat}/{args.repeats}", flush=True)
-            for name, parser, loop in (
-                ("asyncio", "default", "asyncio"),
-                ("uvloop", "default", "uvloop"),
-                ("python", "python", "asyncio"),
+            for name, parser, loop, lanes in (
+                ("asyncio", "default", "asyncio", args.lanes),
+                ("uvloop", "default", "uvloop", args.lanes),
+                ("python", "python", "asyncio", args.lanes),
+                ("one-lane", "default", "asyncio", 1),
             ):
                 if loop in loops:
                     print(f"  {args.waits:,} pending waits, pipelined TRANSITIONs, {name}", flush=True)
-                    results.add_load(
-                        name,
-                        run_on(loop, measure_load(server, probe, args.waits, args.concurrency, True, parser, loop)),
-                    )
+                    load = measure_load(server, probe, args.waits, args.concurrency, True, parser, loop, lanes)
+                    results.add_load(name, run_on(loop, load))
                     probe.flushall()
             for loop in loops:
                 print(f"  click -> resume, {args.decisions:,} clicks, {loop}", flush=True)
@@ -788,7 +803,7 @@ def benchmark(server: RedisServer, args: argparse.Namespace) -> list[Row]:
         print(f"  {args.waits:,} pending waits decided by {args.concurrency} concurrent decide() calls", flush=True)
         results.burst = run_on("asyncio", measure_load(server, probe, args.waits, args.concurrency, False))
         probe.flushall()
-    return [*push_rows(results, args), *load_rows(results)]
+    return [*push_rows(results, args), *load_rows(results, args)]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -800,6 +815,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--model-runs", type=int, default=10, help="runs calling the model in the loaded case")
     parser.add_argument("--waits", type=int, default=10_000, help="concurrent pending waits (default 10000)")
     parser.add_argument("--concurrency", type=int, default=8, help="decide() calls in flight in the burst")
+    parser.add_argument("--lanes", type=int, default=2, help="pipelines in flight from the deciding process")
     parser.add_argument("--poll-waiters", type=int, default=100, help="polling waiters per interval")
     parser.add_argument("--poll-window", type=float, default=5.0, help="seconds over which polled ones are decided")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of the click and pipelined phases (medians)")
