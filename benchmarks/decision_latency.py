@@ -11,8 +11,9 @@ process (A) against a clicker process (B: this file with ``--clicker``); both en
    while Redis runs the other; with one, B's Python and Redis take turns and B is the limit). The rate is N /
    (B's first call -> the last ``wait()`` returning). Measured four ways in each repeat: the default loop with
    hiredis (what the bot runs), uvloop in both processes, redis-py's pure-Python parser and packer (the fallback
-   without hiredis, as the baseline), and one pipeline in flight (the figure measured before). For each, the CPU time per decision of A (``getrusage``), of B (its burst only) and of
-   redis-server (``INFO cpu``), and redis-server's time per TRANSITION (``INFO commandstats``). Redis connections
+   without hiredis, as the baseline), and one pipeline in flight (the figure measured before). For each, the CPU
+   time per decision of A (``getrusage``), of B (its burst only) and of redis-server (``INFO cpu``), and
+   redis-server's time per TRANSITION (``INFO commandstats``). Redis connections
    held by A are counted with ``CLIENT LIST`` by client name once all waits are pending, and at their peak
    (sampled every 50 ms from setup to the last resume); resident memory per wait is ``VmRSS`` after
    ``gc.collect()`` before the waits start and once all are pending, in the run's first phase.
@@ -65,7 +66,7 @@ from redis.utils import HIREDIS_AVAILABLE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.report import Row, percentile, table
+from benchmarks.report import Row, percentile, print_report
 from bot.approvals import ApprovalError, ApprovalKey, ApprovalStore, Outcome, State, StoreSettings, keys, scripts
 from bot.approvals.connection import MAX_CONNECTIONS, connect
 from bot.approvals.transitions import new_nonce, transition_args, transition_keys
@@ -847,11 +848,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines = benchmark(server, args)
     finally:
         server.close()
-    print()
-    print(table(lines))
-    missed = [r.metric.strip() for r in lines if r.passed is False]
-    print(f"\n{len(missed)} target(s) missed: {'; '.join(missed)}" if missed else "\nall targets met")
-    print(f"total {time.monotonic() - started:.1f} s")
+    print_report(lines, started)
     return 0
 
 

@@ -52,6 +52,14 @@ class Deadlines:
                 self._timer.cancel()
                 self._timer = None
 
+    def clear(self) -> None:
+        """Forget every deadline and stop the timer (the store is closing: its waits end with ``StoreClosed``)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._heap.clear()
+        self._stale = 0
+
     def _schedule(self, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()

@@ -91,6 +91,7 @@ class ApprovalStore:
         await self._maintenance.aclose()
         await self._reader.aclose()
         await self._subscriber.aclose()
+        self._deadlines.clear()
 
     def on_transition(self, listener: TransitionListener) -> None:
         self._listeners.append(listener)
