@@ -32,6 +32,11 @@ from bot.slack.startup import StartupError
 from workflows.executor import make_undumpable
 from workflows.model import ModelConfigError, RoleModels
 
+try:  # uvloop where its wheel exists: the same throughput, about 13% less CPU per decision (benchmarks/)
+    from uvloop import run as run_loop
+except ImportError:  # pragma: no cover - platforms without a uvloop wheel
+    run_loop = asyncio.run  # type: ignore[assignment]
+
 log = logging.getLogger("approval-bot")
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -58,15 +63,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "audit":
             settings = load_settings(load_dotenv_file(), require_slack=False)
-            return asyncio.run(export_audit(settings, form=args.format, since=args.since, limit=args.limit))
+            return run_loop(export_audit(settings, form=args.format, since=args.since, limit=args.limit))
         if args.command == "run":
             settings = load_settings(load_dotenv_file())
             _configure_logging(settings)
-            return asyncio.run(run(settings))
+            return run_loop(run(settings))
         from bot.demo import run_demo
 
         settings = load_settings(load_dotenv_file(), require_slack=False)
-        return asyncio.run(run_demo(settings, task=args.task, auto=args.auto))
+        return run_loop(run_demo(settings, task=args.task, auto=args.auto))
     except (ConfigError, StartupError, ModelConfigError, SinceError, PolicyError) as exc:
         print(f"approval-bot: {exc}", file=sys.stderr)
         return 2

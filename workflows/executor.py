@@ -77,6 +77,15 @@ def make_undumpable() -> bool:
     return True
 
 
+def _drop_privileges(uid: int) -> Callable[[], None]:
+    def drop() -> None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+
+    return drop
+
+
 def default_user() -> int | None:
     """``nobody`` when this process is root and that user exists; otherwise None (the code runs as us)."""
     if os.geteuid() != 0:
@@ -215,7 +224,9 @@ class IsolatedCodeExecutor(CodeExecutor):
     ) -> Execution:
         ids: dict[str, Any] = {}
         if self.user is not None:
-            ids = {"user": self.user, "group": self.user, "extra_groups": []}
+            # preexec_fn rather than user=/group=/extra_groups=: uvloop (the bot's event loop) takes only the
+            # former. The child drops every group, then its gid, then its uid, before it runs anything.
+            ids = {"preexec_fn": _drop_privileges(self.user)}
         out, err = _Capture(self.output_limit), _Capture(self.output_limit)
         try:
             await out.open()
