@@ -115,7 +115,7 @@ async def test_sigterm_exits_within_10_s_while_redis_is(
 
     assert elapsed < 10, bot.output()
     assert status == 1, bot.output()  # not a clean hand-over, and it says what it left
-    assert "1 run(s) not given back" in bot.output()
+    assert "1 run(s) not given back" in bot.output(), bot.output()
     new = await start_bot(REDIS_URL=server.url, RUN_LEASE="2", connections=1)
     await logged(new, f"took run {run} (fence 2, resuming", 15)  # its lease lapsed: nothing was lost
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE)
