@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 import redis
@@ -310,46 +311,44 @@ def _knows_replica(node: redis.Redis, port: int) -> bool:
     return any(f"127.0.0.1:{port}@" in line and "slave" in line for line in lines)
 
 
-@pytest.fixture(scope="session")
-def sentinel_setup() -> Iterator[SentinelSetup]:
-    """One master, one replica and a sentinel for the session (about 5 s to start)."""
+class _Startable(Protocol):
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+Setup = TypeVar("Setup", bound=_Startable)
+
+
+def _running(make: Callable[[], Setup], what: str) -> Iterator[Setup]:
+    """Start a setup for a fixture and close it after (skipped, saying why, where its servers cannot run)."""
     why = available()
     if why:
-        pytest.skip(f"Sentinel tests need real servers: {why}")
-    setup = SentinelSetup()
+        pytest.skip(f"{what} tests need real servers: {why}")
+    setup = make()
     try:
         setup.start()
         yield setup
     finally:
         setup.close()
+
+
+@pytest.fixture(scope="session")
+def sentinel_setup() -> Iterator[SentinelSetup]:
+    """One master, one replica and a sentinel for the session (about 5 s to start)."""
+    yield from _running(SentinelSetup, "Sentinel")
 
 
 @pytest.fixture(scope="session")
 def cluster_setup() -> Iterator[ClusterSetup]:
     """A 3-master Redis Cluster for the session (about 3 s to start)."""
-    why = available()
-    if why:
-        pytest.skip(f"Cluster tests need real servers: {why}")
-    setup = ClusterSetup()
-    try:
-        setup.start()
-        yield setup
-    finally:
-        setup.close()
+    yield from _running(ClusterSetup, "Cluster")
 
 
 @pytest.fixture
 def own_cluster() -> Iterator[ClusterSetup]:
     """A 3-master cluster of the test's own, which it may kill nodes of or fail over (about 3 s to start)."""
-    why = available()
-    if why:
-        pytest.skip(f"Cluster tests need real servers: {why}")
-    setup = ClusterSetup()
-    try:
-        setup.start()
-        yield setup
-    finally:
-        setup.close()
+    yield from _running(ClusterSetup, "Cluster")
 
 
 @pytest.fixture
