@@ -1,12 +1,21 @@
 """The approval engine: Redis-backed futures for human decisions. It knows nothing of Slack or AutoGen."""
 
 from bot.approvals.deliveries import claim_delivery
-from bot.approvals.errors import AlreadyDecided, ApprovalError, Expired, StoreClosed, UnknownApproval
-from bot.approvals.models import Approval, ApprovalKey, Outcome, State
+from bot.approvals.errors import (
+    AlreadyCounted,
+    AlreadyDecided,
+    ApprovalError,
+    Expired,
+    SelfApprovalRefused,
+    StoreClosed,
+    UnknownApproval,
+)
+from bot.approvals.models import Approval, ApprovalKey, Outcome, State, Terms
 from bot.approvals.settings import StoreSettings
 from bot.approvals.store import ApprovalStore, TransitionListener
 
 __all__ = [
+    "AlreadyCounted",
     "AlreadyDecided",
     "Approval",
     "ApprovalError",
@@ -14,9 +23,11 @@ __all__ = [
     "ApprovalStore",
     "Expired",
     "Outcome",
+    "SelfApprovalRefused",
     "State",
     "StoreClosed",
     "StoreSettings",
+    "Terms",
     "TransitionListener",
     "UnknownApproval",
     "claim_delivery",

@@ -34,3 +34,19 @@ class StoreClosed(ApprovalError):
 
     def __init__(self) -> None:
         super().__init__("the approval store is closed")
+
+
+class SelfApprovalRefused(ApprovalError):
+    """The requester tried to approve their own request where the terms say they may not (audited)."""
+
+    def __init__(self, approval: Approval) -> None:
+        super().__init__(f"approval {approval.id}: the requester may not approve their own request")
+        self.approval = approval
+
+
+class AlreadyCounted(ApprovalError):
+    """This person's approval is counted already; a quorum needs someone else (``approval`` is still pending)."""
+
+    def __init__(self, approval: Approval) -> None:
+        super().__init__(f"approval {approval.id}: this person has approved already")
+        self.approval = approval

@@ -54,6 +54,33 @@ class ApprovalKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Terms:
+    """What an approval's asker fixed at creation, enforced and audited by the engine: how many different people
+    must approve, whether the requester may be one of them, what kind of request it is (for the audit), and the
+    other approvals shown on the same card."""
+
+    quorum: int = 1
+    """Approvals from this many different people decide it (``ask_two``: 2); one Revise or Cancel ends it."""
+    self_approval: bool = True
+    """False: the requester's own Approve is refused (and audited)."""
+    kind: str = ""
+    """``draft``, ``plan``, ``code`` or ``tool``."""
+    tool: str = ""
+    args: str = ""
+    """A tool call's arguments as canonical JSON ("" for none), as shown."""
+    rule: str = ""
+    """The policy rule that asked (``default`` when none matched)."""
+    risk: str = ""
+    group: tuple[str, ...] = ()
+    """Every approval on this one's card, this one included (the calls of one model turn); () for a card of its
+    own."""
+
+    def __post_init__(self) -> None:
+        if self.quorum < 1:
+            raise ValueError(f"quorum must be >= 1, got {self.quorum}")
+
+
+@dataclass(frozen=True, slots=True)
 class Approval:
     """One approval record as Redis holds it. Times are milliseconds since the epoch, read from Redis's clock."""
 
@@ -72,10 +99,13 @@ class Approval:
     decided_ms: int = 0
     feedback: str = ""
     shown: str = ""
+    """The state the card last showed (``mark_shown``); ``pending`` once a card is attached, "" before."""
     digest: str = ""
     """sha256 of what it asks about (``ask_digest``); a run asking at the same step with another digest does not
     get this approval's decision."""
-    """The state the card last showed (``mark_shown``); ``pending`` once a card is attached, "" before."""
+    approved_by: tuple[str, ...] = ()
+    """Who approved so far, in order: with a quorum above 1 it fills one person at a time while pending."""
+    terms: Terms = Terms()
 
     @property
     def pending(self) -> bool:
@@ -86,7 +116,9 @@ class Approval:
         """How long the human took, or 0 while pending."""
         return self.decided_ms - self.created_ms if self.decided_ms else 0
 
-    def with_decision(self, state: State, decider: str, decided_ms: int, feedback: str) -> Approval:
+    def with_decision(
+        self, state: State, decider: str, decided_ms: int, feedback: str, approved_by: tuple[str, ...] = ()
+    ) -> Approval:
         """This record as a decision message describes it (``dataclasses.replace`` costs several times more, and
         10,000 waits wake in one burst)."""
         return Approval(
@@ -106,6 +138,8 @@ class Approval:
             feedback=feedback,
             shown=self.shown,
             digest=self.digest,
+            approved_by=approved_by or self.approved_by,
+            terms=self.terms,
         )
 
     @classmethod
@@ -134,6 +168,17 @@ class Approval:
             feedback=fields.get("feedback", ""),
             shown=fields.get("shown", ""),
             digest=fields.get("digest", ""),
+            approved_by=_ids(fields.get("approved_by", "")),
+            terms=Terms(
+                quorum=int(fields.get("quorum") or 1),
+                self_approval=fields.get("self_approval", "allow") != "deny",
+                kind=fields.get("kind", ""),
+                tool=fields.get("tool", ""),
+                args=fields.get("args", ""),
+                rule=fields.get("rule", ""),
+                risk=fields.get("risk", ""),
+                group=_ids(fields.get("group", "")),
+            ),
         )
 
 
@@ -154,6 +199,15 @@ RECORD_FIELDS = (
     "feedback",
     "shown",
     "digest",
+    "approved_by",
+    "quorum",
+    "self_approval",
+    "kind",
+    "tool",
+    "args",
+    "rule",
+    "risk",
+    "group",
 )
 """The record's fields that make an ``Approval``: what TRANSITION answers with (its nonces and counters stay in
 Redis; fewer strings to format and parse on every decision)."""
@@ -171,6 +225,11 @@ def ask_digest(kind: str, text: str, revision: int, **details: object) -> str:
 def prompt_digest(prompt: str) -> str:
     """The sha256 (hex) of the prompt text as stored, recorded in the audit next to the text."""
     return hashlib.sha256(prompt.encode()).hexdigest()
+
+
+def _ids(csv: str) -> tuple[str, ...]:
+    """A comma-separated list of ids (user ids, approval ids) as Redis holds it."""
+    return tuple(item for item in csv.split(",") if item)
 
 
 def as_text(value: bytes | str) -> str:
