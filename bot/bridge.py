@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,19 +24,21 @@ from bot.approvals import (
     Outcome,
     State,
     StoreClosed,
+    Terms,
     UnknownApproval,
 )
 from bot.approvals.connection import raise_if_cancelled
 from bot.approvals.policy import Action, Policy, Ruling
 from bot.prompts import MessageRef, PromptPoster
-from bot.rulings import decider_for, denial, digest_of, ruling_for, shown_text
+from bot.rulings import decider_for, denial, digest_of, ruling_for, shown_text, terms_for
 from workflows.types import Ask, Verdict, format_reply
 
 log = logging.getLogger(__name__)
 
 WORKFLOW_CANCELLED_BY = "workflow"
-SUPERSEDED = "superseded: the run now asks something else at this step, so this card decides nothing"
 """The decider recorded when the workflow itself is cancelled (not a Slack user)."""
+SUPERSEDED = "superseded: the run now asks something else at this step, so this card decides nothing"
+NOT_POSTED = "the approval card could not be posted in full"
 
 
 @dataclass
@@ -67,9 +69,11 @@ class ApprovalInput:
     on_denied: Callable[[Approval, Ruling], Awaitable[None]] | None = None
     """Called when the policy refuses a step (the requester is told)."""
     _state: str = field(default="", init=False, repr=False)
-    _shown: MessageRef | None = field(default=None, init=False, repr=False)
-    """Where this step's card was posted (by this process)."""
-    _waiting: asyncio.Future[Approval] | None = field(default=None, init=False, repr=False)
+    self_approval: bool = True
+    """Whether the requester may approve where the policy's rule says nothing (``SELF_APPROVAL``)."""
+    _shown: dict[str, MessageRef] = field(default_factory=dict, init=False, repr=False)
+    """Where this process posted each approval's card."""
+    _waiting: asyncio.Future[list[Approval]] | None = field(default=None, init=False, repr=False)
     _hooked: list[CancellationToken] = field(default_factory=list, init=False, repr=False)
     _one_at_a_time: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
@@ -85,45 +89,64 @@ class ApprovalInput:
         return await self.ask(Ask("draft", prompt), cancellation_token)
 
     async def ask(self, request: Ask, cancellation_token: CancellationToken | None = None) -> str:
-        """Ask one step (``workflows.types.Asking``): the policy's rule may answer it, else a person does."""
-        # One step at a time, in the order asked (a lock is fair): concurrent tool calls of one turn get their
-        # steps in the order their tasks started, so a resumed run asks its steps in the same order.
-        async with self._one_at_a_time:
-            return await self._step(request, cancellation_token)
+        """Ask one step (``workflows.types.Asking``): the policy's rule may answer it, else people do."""
+        [reply] = await self.ask_many([request], cancellation_token)
+        return reply
 
-    async def _step(self, request: Ask, cancellation_token: CancellationToken | None) -> str:
-        self._hook(cancellation_token)
-        if _cancelled(cancellation_token):
-            raise asyncio.CancelledError  # nothing asked, nothing to post
-        self.step += 1
-        ruling = ruling_for(self.policy, request)
-        prompt = shown_text(request, ruling)
-        approval = await self._ask(prompt, digest_of(request, prompt, revision=len(self.decisions)))
-        if ruling.action in (Action.AUTO, Action.DENY, Action.ASK_TWO):
-            return await self._by_policy(approval, ruling)
+    async def ask_many(self, requests: Sequence[Ask], cancellation_token: CancellationToken | None = None) -> list[str]:
+        """Ask one step per request, together (``workflows.types.AskingMany``: the calls of one model turn): the
+        policy answers what it may, and people see the rest at once, on one card where they fit, deciding each
+        on its own. Replies in the requests' order."""
+        # One batch at a time, in the order asked (a lock is fair): steps are numbered in the order the run asks
+        # them, so a resumed run asks its steps in the same order.
+        async with self._one_at_a_time:
+            self._hook(cancellation_token)
+            if _cancelled(cancellation_token):
+                raise asyncio.CancelledError  # nothing asked, nothing to post
+            revision = len(self.decisions)
+            steps: list[tuple[Ruling, Approval]] = []
+            for request in requests:
+                self.step += 1
+                ruling = ruling_for(self.policy, request)
+                prompt = shown_text(request, ruling)
+                terms = terms_for(request, ruling, self.self_approval)
+                steps.append((ruling, await self._ask(prompt, digest_of(request, prompt, revision), terms)))
+            replies: dict[int, str] = {}
+            for index, (ruling, approval) in enumerate(steps):
+                if ruling.action in (Action.AUTO, Action.DENY):
+                    replies[index] = await self._by_policy(approval, ruling)
+            people = [index for index in range(len(steps)) if index not in replies]
+            if people:
+                decided = await self._by_people([steps[index][1] for index in people], cancellation_token)
+                self.decisions.extend(decided)
+                replies.update(zip(people, map(reply_for, decided), strict=True))
+            return [replies[index] for index in range(len(steps))]
+
+    async def _by_people(self, approvals: list[Approval], token: CancellationToken | None) -> list[Approval]:
+        """Show ``approvals`` to people and wait for every decision. A card that could not be posted cancels its
+        approvals (the reply says so)."""
         try:
-            if _cancelled(cancellation_token):  # cancelled while the approval was being created: post no card
+            if _cancelled(token):  # cancelled while the approvals were being created: post no card
                 raise asyncio.CancelledError
-            decided = await self._decision(approval, cancellation_token)
+            if not await self._show(approvals):
+                return [replace(a, state=State.CANCELLED, decider="", feedback=NOT_POSTED) for a in approvals]
+            raise_if_cancelled()
+            if _cancelled(token):  # cancelled while the card was being posted: the card is updated
+                raise asyncio.CancelledError
+            self._waiting = asyncio.gather(*(self._await(approval) for approval in approvals))
+            return await self._waiting
         except asyncio.CancelledError:
-            # A cancelled workflow cancels its approval. A process shutting down leaves it pending: its card
-            # keeps working, and a restarted run re-attaches to it (creation is idempotent).
-            if _cancelled(cancellation_token) and not self.detached:
-                await asyncio.shield(self._cancel(approval.id))
+            # A cancelled workflow cancels its approvals. A process shutting down leaves them pending: their cards
+            # keep working, and a restarted run re-attaches to them (creation is idempotent).
+            if _cancelled(token) and not self.detached:
+                await asyncio.shield(asyncio.gather(*(self._cancel(approval.id) for approval in approvals)))
             raise
-        if decided is None:
-            return format_reply(Verdict.CANCEL, "the approval prompt could not be posted")
-        self.decisions.append(decided)
-        return reply_for(decided)
+        finally:
+            self._waiting = None
 
     async def _by_policy(self, approval: Approval, ruling: Ruling) -> str:
         """A step the policy answers: recorded (and audited) as decided by ``policy:<rule>``; no card."""
-        if ruling.action is Action.AUTO:
-            outcome, why = Outcome.APPROVED, None
-        elif ruling.action is Action.DENY:
-            outcome, why = Outcome.CANCELLED, denial(ruling)
-        else:  # fail closed until the engine counts two approvers
-            outcome, why = Outcome.CANCELLED, f"rule {ruling.rule} needs two approvers, which this version cannot count"
+        outcome, why = (Outcome.APPROVED, None) if ruling.action is Action.AUTO else (Outcome.CANCELLED, denial(ruling))
         decided = approval
         if approval.pending:
             try:
@@ -134,12 +157,12 @@ class ApprovalInput:
             if outcome is Outcome.CANCELLED and self.on_denied is not None:
                 await self.on_denied(decided, ruling)
         log.info(
-            "step %d of %s answered by policy rule %s: %s", self.step, self.workflow_id, ruling.rule, decided.state
+            "step %d of %s answered by policy rule %s: %s", decided.step, self.workflow_id, ruling.rule, decided.state
         )
         self.decisions.append(decided)
         return reply_for(decided)
 
-    async def _ask(self, prompt: str, digest: str) -> Approval:
+    async def _ask(self, prompt: str, digest: str, terms: Terms) -> Approval:
         """The approval of this step: created, or re-attached if it asks exactly what was asked before (same
         digest). A run that now asks something else at this step (a changed workflow, a model that answered
         differently) must not get the old answer: the old approval is superseded, loudly, and a new one made."""
@@ -153,6 +176,7 @@ class ApprovalInput:
                 workflow=self.workflow,
                 timeout_s=self.timeout_s,
                 digest=digest,
+                terms=terms,
             )
             if not approval.digest or approval.digest == digest:
                 return approval
@@ -176,47 +200,47 @@ class ApprovalInput:
         if self._waiting is not None and not self._waiting.done():
             self._waiting.cancel()
 
-    async def _decision(self, approval: Approval, cancellation_token: CancellationToken | None) -> Approval | None:
-        self._shown = None
-        raise_if_cancelled()
-        if approval.pending and not approval.ts:
-            if self.before_post is not None:
+    async def _show(self, approvals: list[Approval]) -> bool:
+        """Post the card(s) of those still pending without one (a resumed run may find them posted already: the
+        poster looks first), each step's checkpoint recorded before. False (approvals cancelled) on failure."""
+        unposted = [approval for approval in approvals if approval.pending and not approval.ts]
+        if not unposted:
+            return True
+        if self.before_post is not None:
+            for approval in unposted:
                 await self.before_post(approval, self._state)
-            if not await self._post(approval):
-                return None
         raise_if_cancelled()
-        if _cancelled(cancellation_token):  # cancelled while the card was being posted: the card is updated
-            raise asyncio.CancelledError
-        self._waiting = asyncio.ensure_future(self.store.wait(approval.id))
         try:
-            return await self._waiting
+            if len(approvals) == 1:
+                # A card revises the one before only when that one asked for a revision (an approved plan is
+                # followed by its code cards, which revise nothing).
+                last = self.decisions[-1] if self.decisions else None
+                previous = last if last is not None and last.state is State.REVISED else None
+                self._shown[approvals[0].id] = await self.poster.post(approvals[0], previous, look_first=self.resumed)
+            else:
+                self._shown.update(await self.poster.post_many(approvals, look_first=self.resumed))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("could not post the card of approval(s) %s; cancelling", ", ".join(a.id for a in unposted))
+            for approval in unposted:
+                await self._cancel(approval.id, NOT_POSTED)
+            return False
+        return True
+
+    async def _await(self, approval: Approval) -> Approval:
+        """The decision of ``approval``; a vanished record withdraws its card and counts as cancelled."""
+        try:
+            return await self.store.wait(approval.id)
         except StoreClosed:  # the process is shutting down under this run: leave the approval pending
             self.detach()
             raise asyncio.CancelledError from None
         except UnknownApproval:
             log.warning("approval %s vanished from Redis while awaited; withdrawing its card", approval.id)
-            shown = self._shown or (MessageRef(approval.channel, approval.ts) if approval.ts else None)
+            shown = self._shown.get(approval.id) or (MessageRef(approval.channel, approval.ts) if approval.ts else None)
             if shown is not None:
                 await self.poster.withdraw(approval, shown, lost=True)
             return replace(approval, state=State.CANCELLED, decider="", feedback="the approval record was lost")
-        finally:
-            self._waiting = None
-
-    async def _post(self, approval: Approval) -> bool:
-        """Show the approval; the poster records where (before anything else is posted). On failure, cancel it."""
-        # A card revises the one before only when that one asked for a revision (an approved plan is followed
-        # by its code cards, which revise nothing).
-        last = self.decisions[-1] if self.decisions else None
-        previous = last if last is not None and last.state is State.REVISED else None
-        try:
-            self._shown = await self.poster.post(approval, previous, look_first=self.resumed)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("could not post the prompt of approval %s; cancelling it", approval.id)
-            await self._cancel(approval.id, "the approval card could not be posted in full")
-            return False
-        return True
 
     async def _cancel(self, approval_id: str, why: str | None = None) -> None:
         try:

@@ -99,9 +99,12 @@ class Settings:
     ops_db: Path = DEFAULT_OPS_DB
     """The SQLite database of the ``ops`` workflow (created and seeded when missing)."""
     code_timeout: float = DEFAULT_CODE_TIMEOUT
+    """Seconds an approved code block of ``plan`` may run before its whole process group is killed."""
     policy_file: Path | None = None
     """The risk policy (``POLICY_FILE``, YAML); None: the built-in default (``bot.approvals.policy``)."""
-    """Seconds an approved code block of ``plan`` may run before its whole process group is killed."""
+    self_approval: bool = True
+    """``SELF_APPROVAL=allow|deny``: whether the person who started a run may approve its requests (a policy rule
+    may say otherwise for the requests it matches)."""
 
     @property
     def redis_topology(self) -> str:
@@ -188,6 +191,7 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
         ops_db=_parse(environ, "OPS_DB", DEFAULT_OPS_DB, Path),
         code_timeout=_parse(environ, "CODE_TIMEOUT", DEFAULT_CODE_TIMEOUT, _seconds("CODE_TIMEOUT")),
         policy_file=_parse(environ, "POLICY_FILE", None, Path),
+        self_approval=_parse(environ, "SELF_APPROVAL", True, _self_approval),
     )
 
 
@@ -391,6 +395,13 @@ def _flag(name: str) -> Callable[[str], bool]:
         return value in _TRUE
 
     return parse
+
+
+def _self_approval(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("allow", "deny"):
+        raise ConfigError("SELF_APPROVAL", f"must be allow or deny, got {raw!r}")
+    return value == "allow"
 
 
 def _model_config(raw: str) -> Path:

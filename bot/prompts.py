@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Protocol
 
 from bot.approvals import Approval
@@ -26,6 +27,12 @@ class PromptPoster(Protocol):
     async def post(self, approval: Approval, previous: Approval | None, *, look_first: bool = False) -> MessageRef:
         """``look_first``: the card may exist already (a resumed run whose last worker died between posting it
         and recording where it is): find it by its metadata before posting."""
+        ...
+
+    async def post_many(self, approvals: Sequence[Approval], *, look_first: bool = False) -> dict[str, MessageRef]:
+        """Show ``approvals`` (the calls of one model turn) together: on one card where they fit, each decided on
+        its own; where they do not, on as few cards as hold them. Records each one's card before anything else
+        is posted, and says where each is. Raises as ``post`` does."""
         ...
 
     async def withdraw(self, approval: Approval, ref: MessageRef, *, lost: bool = False) -> None:

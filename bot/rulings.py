@@ -5,7 +5,9 @@ The policy itself (rules, matching, the file) is ``bot.approvals.policy``; this 
 
 from __future__ import annotations
 
-from bot.approvals.models import ask_digest
+import json
+
+from bot.approvals.models import Terms, ask_digest
 from bot.approvals.policy import DEFAULT_RULING, Action, Policy, Request, Ruling
 from workflows.types import Ask
 
@@ -44,6 +46,22 @@ def digest_of(request: Ask, text: str, revision: int) -> str:
     kind = "text" if request.kind == "draft" else request.kind
     details: dict[str, object] = {"tool": request.tool, "args": dict(request.args)} if request.tool else {}
     return ask_digest(kind, text, revision, **details)
+
+
+def terms_for(request: Ask, ruling: Ruling, self_approval: bool) -> Terms:
+    """What the engine enforces and audits for ``request`` under ``ruling``: two different approvers for
+    ``ask_two``, whether the requester may approve (the rule's word, else ``self_approval``: ``SELF_APPROVAL``),
+    and the kind, tool, arguments and rule."""
+    args = json.dumps(dict(request.args), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return Terms(
+        quorum=2 if ruling.action is Action.ASK_TWO else 1,
+        self_approval=self_approval if ruling.self_approval is None else ruling.self_approval,
+        kind=request.kind,
+        tool=request.tool,
+        args=args if request.tool else "",
+        rule=ruling.rule,
+        risk=ruling.risk,
+    )
 
 
 def decider_for(ruling: Ruling) -> str:

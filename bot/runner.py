@@ -59,9 +59,12 @@ class WorkflowRunner:
         timeout_s: float,
         *,
         policy: Policy | None = None,
+        self_approval: bool = True,
         notices: Notices | None = None,
     ) -> None:
-        """``policy`` may answer steps for people (``bot.rulings``); ``notices`` hears of the steps it refuses."""
+        """``policy`` may answer steps for people (``bot.rulings``); ``self_approval``: whether a requester may
+        approve their own run's requests where the policy says nothing; ``notices`` hears of the steps the policy
+        refuses."""
         self._store = store
         self._poster = poster
         self._runs = runs
@@ -69,6 +72,7 @@ class WorkflowRunner:
         self._models = models
         self._timeout_s = timeout_s
         self._policy = policy
+        self._self_approval = self_approval
         self._notices = notices
         self._humans: dict[str, ApprovalInput] = {}
 
@@ -112,6 +116,7 @@ class WorkflowRunner:
             before_post=checkpoint,
             resumed=lease.resumed,
             policy=self._policy,
+            self_approval=self._self_approval,
             on_denied=denied,
         )
 

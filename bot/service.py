@@ -221,6 +221,7 @@ class Service:
             self.model,
             settings.approval_timeout,
             policy=policy,
+            self_approval=settings.self_approval,
             notices=notices,
         )
         self.worker = Worker(runs, self.runner, notices)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -32,6 +32,7 @@ class RecordingPoster:
         self.count = 0
         self.fail = fail
         self.withdrawn: list[tuple[str, MessageRef, bool]] = []
+        self.batches: asyncio.Queue[list[Approval]] = asyncio.Queue()
 
     async def post(self, approval: Approval, previous: Approval | None, *, look_first: bool = False) -> MessageRef:
         if self.fail:
@@ -41,6 +42,17 @@ class RecordingPoster:
         await self.store.attach_message(approval.id, ref.channel, ref.ts)
         self.posted.put_nowait((approval, previous))
         return ref
+
+    async def post_many(self, approvals: Sequence[Approval], *, look_first: bool = False) -> dict[str, MessageRef]:
+        """One card for all of them (the recording poster has no size limits)."""
+        if self.fail:
+            raise ConnectionError("Slack is unreachable")
+        self.count += 1
+        ref = MessageRef("C0APPROVAL", f"1714000000.{self.count:06d}")
+        for approval in approvals:
+            await self.store.attach_message(approval.id, ref.channel, ref.ts)
+        self.batches.put_nowait(list(approvals))
+        return {approval.id: ref for approval in approvals}
 
     async def withdraw(self, approval: Approval, ref: MessageRef, *, lost: bool = False) -> None:
         self.withdrawn.append((approval.id, ref, lost))

@@ -92,9 +92,11 @@ def test_normalisation() -> None:
             "REDIS_URL": "unix:///tmp/redis.sock",
             "OPS_DB": "/var/lib/bot/ops.db",
             "CODE_TIMEOUT": "5",
+            "SELF_APPROVAL": " Deny",
         }
     )
     assert (settings.ops_db, settings.code_timeout) == (Path("/var/lib/bot/ops.db"), 5.0)
+    assert settings.self_approval is False and load_settings(TOKENS).self_approval is True
     assert settings.approvers == frozenset({"U0ALICE123", "W0BOB45678", "S0OPSTEAM1"})
     assert settings.approver_users == frozenset({"U0ALICE123", "W0BOB45678"})
     assert settings.approver_groups == frozenset({"S0OPSTEAM1"})
@@ -154,6 +156,7 @@ def test_model_config_must_exist(tmp_path: Path) -> None:
         ({**TOKENS, "APPROVAL_TIMEOUT": "inf"}, "APPROVAL_TIMEOUT", "positive number of seconds"),
         ({**TOKENS, "APPROVAL_TIMEOUT": "nan"}, "APPROVAL_TIMEOUT", "positive number of seconds"),
         ({**TOKENS, "CODE_TIMEOUT": "0"}, "CODE_TIMEOUT", "positive number of seconds"),
+        ({**TOKENS, "SELF_APPROVAL": "no"}, "SELF_APPROVAL", "must be allow or deny"),
         ({**TOKENS, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR"),
     ],
 )

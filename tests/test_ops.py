@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 from workflows import Verdict
 from workflows.ops import OpsWorkflow
 from workflows.ops_db import SAMPLE_CUSTOMERS, OpsDatabase
+from workflows.types import Ask
 
 TOOLS_MODEL = {
     "vision": False,
@@ -104,3 +106,37 @@ async def test_a_write_disguised_as_a_read_fails_on_the_read_only_connection(tmp
         await database.run_sql(disguised)
     assert json.loads(await database.run_sql("SELECT count(*) AS n FROM customers")) == [{"n": len(SAMPLE_CUSTOMERS)}]
     assert await database.run_sql("DELETE FROM customers WHERE id = 3") == "1 rows changed"  # asked for, it runs
+
+
+class Reviewer(Human):
+    """A person who sees the calls of one turn together (the bot's input function does), deciding each."""
+
+    def __init__(self, *batches: list[str]) -> None:
+        super().__init__()
+        self.batches = list(batches)
+        self.seen: list[list[str]] = []
+
+    async def ask_many(self, requests: Sequence[Ask], cancellation_token: CancellationToken | None) -> list[str]:
+        self.seen.append([request.tool for request in requests])
+        return self.batches.pop(0)
+
+
+async def test_the_calls_of_one_turn_are_asked_together_and_decided_each(tmp_path: Path) -> None:
+    reviewer = Reviewer(["APPROVE", "CANCEL: not Bob", "APPROVE"])
+    workflow = ops(
+        tmp_path,
+        calls(
+            ("send_email", {"to": "ada@example.com", "subject": "Hi Ada", "body": "."}),
+            ("send_email", {"to": "bob@example.com", "subject": "Hi Bob", "body": "."}),
+            ("not_a_tool", {}),  # never reaches a gate: AutoGen answers it with an error itself
+            ("find_customers", {"status": "active"}),
+        ),
+        "Emailed Ada; Bob was refused.",
+    )
+
+    result = await workflow.run("Email Ada and Bob", reviewer)
+
+    assert result.verdict is Verdict.DONE
+    assert reviewer.seen == [["send_email", "send_email", "find_customers"]] and reviewer.asked == []
+    assert outbox(tmp_path / "ops.db") == [("ada@example.com", "Hi Ada")]
+    assert result.tool_results[1] == "Not run: send_email was refused (not Bob)."

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
-from autogen_agentchat.messages import TextMessage, ToolCallExecutionEvent
+from autogen_agentchat.base import TaskResult
+from autogen_agentchat.messages import TextMessage, ToolCallExecutionEvent, ToolCallRequestEvent
 from autogen_core import CancellationToken
 from autogen_core.tools import BaseTool
 
@@ -60,7 +61,7 @@ class OpsWorkflow:
                 system_message=SYSTEM_MESSAGE,
                 max_tool_iterations=self.max_tool_rounds,
             )
-            result = await assistant.run(task=task, cancellation_token=cancellation_token)
+            result = await _run(assistant, gate, task, cancellation_token)
         finally:
             await client.close()
         answered = tuple(
@@ -74,3 +75,16 @@ class OpsWorkflow:
             return WorkflowResult(verdict=Verdict.DONE, output=last.to_text(), tool_results=answered)
         detail = f"the assistant was still calling tools after {self.max_tool_rounds} rounds"
         return WorkflowResult(verdict=Verdict.CANCEL, output="", detail=detail, tool_results=answered)
+
+
+async def _run(
+    assistant: AssistantAgent, gate: ToolGate, task: str, cancellation_token: CancellationToken | None
+) -> TaskResult:
+    """Run the agent, telling the gate of each turn's calls before they run (the agent yields its
+    ``ToolCallRequestEvent`` before it starts them), so the calls of one turn are asked about together."""
+    async for item in assistant.run_stream(task=task, cancellation_token=cancellation_token):
+        if isinstance(item, ToolCallRequestEvent):
+            gate.expect(item.content)
+        elif isinstance(item, TaskResult):
+            return item
+    raise RuntimeError("the assistant ended without a result")

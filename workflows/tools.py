@@ -3,20 +3,24 @@
 The card shows the tool, what it does and the exact arguments; Approve runs the tool with exactly those
 arguments, Revise hands the person's feedback back to the agent as the tool's result (so it can call again
 differently), Cancel and expiry hand back a refusal it can read. ``AssistantAgent`` runs the calls of one turn
-concurrently: one gate asks about them one after another, in the order the model made them.
+concurrently, each on its own, so a wrapper around one tool never sees the others: told of the turn
+(``ToolGate.expect``, from the agent's ``ToolCallRequestEvent``), the gate holds each gated call of it until all
+have arrived and asks about them together (``ask_many``: one card where they fit, a decision per call). Without
+that, it asks about each call on its own, one after another.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from autogen_core import CancellationToken
+from autogen_core import CancellationToken, FunctionCall
 from autogen_core.tools import BaseTool
 
-from workflows.types import Ask, InputFunc, Tool, Verdict, ask, parse_reply
+from workflows.types import Ask, InputFunc, Tool, Verdict, ask, ask_many, parse_reply
 
 
 def call_prompt(tool: Tool, args: Mapping[str, Any]) -> str:
@@ -36,21 +40,73 @@ def refusal(tool: Tool, reply: str) -> str:
     return f"Not run: {tool.name} was refused" + (f" ({detail})." if detail else ".")
 
 
+@dataclass
+class _Turn:
+    """The gated calls of one model turn, by call id in the model's order, and those that have arrived."""
+
+    expected: list[str]
+    arrived: dict[str, tuple[Ask, asyncio.Future[str]]] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.arrived) == len(self.expected)
+
+
 class ToolGate:
     """Asks a human (through the run's input function) before each call of the tools it guards."""
 
     def __init__(self, input_func: InputFunc) -> None:
         self._ask = input_func
         self._one_at_a_time = asyncio.Lock()
+        self._guarded: set[str] = set()
+        self._turn: _Turn | None = None
 
     def guard(self, tool: Tool) -> Tool:
+        self._guarded.add(tool.name)
         return GatedTool(tool, self)
 
-    async def ask(self, request: Ask, cancellation_token: CancellationToken | None) -> str:
-        # A lock is fair: the calls of one turn are asked in the order their tasks started, so a resumed run
-        # asks its steps in the same order as the run it replays.
-        async with self._one_at_a_time:
-            return await ask(self._ask, request, cancellation_token)
+    def expect(self, calls: Sequence[FunctionCall]) -> None:
+        """The agent is about to run ``calls`` (one model turn): those of them this gate guards are asked about
+        together. Only calls that will reach their tool count: a guarded name, arguments that decode as JSON
+        (AutoGen answers an undecodable call with an error itself)."""
+        expected = [call.id for call in calls if call.name in self._guarded and _decodes(call.arguments)]
+        self._turn = _Turn(expected) if len(expected) > 1 else None
+
+    async def ask(
+        self, request: Ask, cancellation_token: CancellationToken | None, call_id: str | None = None
+    ) -> str:
+        """The person's reply about one call: with the rest of its turn where the gate was told of it."""
+        turn = self._turn
+        if turn is None or call_id not in turn.expected or call_id in turn.arrived:
+            # A lock is fair: calls asked one by one are asked in the order their tasks started, so a resumed
+            # run asks its steps in the same order as the run it replays.
+            async with self._one_at_a_time:
+                return await ask(self._ask, request, cancellation_token)
+        reply: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        turn.arrived[call_id] = (request, reply)
+        if turn.complete:  # the last call of the turn to arrive asks for all of them
+            self._turn = None
+            await self._ask_turn(turn, reply, cancellation_token)
+        return await reply
+
+    async def _ask_turn(
+        self, turn: _Turn, own: asyncio.Future[str], cancellation_token: CancellationToken | None
+    ) -> None:
+        """Ask for every call of ``turn`` and hand each its reply; if asking fails, every call fails alike (the
+        asking call raises, so its own future is dropped)."""
+        calls = [turn.arrived[call_id] for call_id in turn.expected]
+        try:
+            async with self._one_at_a_time:
+                replies = await ask_many(self._ask, [request for request, _ in calls], cancellation_token)
+        except BaseException as exc:
+            for _, reply in calls:
+                if reply is own or isinstance(exc, asyncio.CancelledError):
+                    reply.cancel()
+                else:
+                    reply.set_exception(exc)
+            raise
+        for (_, reply), text in zip(calls, replies, strict=True):
+            reply.set_result(text)
 
 
 class WrappingTool(BaseTool[Any, Any]):
@@ -78,9 +134,17 @@ class GatedTool(WrappingTool):
         self, args: Mapping[str, Any], cancellation_token: CancellationToken, call_id: str | None = None
     ) -> str:
         request = Ask("tool", call_prompt(self._inner, args), tool=self._inner.name, args=dict(args))
-        reply = await self._gate.ask(request, cancellation_token)
+        reply = await self._gate.ask(request, cancellation_token, call_id)
         parsed = parse_reply(reply)
         if parsed is None or parsed[0] is not Verdict.APPROVE:
             return refusal(self._inner, reply)
         result = await self._inner.run_json(args, cancellation_token, call_id=call_id)
         return self._inner.return_value_as_string(result)
+
+
+def _decodes(arguments: str) -> bool:
+    try:
+        json.loads(arguments)
+    except ValueError:
+        return False
+    return True

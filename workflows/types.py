@@ -7,7 +7,7 @@ model's words.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -62,6 +62,23 @@ async def ask(input_func: InputFunc, request: Ask, cancellation_token: Cancellat
     if isinstance(input_func, Asking):
         return await input_func.ask(request, cancellation_token)
     return await input_func(request.text, cancellation_token)
+
+
+@runtime_checkable
+class AskingMany(Protocol):
+    """An input function that can ask several things at once (the calls of one model turn): people see them
+    together, on one card where they fit, and decide each on its own. Replies come back in the requests' order."""
+
+    async def ask_many(self, requests: Sequence[Ask], cancellation_token: CancellationToken | None) -> list[str]: ...
+
+
+async def ask_many(
+    input_func: InputFunc, requests: Sequence[Ask], cancellation_token: CancellationToken | None = None
+) -> list[str]:
+    """Ask ``requests`` together where ``input_func`` can, else one after another; replies in the same order."""
+    if isinstance(input_func, AskingMany):
+        return await input_func.ask_many(requests, cancellation_token)
+    return [await ask(input_func, request, cancellation_token) for request in requests]
 
 
 @runtime_checkable

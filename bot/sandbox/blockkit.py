@@ -135,13 +135,20 @@ def with_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def find_action(blocks: list[dict[str, Any]], action_id: str) -> tuple[str, dict[str, Any]] | None:
-    """``(block_id, element)`` of the interactive element with ``action_id``, in actions or accessories."""
+def find_action(
+    blocks: list[dict[str, Any]], action_id: str, value: str | None = None
+) -> tuple[str, dict[str, Any]] | None:
+    """``(block_id, element)`` of the interactive element with ``action_id``, in actions or accessories. A
+    message may hold several with one ``action_id`` (in different blocks, as Slack allows): with ``value``, the
+    one carrying that value comes first (else the first, whose value a test may then forge)."""
+    found: list[tuple[str, dict[str, Any]]] = []
     for block in blocks:
         elements = list(block.get("elements", ())) if block.get("type") == "actions" else []
         if isinstance(block.get("accessory"), dict):
             elements.append(block["accessory"])
         for element in elements:
             if isinstance(element, dict) and element.get("action_id") == action_id:
-                return str(block.get("block_id", "")), element
-    return None
+                found.append((str(block.get("block_id", "")), element))
+    if not found:
+        return None
+    return next((item for item in found if value is not None and item[1].get("value") == value), found[0])

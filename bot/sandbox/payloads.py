@@ -72,7 +72,7 @@ def block_actions(
 
     Raises ``LookupError`` when the message has no such element (for example, its buttons were removed).
     """
-    found = find_action(message.blocks, action_id)
+    found = find_action(message.blocks, action_id, value)
     if found is None:
         raise LookupError(f"message {message.ts} in {channel.id} has no element with action_id {action_id!r}")
     block_id, element = found

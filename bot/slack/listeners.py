@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
@@ -20,7 +21,15 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.approvals import AlreadyDecided, ApprovalStore, Outcome, UnknownApproval
+from bot.approvals import (
+    AlreadyCounted,
+    AlreadyDecided,
+    Approval,
+    ApprovalStore,
+    Outcome,
+    SelfApprovalRefused,
+    UnknownApproval,
+)
 from bot.approvals.errors import ApprovalError
 from bot.approvals.transitions import new_nonce
 from bot.runs import RunRequest, StartRun
@@ -102,18 +111,52 @@ class Listeners:
         click = await self._approver_click(body, client)
         if click is None:
             return
-        outcome, nonce = _OUTCOMES[click.action_id], new_nonce()  # one nonce: every retry is the same decision
         try:
-            decided = await patiently(lambda: self.store.decide(click.approval_id, outcome, click.user, nonce=nonce))
-        except ApprovalError as refused:
-            await _ephemeral(client, click.channel, click.user, _refusal(refused))
-            return
+            refused = await self._decide(click, click.approval_id, _OUTCOMES[click.action_id])
         except StoreUnavailable:
-            await _ephemeral(client, click.channel, click.user, UNAVAILABLE_TEXT)
+            refused = UNAVAILABLE_TEXT
+        if refused is not None:
+            await _ephemeral(client, click.channel, click.user, refused)
+
+    async def on_approve_all(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """ "Approve all" on a card of several calls: approves each call still pending, as one click on each."""
+        await ack()
+        click = await self._approver_click(body, client)
+        if click is None:
             return
+        refusals: list[str] = []
+        try:
+            members = await patiently(lambda: self.prompter.card_members(click.channel, click.message_ts))
+            pending = [m for m in members if m.pending]
+            if not pending:
+                approval = members[0] if members else await patiently(lambda: self.store.get(click.approval_id))
+                refusals.append(blocks.already_decided_text(approval) if approval else blocks.unknown_approval_text())
+            for number, member in enumerate(members, start=1):
+                if member.pending and (refused := await self._decide(click, member.id, Outcome.APPROVED)):
+                    refusals.append(f"Call {number} (`{member.terms.tool}`): {refused}")
+        except StoreUnavailable:
+            refusals.append(UNAVAILABLE_TEXT)
+        if refusals:
+            await _ephemeral(client, click.channel, click.user, blocks.approve_all_refused_text(refusals))
+
+    async def _decide(self, click: Click, approval_id: str, outcome: Outcome) -> str | None:
+        """Record ``click.user``'s decision on ``approval_id``; None when it counted, else the private answer."""
+        nonce = new_nonce()  # one nonce: every retry is the same decision
+        try:
+            decided = await patiently(lambda: self.store.decide(approval_id, outcome, click.user, nonce=nonce))
+        except AlreadyDecided as refused:
+            if refused.approval.terms.kind == "tool":  # a card of several calls may show an older version: redraw
+                await self.prompter.show_outcome(refused.approval)
+            return _refusal(refused)
+        except ApprovalError as refused:
+            return _refusal(refused)
         if not decided.ts:  # clicked before the bot had recorded where the card is: the click says where
             await patiently(lambda: self.store.attach_message(decided.id, click.channel, click.message_ts))
-            await self.prompter.show_outcome(replace(decided, channel=click.channel, ts=click.message_ts))
+            decided = replace(decided, channel=click.channel, ts=click.message_ts)
+            await self.prompter.show_outcome(decided)
+        elif decided.pending:  # one of the approvals a quorum needs: the card shows the progress
+            await self.prompter.show_outcome(decided)
+        return None
 
     async def on_revise(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -133,9 +176,13 @@ class Listeners:
         if asked_by is not None:
             await _ephemeral(client, click.channel, click.user, blocks.revise_already_asked_text(asked_by))
             return
-        await self.prompter.say_in_thread(
-            click.channel, click.message_ts, blocks.revise_request_text(click.user, bot_user=self.bot_user_id)
-        )
+        what = ""
+        if approval.terms.kind == "tool":
+            members = await patiently(lambda: self.prompter.card_members(click.channel, click.message_ts))
+            numbers = [number for number, m in enumerate(members, start=1) if m.id == approval.id]
+            what = f"call {numbers[0]} (`{approval.terms.tool}`)" if numbers else ""
+        text = blocks.revise_request_text(click.user, bot_user=self.bot_user_id, what=what)
+        await self.prompter.say_in_thread(click.channel, click.message_ts, text)
 
     async def on_unknown_action(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -162,8 +209,8 @@ class Listeners:
             approval = await patiently(lambda: self.store.get(approval_id)) if approval_id else None
         if approval is None:
             return  # a thread that is not an approval card's
-        addressed = reply.mentions(self.bot_user_id)
-        if not addressed and not await patiently(lambda: self.threads.revision_asked(approval.id)):
+        targets = await self._revised_by(approval, reply)
+        if not targets:
             return  # people talking in the thread, not feedback
         if not await self.approvers.allows(reply.user):
             if approval.pending and await patiently(lambda: self.threads.first_telling(approval.id, reply.user)):
@@ -171,12 +218,29 @@ class Listeners:
                 await _ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
             return
         names = await self.names.names(mentioned_users(reply.text) - {self.bot_user_id})
-        feedback, nonce = feedback_text(reply, names, bot_user_id=self.bot_user_id), new_nonce()
-        try:
-            await patiently(lambda: self.store.decide(approval.id, Outcome.REVISED, reply.user, feedback, nonce=nonce))
-        except ApprovalError as refused:
-            text = _refusal(refused) + " Your reply was not sent to the agent."
-            await _ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
+        feedback = feedback_text(reply, names, bot_user_id=self.bot_user_id)
+        for target in targets:
+            try:
+                decide = partial(self.store.decide, target.id, Outcome.REVISED, reply.user, feedback, nonce=new_nonce())
+                await patiently(decide)
+            except ApprovalError as refused:
+                text = _refusal(refused) + " Your reply was not sent to the agent."
+                await _ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
+
+    async def _revised_by(self, approval: Approval, reply: ThreadReply) -> list[Approval]:
+        """What a reply in a card's thread revises: the approval whose Revise was clicked, or, when the reply
+        mentions the bot, the card's approval (every call still pending on a card of several). Nothing when it
+        is discussion."""
+        addressed = reply.mentions(self.bot_user_id)
+        members = []
+        if approval.terms.kind == "tool":
+            members = await patiently(lambda: self.prompter.card_members(reply.channel, reply.thread_ts))
+        if not members:
+            asked = addressed or await patiently(lambda: self.threads.revision_asked(approval.id))
+            return [approval] if asked else []
+        pending = [m for m in members if m.pending]
+        asked_for = [m for m in pending if await patiently(partial(self.threads.revision_asked, m.id))]
+        return asked_for or (pending if addressed else [])
 
     # --- errors -----------------------------------------------------------------------------------------------
 
@@ -227,6 +291,10 @@ class Listeners:
 def _refusal(refused: ApprovalError) -> str:
     if isinstance(refused, AlreadyDecided):
         return blocks.already_decided_text(refused.approval)
+    if isinstance(refused, AlreadyCounted):
+        return blocks.already_counted_text(refused.approval)
+    if isinstance(refused, SelfApprovalRefused):
+        return blocks.self_approval_refused_text()
     if isinstance(refused, UnknownApproval):
         return blocks.unknown_approval_text()
     return "That did not work; nothing was recorded."

@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.approvals import Approval, ApprovalKey, ApprovalStore, State, UnknownApproval
 from bot.prompts import MessageRef
 from bot.slack import blocks
+from bot.slack.cards import CardGroups
 from bot.slack.posting import ChannelPoster, PostFailed, card_metadata
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class Prompter:
         card_client: AsyncWebClient | None = None,
         approvers: Sequence[str] = (),
         mention_approvers: bool = True,
+        groups: CardGroups | None = None,
     ) -> None:
         self.client = client
         self._store = store
@@ -53,8 +55,9 @@ class Prompter:
         self.approvers = list(approvers)
         self.mention_approvers = mention_approvers
         self._poster = ChannelPoster(card_client or client)
+        self._groups = groups or CardGroups(store.redis, store.settings.retention_s)
         self.on_posted: CardPosted | None = None
-        self._latest: dict[tuple[str, str], tuple[str, list[dict[str, Any]], Approval | None]] = {}
+        self._latest: dict[tuple[str, str], tuple[str, list[dict[str, Any]], Sequence[Approval]]] = {}
         self._senders: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     async def post(self, approval: Approval, previous: Approval | None, *, look_first: bool = False) -> MessageRef:
@@ -90,6 +93,51 @@ class Prompter:
             except Exception:
                 log.exception("could not announce the card of approval %s", approval.id)
         return ref
+
+    async def post_many(self, approvals: Sequence[Approval], *, look_first: bool = False) -> dict[str, MessageRef]:
+        """Post the calls of one turn on as few cards as show each in full (``blocks.fits_one_card``); a card
+        whose pending calls are all posted already is not posted again. Says where each approval's card is."""
+        refs: dict[str, MessageRef] = {}
+        for chunk in _chunks(approvals):
+            posted = [a for a in chunk if a.ts]
+            if posted and not any(a.pending and not a.ts for a in chunk):
+                refs.update({a.id: MessageRef(posted[0].channel, posted[0].ts) for a in chunk})
+            elif len(chunk) == 1:
+                refs[chunk[0].id] = await self.post(chunk[0], None, look_first=look_first)
+            else:
+                ref = await self._post_calls(chunk, look_first=look_first)
+                refs.update({a.id: ref for a in chunk})
+        return refs
+
+    async def _post_calls(self, approvals: Sequence[Approval], *, look_first: bool) -> MessageRef:
+        first = approvals[0]
+        response = await self._poster.post(
+            deadline=min(a.deadline_ms for a in approvals) / 1000,
+            channel=self.channel_id,
+            text=blocks.calls_text(approvals),
+            blocks=blocks.calls_blocks(approvals, approvers=self.approvers, mention=self.mention_approvers),
+            metadata=card_metadata(first.id, first.created_ms),
+            unfurl_links=False,
+            unfurl_media=False,
+            look_first=look_first,
+        )
+        ref = MessageRef(str(response["channel"]), str(response["ts"]))
+        # The card's members before any of them is attached: a decision shown from then on redraws the whole card.
+        await self._groups.remember(ref, [a.id for a in approvals])
+        for approval in approvals:
+            await self._attach(approval, ref)
+        if self.on_posted is not None:
+            try:
+                await self.on_posted(first, ref)
+            except Exception:
+                log.exception("could not announce the card of approval %s", first.id)
+        return ref
+
+    async def card_members(self, channel: str, ts: str) -> list[Approval]:
+        """The approvals on the card at (``channel``, ``ts``) if it shows several calls, in its order; []
+        for a card of its own."""
+        found = [await self._store.get(approval_id) for approval_id in await self._groups.members(channel, ts)]
+        return [approval for approval in found if approval is not None]
 
     async def _attach(self, approval: Approval, ref: MessageRef) -> None:
         """Record where the card is, through Redis blips; if that cannot be done, withdraw the card (its buttons
@@ -148,19 +196,40 @@ class Prompter:
         await self._poster.post(deadline=time.time() + 60, channel=channel, thread_ts=ts, text=text)
 
     async def show_outcome(self, approval: Approval) -> None:
-        """Replace the card's buttons with the outcome (transition listener of the store, and of its reconciler:
-        the card is marked as showing the outcome only once Slack has taken the update)."""
-        if approval.pending or not approval.channel or not approval.ts:
+        """Redraw the card for ``approval``'s state (transition listener of the store, and of its reconciler:
+        the card is marked as showing the outcome only once Slack has taken the update): a decision replaces the
+        buttons with the outcome, a quorum's approval so far shows its progress, and a card of several calls is
+        redrawn whole."""
+        if not approval.channel or not approval.ts:
             return
+        if approval.terms.kind == "tool":
+            members = [
+                approval if m.id == approval.id else m for m in await self.card_members(approval.channel, approval.ts)
+            ]
+            if len(members) > 1:
+                card = blocks.calls_blocks(members, approvers=self.approvers, mention=self.mention_approvers)
+                shown = [m for m in members if not m.pending]
+                self.update(approval.channel, approval.ts, blocks.calls_text(members), card, shows=shown)
+                return
         previous = await self._previous(approval)
+        if approval.pending:  # a quorum's progress
+            card = blocks.prompt_blocks(
+                approval,
+                previous=previous,
+                workspace_url=self.workspace_url,
+                approvers=self.approvers,
+                mention=self.mention_approvers,
+            )
+            self.update(approval.channel, approval.ts, blocks.prompt_text(approval, mention=False), card)
+            return
         card = blocks.decided_blocks(approval, previous=previous, workspace_url=self.workspace_url)
-        self.update(approval.channel, approval.ts, blocks.decision_text(approval), card, shows=approval)
+        self.update(approval.channel, approval.ts, blocks.decision_text(approval), card, shows=[approval])
 
     def update(
-        self, channel: str, ts: str, text: str, card: list[dict[str, Any]], *, shows: Approval | None = None
+        self, channel: str, ts: str, text: str, card: list[dict[str, Any]], *, shows: Sequence[Approval] = ()
     ) -> None:
         """Schedule ``chat.update``; of several updates to one message, only the latest still waiting is sent.
-        ``shows`` is the approval whose outcome the update shows, recorded once Slack has taken it."""
+        ``shows`` are the approvals whose outcome the update shows, recorded once Slack has taken it."""
         key = (channel, ts)
         self._latest[key] = (text, card, shows)
         if key not in self._senders:
@@ -192,8 +261,8 @@ class Prompter:
                 except Exception:
                     log.exception("could not update card %s", key[1])
                     continue
-                if shows is not None:
-                    await self._mark_shown(shows)
+                for approval in shows:
+                    await self._mark_shown(approval)
         finally:
             del self._senders[key]
 
@@ -208,3 +277,14 @@ class Prompter:
             return None
         previous = await self._store.get(ApprovalKey(approval.workflow_id, approval.step - 1).approval_id)
         return previous if previous is not None and previous.state is State.REVISED else None
+
+
+def _chunks(approvals: Sequence[Approval]) -> list[list[Approval]]:
+    """The calls in order, cut into runs that each fit one card (a call that fits nowhere alone is a run of one)."""
+    chunks: list[list[Approval]] = []
+    for approval in approvals:
+        if chunks and blocks.fits_one_card([*chunks[-1], approval]):
+            chunks[-1].append(approval)
+        else:
+            chunks.append([approval])
+    return chunks

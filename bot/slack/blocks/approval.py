@@ -73,7 +73,7 @@ _HEADERS: dict[str, str] = {
 }
 
 
-def _title(approval: Approval) -> str:
+def title(approval: Approval) -> str:
     return excerpt(approval.workflow or approval.workflow_id, 100)
 
 
@@ -134,9 +134,9 @@ def _block_id(name: str, version: str) -> str:
     return f"{name}.{version}" if version else name
 
 
-def _meta(approval: Approval, version: str, approvers_text: str | None) -> str:
+def meta(approval: Approval, version: str, approvers_text: str | None) -> str:
     lines = [
-        f"*Requested by* {person(approval.requester)} for *{_title(approval)}*, step {approval.step}"
+        f"*Requested by* {person(approval.requester)} for *{title(approval)}*, step {approval.step}"
         f" (`{excerpt(approval.id, 80)}`)"
     ]
     if approval.created_ms:
@@ -158,6 +158,26 @@ def _revision_line(previous: Approval, workspace_url: str) -> str:
     return line
 
 
+def progress_line(approval: Approval) -> str | None:
+    """How many of the approvals a quorum needs are in, and whose ("1 of 2 approvals: <@U1>"); None for a
+    request one approver decides."""
+    needed = approval.terms.quorum
+    if needed <= 1:
+        return None
+    got = approval.approved_by
+    if not got:
+        return f"0 of {needed} approvals yet: it needs {needed} different approvers"
+    return f"{len(got)} of {needed} approvals: {', '.join(person(user) for user in got)}"
+
+
+def _progress(approval: Approval) -> list[Block]:
+    """The quorum's progress on a pending card (its block id changes with each approval, as Slack asks)."""
+    line = progress_line(approval)
+    if line is None or not approval.pending:
+        return []
+    return [context(f"approval_progress.{len(approval.approved_by)}", "👥 " + line)]
+
+
 def _card(
     approval: Approval, previous: Approval | None, workspace_url: str, version: str, approvers_text: str | None = None
 ) -> list[Block]:
@@ -166,11 +186,12 @@ def _card(
         HeaderBlock(block_id=_block_id("approval_header", version), text=header),
         SectionBlock(
             block_id=_block_id("approval_meta", version),
-            text=MarkdownTextObject(text=_meta(approval, version, approvers_text)),
+            text=MarkdownTextObject(text=meta(approval, version, approvers_text)),
         ),
     ]
     if previous is not None:
-        blocks.append(_context(_block_id("approval_revision", version), _revision_line(previous, workspace_url)))
+        blocks.append(context(_block_id("approval_revision", version), _revision_line(previous, workspace_url)))
+    blocks += _progress(approval)
     chunks, truncated = _shown_chunks(approval.prompt)
     texts = [escape_mrkdwn(chunk) for chunk in chunks if chunk.strip()] or [NO_TEXT]
     blocks += [
@@ -178,24 +199,30 @@ def _card(
         for index, text in enumerate(texts)
     ]
     if truncated:
-        blocks.append(_context(_block_id("approval_truncated", version), TRUNCATED_NOTE))
+        blocks.append(context(_block_id("approval_truncated", version), TRUNCATED_NOTE))
     return blocks
 
 
-def _context(block_id: str, text: str) -> ContextBlock:
+def context(block_id: str, text: str) -> ContextBlock:
     return ContextBlock(block_id=block_id, elements=[MarkdownTextObject(text=text)])
 
 
-def _actions(approval: Approval) -> ActionsBlock:
+def actions(approval: Approval, block_id: str = ACTIONS_BLOCK_ID) -> ActionsBlock:
+    """Approve / Revise / Cancel for ``approval`` (each button's ``value`` is its id)."""
+    consequence = (
+        "This call does not run; the agent is told it was refused."
+        if approval.terms.kind == "tool"
+        else "The workflow stops and nothing more is done for this task."
+    )
     confirm = ConfirmObject(
         title=PlainTextObject(text="Cancel this request?"),
-        text=PlainTextObject(text="The workflow stops and nothing more is done for this task."),
+        text=PlainTextObject(text=consequence),
         confirm=PlainTextObject(text="Cancel request"),
         deny=PlainTextObject(text="Keep waiting"),
         style="danger",
     )
     return ActionsBlock(
-        block_id=ACTIONS_BLOCK_ID,
+        block_id=block_id,
         elements=[
             ButtonElement(
                 text=PlainTextObject(text="Approve", emoji=True),
@@ -215,7 +242,7 @@ def _actions(approval: Approval) -> ActionsBlock:
     )
 
 
-def _dicts(blocks: list[Block]) -> list[dict[str, Any]]:
+def dicts(blocks: list[Block]) -> list[dict[str, Any]]:
     if len(blocks) > MAX_BLOCKS:  # cannot happen with the caps above; guards future edits
         raise ValueError(f"{len(blocks)} blocks exceed Slack's {MAX_BLOCKS} per message")
     return [block.to_dict() for block in blocks]
@@ -237,7 +264,7 @@ def prompt_blocks(
     The expiry is a Slack date with ``{ago}``, so it reads "in 59 minutes", later "in 3 minutes", to everyone.
     """
     who = approvers_line(approvers, mention=mention)
-    return _dicts([*_card(approval, previous, workspace_url, "", who), _actions(approval)])
+    return dicts([*_card(approval, previous, workspace_url, "", who), actions(approval)])
 
 
 def outcome_line(approval: Approval) -> str:
@@ -245,6 +272,8 @@ def outcome_line(approval: Approval) -> str:
     who, at = person(approval.decider), at_date(approval.decided_ms)
     match approval.state:
         case State.APPROVED:
+            if len(approval.approved_by) > 1:
+                who = " and ".join(person(user) for user in approval.approved_by)
             return f"✅ Approved by {who}{at}"
         case State.REVISED:
             line = f"✏️ Revision requested by {who}{at}"
@@ -264,29 +293,29 @@ def decided_blocks(
 ) -> list[dict[str, Any]]:
     """The same card with the buttons and the expiry removed and the outcome added. ``approval`` is decided."""
     line = outcome_line(approval)  # raises for a pending approval
-    outcome = _context(_block_id("approval_outcome", approval.state), line)
-    return _dicts([*_card(approval, previous, workspace_url, approval.state), outcome])
+    outcome = context(_block_id("approval_outcome", approval.state), line)
+    return dicts([*_card(approval, previous, workspace_url, approval.state), outcome])
 
 
 def withdrawn_blocks(approval: Approval, note_text: str = WITHDRAWN_NOTE) -> list[dict[str, Any]]:
     """The card with its buttons removed when the bot could not record where it is, or lost its record: clicks
     there would decide nothing anyone reads, so it says so (``note_text``) instead of staying clickable."""
-    note = _context(_block_id("approval_outcome", _WITHDRAWN), note_text)
-    return _dicts([*_card(approval, None, "", _WITHDRAWN), note])
+    note = context(_block_id("approval_outcome", _WITHDRAWN), note_text)
+    return dicts([*_card(approval, None, "", _WITHDRAWN), note])
 
 
 def withdrawn_text(approval: Approval, note_text: str = WITHDRAWN_NOTE) -> str:
     """The notification fallback ``text`` for ``withdrawn_blocks``."""
-    return f"⚠️ Withdrawn: {_title(approval)} step {approval.step}. {note_text}"
+    return f"⚠️ Withdrawn: {title(approval)} step {approval.step}. {note_text}"
 
 
 def prompt_text(approval: Approval, *, approvers: Sequence[str] = (), mention: bool = True) -> str:
     """The notification fallback ``text`` for ``prompt_blocks``; it mentions the approvers too when asked to,
     so they are notified whether Slack notifies from the blocks or from this text."""
     to = f" (approvers: {mentions(approvers, limit=300)})" if approvers and mention else ""
-    return f"Approval needed for {_title(approval)} step {approval.step}{to}: {excerpt(approval.prompt, 150)}"
+    return f"Approval needed for {title(approval)} step {approval.step}{to}: {excerpt(approval.prompt, 150)}"
 
 
 def decision_text(approval: Approval) -> str:
     """The notification fallback ``text`` for ``decided_blocks``."""
-    return f"{outcome_line(approval)} ({_title(approval)} step {approval.step})"
+    return f"{outcome_line(approval)} ({title(approval)} step {approval.step})"

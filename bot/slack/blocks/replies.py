@@ -3,7 +3,7 @@ after a Revise click, and the slash command's help. Pure; no I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from bot.approvals.models import Approval, State
 from bot.slack.blocks.text import at_date, escape_mrkdwn, person, shorten
@@ -34,14 +34,16 @@ def unknown_approval_text() -> str:
     return "This approval is unknown or too old; nothing was recorded."
 
 
-def revise_request_text(user: str, *, bot_user: str = "") -> str:
+def revise_request_text(user: str, *, bot_user: str = "", what: str = "") -> str:
     """The one message posted in a card's thread after a Revise click by ``user``.
 
     ``bot_user`` (the bot's user ID) adds how to send feedback at any time: a reply that mentions the bot.
+    ``what`` names the call on a card of several (``call 2 (`send_email`)``).
     """
+    to = f" to {what}" if what else ""
     text = (
-        f"{person(user)} asked for changes. Reply in this thread with what should change: the first reply from"
-        " an approver after this message goes back to the agent. Other replies here stay discussion"
+        f"{person(user)} asked for changes{to}. Reply in this thread with what should change: the first reply"
+        " from an approver after this message goes back to the agent. Other replies here stay discussion"
     )
     if bot_user:
         return text + f", unless they mention {person(bot_user)}."
@@ -84,3 +86,25 @@ def usage_text(workflows: Mapping[str, str], *, default: str | None = None) -> s
 def not_started_text() -> str:
     """The answer to ``/agent-task`` when the run could not be recorded (Redis did not answer)."""
     return "The approval service is briefly unavailable, so nothing was started. Try again in a moment."
+
+
+def already_counted_text(approval: Approval) -> str:
+    """The private answer to a second Approve by the same person on a request that needs several approvers."""
+    needed, got = approval.terms.quorum, len(approval.approved_by)
+    return (
+        f"Your approval is counted already ({got} of {needed}). This request needs {needed} different approvers,"
+        " so someone else has to approve it; your second click was not counted."
+    )
+
+
+def self_approval_refused_text() -> str:
+    """The private answer to a requester approving their own request where self-approval is denied."""
+    return (
+        "You started this run, so you cannot approve its requests yourself (separation of duties); another"
+        " approver has to. Your click was not recorded as an approval (the attempt is in the audit log)."
+    )
+
+
+def approve_all_refused_text(refusals: Sequence[str]) -> str:
+    """The private answer to "Approve all" when some calls could not be approved by this person."""
+    return "Not every call was approved by your click:\n" + "\n".join(f"• {line}" for line in refusals)
