@@ -3,7 +3,7 @@
 Reads what the engine appended (``bot.approvals.audit``); prints nothing but the entries (no setting, no token).
 CSV cells that a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return; OWASP "CSV Injection") are prefixed with a single quote, so an agent's text cannot run in the auditor's
-spreadsheet.
+spreadsheet. Every field of ``AuditEntry`` is a column (the terms, ``deciders``), and every text cell is checked.
 """
 
 from __future__ import annotations
@@ -78,7 +78,11 @@ def _cell(value: object) -> object:
 
 
 def _line(r: dict[str, object]) -> str:
-    who = f" by {r['user']}" if r["user"] else ""
+    deciders = str(r["deciders"]).replace(",", ", ")
+    who = deciders if r["event"] == "approved" and deciders else str(r["user"])
+    by = f" by {who}" if who else ""
+    counted = f" ({r['count']} of {r['quorum']})" if r["count"] else ""
     waited = f" after {int(str(r['waited_ms'])) / 1000:.1f} s" if r["waited_ms"] else ""
+    rule = f", rule {r['rule']}" if r["rule"] else ""
     said = f": {str(r['feedback'])[:120]}" if r["feedback"] else ""
-    return f"{r['at']}  {r['approval_id']}  {r['event']}{who}{waited}{said}"
+    return f"{r['at']}  {r['approval_id']}  {r['event']}{by}{counted}{waited}{rule}{said}"

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-from bot.approvals import ApprovalKey, ApprovalStore, Outcome
+from bot.approvals import ApprovalKey, ApprovalStore, Outcome, Terms
 from tests.redis_server import free_port
 
 
@@ -24,11 +24,17 @@ async def audit(redis_url: str, *args: str) -> tuple[int, str, str]:
 
 async def test_the_export_holds_exactly_the_decisions_made(store: ApprovalStore, redis_url: str) -> None:
     first = await store.create(
-        ApprovalKey("wf-audit1", 1), prompt="=cmd|' /C calc'!A0", requester="U0ALICE123", workflow="ops", timeout_s=60
+        ApprovalKey("wf-audit1", 1),
+        prompt="=cmd|' /C calc'!A0",
+        requester="U0ALICE123",
+        workflow="ops",
+        timeout_s=60,
+        terms=Terms(quorum=2, kind="tool", tool="run_sql", args="=SUM(1)", rule="sql-ddl"),
     )
     second = await store.create(
         ApprovalKey("wf-audit2", 1), prompt="Ship it?", requester="U0ALICE123", workflow="draft", timeout_s=60
     )
+    await store.decide(first.id, Outcome.APPROVED, "U0CAROL999")
     await store.decide(first.id, Outcome.APPROVED, "U0BOB45678")
     await store.decide(second.id, Outcome.REVISED, "U0BOB45678", "-shorter")
 
@@ -36,15 +42,25 @@ async def test_the_export_holds_exactly_the_decisions_made(store: ApprovalStore,
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert sorted((r["approval_id"], r["event"], r["user"]) for r in rows) == [
+        ("wf-audit1.1", "approval_counted", "U0CAROL999"),
         ("wf-audit1.1", "approved", "U0BOB45678"),
         ("wf-audit1.1", "created", "U0ALICE123"),
         ("wf-audit2.1", "created", "U0ALICE123"),
         ("wf-audit2.1", "revised", "U0BOB45678"),
     ]
 
+    approved = next(r for r in rows if r["event"] == "approved")
+    assert (approved["deciders"], approved["kind"], approved["tool"], approved["rule"]) == (
+        "U0CAROL999,U0BOB45678",
+        "tool",
+        "run_sql",
+        "sql-ddl",
+    )
+
     code, out, _ = await audit(redis_url, "--format", "csv", "--since", "1h")
     cells = list(csv.DictReader(io.StringIO(out)))
-    assert code == 0 and len(cells) == 4
+    assert code == 0 and len(cells) == 5
+    assert {c["args"] for c in cells if c["event"] == "created"} == {"'=SUM(1)", ""}
     assert {c["prompt"] for c in cells if c["event"] == "created"} == {"'=cmd|' /C calc'!A0", "Ship it?"}
     assert {c["feedback"] for c in cells if c["event"] == "revised"} == {"'-shorter"}
 

@@ -12,12 +12,14 @@ from bot.approvals.models import as_text
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
-    """One create or decision.
+    """One create, decision or refused decision.
 
-    ``event`` is ``created``, an outcome (``approved``, ``revised``, ``cancelled``, ``expired``) or ``late_click``
-    (a decision refused because the approval had expired already). ``created`` entries carry the ``prompt`` as
-    shown and its ``prompt_sha256``; an ``expired`` entry caused by a click past the deadline, and every
-    ``late_click``, name the clicker in ``late_click_by``.
+    ``event`` is ``created``, an outcome (``approved``, ``revised``, ``cancelled``, ``expired``), ``late_click``
+    (a decision refused because the approval had expired already), ``approval_counted`` (one approval towards a
+    quorum; the approval stays pending), ``duplicate_approval`` (the same person approving again, refused) or
+    ``self_approval_refused`` (the requester approving where the terms forbid it). ``created`` entries carry the
+    ``prompt`` as shown and its ``prompt_sha256``; an ``expired`` entry caused by a click past the deadline, and
+    every ``late_click``, name the clicker in ``late_click_by``. Fields an older entry lacks read as their defaults.
     """
 
     entry_id: str
@@ -35,6 +37,24 @@ class AuditEntry:
     digest: str = ""
     """On ``created``: sha256 of what was asked (``models.ask_digest``: kind, text, revision)."""
     late_click_by: str = ""
+    kind: str = ""
+    """What was asked (``draft``, ``plan``, ``code``, ``tool``): on ``created``, outcomes and refusals."""
+    tool: str = ""
+    args: str = ""
+    """On ``created``: the tool call's arguments as canonical JSON."""
+    rule: str = ""
+    """The policy rule that asked: on ``created``, outcomes and refusals."""
+    risk: str = ""
+    """On ``created``."""
+    quorum: int = 0
+    """How many different people must approve: on ``created`` and ``approval_counted`` (0 elsewhere)."""
+    self_approval: str = ""
+    """On ``created``: ``allow`` or ``deny`` (whether the requester may approve)."""
+    deciders: str = ""
+    """Comma-separated: who approved (``approved``; so far, on ``approval_counted`` and refusals), the decider
+    (``revised``, ``cancelled``), "" (``expired``)."""
+    count: int = 0
+    """On ``approval_counted``: how many different people have approved so far."""
 
 
 async def read_audit(redis: aioredis.Redis, *, since_ms: int = 0, count: int = 10_000) -> list[AuditEntry]:
@@ -64,6 +84,15 @@ def _entry(entry_id: bytes | str, raw: dict[bytes | str, bytes | str]) -> AuditE
         prompt_sha256=fields.get("prompt_sha256", ""),
         digest=fields.get("digest", ""),
         late_click_by=fields.get("late_click_by", ""),
+        kind=fields.get("kind", ""),
+        tool=fields.get("tool", ""),
+        args=fields.get("args", ""),
+        rule=fields.get("rule", ""),
+        risk=fields.get("risk", ""),
+        quorum=int(fields.get("quorum") or 0),
+        self_approval=fields.get("self_approval", ""),
+        deciders=fields.get("deciders", ""),
+        count=int(fields.get("count") or 0),
     )
 
 

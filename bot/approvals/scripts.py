@@ -6,7 +6,9 @@ unshown index: one approval's keys share a hash slot (see ``keys.py``).
 
 Every call carries a nonce unique to the caller's call (``uuid4``). redis-py re-sends a script after a lost reply or
 a socket timeout; the re-run finds its own nonce on the record and answers what the first run answered, so the
-caller who won is never told it lost.
+caller who won is never told it lost. An approval counted towards a quorum keeps its nonce per person
+(``count_nonce:<user>``), so its re-send answers ``counted`` again rather than "this person approved already"; a
+refusal keeps its own (``refused_nonce``), so a re-sent refusal is audited once.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ CREATE = (
     + """
 -- KEYS: record, pending, audit, unshown
 -- ARGV: id, workflow_id, step, prompt, requester, workflow, timeout_ms, retention_ms, audit_retention_ms,
---       prompt_sha256, nonce, digest (of what is asked: models.ask_digest)
--- Returns {created (1 | 0), now_ms, record...}; a re-run of the creating call answers 1 again.
+--       prompt_sha256, nonce, digest (of what is asked: models.ask_digest),
+--       and the terms (models.Terms): quorum, self_approval (allow | deny), kind, tool, args, rule, risk, group (csv)
+-- Returns {created (1 | 0), now_ms, record...}; a re-run of the creating call answers 1 again. An existing record
+-- is returned as it is, terms and all.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local mine = redis.call('HGET', KEYS[1], 'create_nonce') == ARGV[11]
   return {mine and 1 or 0, int(now), redis.call('HGETALL', KEYS[1])}
@@ -37,13 +41,17 @@ end
 local deadline = now + tonumber(ARGV[7])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[3], 'state', 'pending',
   'prompt', ARGV[4], 'requester', ARGV[5], 'workflow', ARGV[6],
-  'created_ms', int(now), 'deadline_ms', int(deadline), 'create_nonce', ARGV[11], 'digest', ARGV[12])
+  'created_ms', int(now), 'deadline_ms', int(deadline), 'create_nonce', ARGV[11], 'digest', ARGV[12],
+  'quorum', ARGV[13], 'self_approval', ARGV[14], 'kind', ARGV[15], 'tool', ARGV[16], 'args', ARGV[17],
+  'rule', ARGV[18], 'risk', ARGV[19], 'group', ARGV[20], 'approved_by', '')
 redis.call('PEXPIREAT', KEYS[1], int(deadline + tonumber(ARGV[8])))
 redis.call('ZADD', KEYS[2], int(deadline), ARGV[1])
 redis.call('XADD', KEYS[3], 'MINID', '~', int(now - tonumber(ARGV[9])), '*',
   'event', 'created', 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[3], 'workflow', ARGV[6],
   'user', ARGV[5], 'at_ms', int(now), 'feedback', '', 'waited_ms', '0',
-  'prompt', ARGV[4], 'prompt_sha256', ARGV[10], 'digest', ARGV[12])
+  'prompt', ARGV[4], 'prompt_sha256', ARGV[10], 'digest', ARGV[12],
+  'kind', ARGV[15], 'tool', ARGV[16], 'args', ARGV[17], 'rule', ARGV[18], 'risk', ARGV[19], 'quorum', ARGV[13],
+  'self_approval', ARGV[14])
 return {1, int(now), redis.call('HGETALL', KEYS[1])}
 """
 )
@@ -56,53 +64,101 @@ TRANSITION = (
 -- ARGV: id, outcome, user, feedback, mode, retention_ms, audit_retention_ms, channel, nonce, grace_ms, publish
 --       (publish 'sharded': SPUBLISH on the bucket's shard channel, on Redis Cluster; else PUBLISH)
 -- mode 'decide': a person's decision; past the deadline it becomes 'expired' instead (audited with the clicker).
+--   An approval is refused if the terms forbid self-approval and the user is the requester ('refused'); with a
+--   quorum above 1 it is counted ('counted', still pending) until that many different people approved, and a
+--   second one by the same person is refused ('duplicate'). Revise and cancel end it at once, quorum or not.
 -- mode 'expire': expire if the deadline has passed, else say how long is left.
 -- mode 'force': expire now (the local waiter gave up early).
--- Returns {status, values of RECORD}: status is ok | expired | already | missing | not_yet (then ms left).
+-- Returns {status, values of RECORD}: status is ok | expired | already | counted | refused | duplicate | missing |
+-- not_yet (then ms left). Refusals are audited and change nothing else.
+local outcome, user, feedback, nonce = ARGV[2], ARGV[3], ARGV[4], ARGV[9]
 local f = redis.call('HMGET', KEYS[1], 'state', 'deadline_ms', 'created_ms', 'workflow_id', 'step', 'workflow',
-  'channel', 'ts', 'shown', 'nonce', 'late_nonce')
+  'channel', 'ts', 'shown', 'nonce', 'late_nonce', 'requester', 'quorum', 'self_approval', 'approved_by', 'kind',
+  'tool', 'rule', 'refused_nonce', 'count_nonce:' .. user)
 local state = f[1]
 if not state then
   redis.call('ZREM', KEYS[2], ARGV[1])
   return {'missing'}
 end
 local mode = ARGV[5]
+local approving = mode == 'decide' and outcome == 'approved'
+if approving and f[20] == nonce then
+  -- our own counted approval, re-sent by the client after a lost reply: answer as the first run did
+  return {'counted', redis.call('HMGET', KEYS[1], unpack(RECORD))}
+end
+local minid = int(now - tonumber(ARGV[7]))
+local kind, tool, rule = f[16] or '', f[17] or '', f[18] or ''
 if state ~= 'pending' then
-  if f[10] == ARGV[9] then
+  if f[10] == nonce then
     -- our own transition, re-sent by the client after a lost reply: answer as the first run did
     return {state == 'expired' and 'expired' or 'ok', redis.call('HMGET', KEYS[1], unpack(RECORD))}
   end
-  if mode == 'decide' and state == 'expired' and f[11] ~= ARGV[9] then
-    redis.call('HSET', KEYS[1], 'late_nonce', ARGV[9])
-    redis.call('XADD', KEYS[3], 'MINID', '~', int(now - tonumber(ARGV[7])), '*',
+  if mode == 'decide' and state == 'expired' and f[11] ~= nonce then
+    redis.call('HSET', KEYS[1], 'late_nonce', nonce)
+    redis.call('XADD', KEYS[3], 'MINID', '~', minid, '*',
       'event', 'late_click', 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
-      'user', ARGV[3], 'at_ms', int(now), 'feedback', ARGV[4], 'waited_ms', '0', 'late_click_by', ARGV[3])
+      'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', '0', 'late_click_by', user)
   end
   return {'already', redis.call('HMGET', KEYS[1], unpack(RECORD))}
 end
 local deadline = tonumber(f[2])
-local outcome, user, feedback = ARGV[2], ARGV[3], ARGV[4]
 if mode == 'expire' and now < deadline then
   return {'not_yet', int(deadline - now)}
 end
+local approved_by = f[15] or ''
 local late_click_by = ''
 if mode ~= 'decide' or now >= deadline then
   if mode == 'decide' then late_click_by = user end
   outcome, user, feedback = 'expired', '', ''
+elseif approving then
+  if user == '' or string.find(user, ',', 1, true) then
+    return redis.error_reply('ERR an approver must be named, without commas (approved_by is a list)')
+  end
+  local refusal = nil
+  if f[14] == 'deny' and user == f[12] then
+    refusal = 'self_approval_refused'
+  elseif string.find(',' .. approved_by .. ',', ',' .. user .. ',', 1, true) then
+    refusal = 'duplicate_approval'
+  end
+  if refusal then
+    if f[19] ~= nonce then  -- a re-sent refusal is audited once
+      redis.call('HSET', KEYS[1], 'refused_nonce', nonce)
+      redis.call('XADD', KEYS[3], 'MINID', '~', minid, '*',
+        'event', refusal, 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
+        'user', user, 'at_ms', int(now), 'feedback', '', 'waited_ms', '0', 'kind', kind, 'tool', tool,
+        'rule', rule, 'deciders', approved_by)
+    end
+    return {refusal == 'duplicate_approval' and 'duplicate' or 'refused',
+      redis.call('HMGET', KEYS[1], unpack(RECORD))}
+  end
+  if approved_by == '' then approved_by = user else approved_by = approved_by .. ',' .. user end
+  local count = select(2, string.gsub(approved_by, ',', ',')) + 1
+  local quorum = tonumber(f[13]) or 1
+  if count < quorum then
+    redis.call('HSET', KEYS[1], 'approved_by', approved_by, 'count_nonce:' .. user, nonce)
+    redis.call('XADD', KEYS[3], 'MINID', '~', minid, '*',
+      'event', 'approval_counted', 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
+      'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', int(now - tonumber(f[3])),
+      'kind', kind, 'tool', tool, 'rule', rule, 'deciders', approved_by, 'count', int(count),
+      'quorum', int(quorum))
+    return {'counted', redis.call('HMGET', KEYS[1], unpack(RECORD))}
+  end
 end
 redis.call('HSET', KEYS[1], 'state', outcome, 'decider', user, 'decided_ms', int(now), 'feedback', feedback,
-  'nonce', ARGV[9])
+  'nonce', nonce, 'approved_by', approved_by)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if not blank(f[7]) and not blank(f[8]) and f[9] ~= outcome then
   redis.call('ZADD', KEYS[4], int(now + tonumber(ARGV[10])), ARGV[1])
 end
-redis.call('XADD', KEYS[3], 'MINID', '~', int(now - tonumber(ARGV[7])), '*',
+local deciders = user
+if outcome == 'approved' then deciders = approved_by end
+redis.call('XADD', KEYS[3], 'MINID', '~', minid, '*',
   'event', outcome, 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
   'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', int(now - tonumber(f[3])),
-  'late_click_by', late_click_by)
+  'late_click_by', late_click_by, 'kind', kind, 'tool', tool, 'rule', rule, 'deciders', deciders)
 local decided = cjson.encode({id = ARGV[1], state = outcome, decider = user, decided_ms = int(now),
-  feedback = feedback})
+  feedback = feedback, approved_by = approved_by})
 if ARGV[11] == 'sharded' then
   redis.call('SPUBLISH', ARGV[8], decided)  -- a shard channel of this bucket's slot (keys.decided_channel)
 else

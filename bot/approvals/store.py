@@ -18,14 +18,25 @@ import redis.asyncio as aioredis
 from bot.approvals import keys, scripts
 from bot.approvals.connection import TRANSIENT, EngineScript, raise_if_cancelled
 from bot.approvals.deadlines import TIME_UP, Deadlines
-from bot.approvals.errors import AlreadyDecided, Expired, StoreClosed, UnknownApproval
+from bot.approvals.errors import (
+    AlreadyCounted,
+    AlreadyDecided,
+    Expired,
+    SelfApprovalRefused,
+    StoreClosed,
+    UnknownApproval,
+)
 from bot.approvals.maintenance import Maintenance
-from bot.approvals.models import Approval, ApprovalKey, Outcome, State, as_text, prompt_digest
+from bot.approvals.models import Approval, ApprovalKey, Outcome, State, Terms, as_text, prompt_digest
 from bot.approvals.reads import RecordReader
 from bot.approvals.reconciler import CardReconciler
 from bot.approvals.settings import StoreSettings
 from bot.approvals.subscriber import MISSING, DecisionSubscriber, sharded
 from bot.approvals.transitions import (
+    COUNTED,
+    DUPLICATE,
+    OK,
+    REFUSED,
     Mode,
     TransitionResult,
     new_nonce,
@@ -45,6 +56,9 @@ maintenance of any replica for a decided record whose card does not show it yet.
 card shows ``approval.state``."""
 
 T = TypeVar("T")
+
+DEFAULT_TERMS = Terms()
+"""One approver, who may be the requester; nothing recorded of what is asked."""
 
 
 class ApprovalStore:
@@ -105,11 +119,14 @@ class ApprovalStore:
         workflow: str,
         timeout_s: float,
         digest: str = "",
+        terms: Terms = DEFAULT_TERMS,
     ) -> Approval:
-        """Store a pending approval, or return the existing one for the same key, decided or not.
+        """Store a pending approval, or return the existing one for the same key, decided or not (with the terms
+        it was created with, whatever ``terms`` says now).
 
         ``digest`` is what it asks about (``models.ask_digest``); the caller compares it with an existing
-        record's. The audit's ``created`` entry keeps the prompt text, its sha256 and the digest."""
+        record's. ``terms`` are enforced by ``decide`` (quorum, self-approval) and kept for the audit. The audit's
+        ``created`` entry keeps the prompt text, its sha256, the digest and the terms (but the group)."""
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         approval_id = key.approval_id
@@ -128,6 +145,14 @@ class ApprovalStore:
                 prompt_digest(prompt),
                 new_nonce(),
                 digest,
+                terms.quorum,
+                "allow" if terms.self_approval else "deny",
+                terms.kind,
+                terms.tool,
+                terms.args,
+                terms.rule,
+                terms.risk,
+                ",".join(terms.group),
             ],
         )
         approval = Approval.from_hash(pairs(fields))
@@ -181,19 +206,34 @@ class ApprovalStore:
     async def decide(
         self, approval_id: str, outcome: Outcome, user: str, feedback: str | None = None, *, nonce: str | None = None
     ) -> Approval:
-        """Record a decision if none was made yet. Raises ``AlreadyDecided``, ``Expired`` or ``UnknownApproval``.
+        """Record a decision if none was made yet, under the approval's terms, atomically.
+
+        Returns the decided record, or, for an approval that needs more approvers (``Terms.quorum``), the record
+        still pending with this person added to ``approved_by`` (check ``.pending``): the one that completes the
+        quorum decides it, and a Revise or Cancel by anyone ends it at once. Raises ``SelfApprovalRefused`` (the
+        requester approving where the terms forbid it), ``AlreadyCounted`` (this person approved already),
+        ``AlreadyDecided``, ``Expired`` or ``UnknownApproval``; refusals are audited and change nothing else.
 
         A decision past the deadline expires the approval instead (``Expired``; the audit records who clicked).
         Re-sends of this call answer as the first did. To retry one decision yourself (after a timeout, or for a
-        redelivered click), pass the same ``nonce`` each time: the retry returns the decided record, not
-        ``AlreadyDecided``.
+        redelivered click), pass the same ``nonce`` each time: the retry returns the record as the first call did
+        (decided, or pending with the approval counted), not ``AlreadyDecided`` or ``AlreadyCounted``.
         """
+        if outcome is Outcome.APPROVED and (not user or "," in user):
+            raise ValueError(f"an approver must be named, without commas (approved_by is a list): {user!r}")
         result = await self._run_transition(
             approval_id, outcome.value, user, feedback or "", "decide", nonce or new_nonce()
         )
         approval = result.record()
-        if result.status == "ok":
+        status = result.status
+        if status == OK:
             return approval
+        if status == COUNTED and approval.state in (State.PENDING, State.APPROVED):
+            return approval  # counted (a re-send may find the quorum completed since, by someone else)
+        if status == REFUSED:
+            raise SelfApprovalRefused(approval)
+        if status == DUPLICATE:
+            raise AlreadyCounted(approval)
         if approval.state is State.EXPIRED:
             raise Expired(approval)
         raise AlreadyDecided(approval)
@@ -217,6 +257,7 @@ class ApprovalStore:
             if not fields:
                 raise UnknownApproval(approval_id)
             approval = Approval.from_hash(fields)
+            del fields  # the wait keeps the record, not the reply it came from (10,000 waits pend at once)
             give_up_ms = now_ms + int(timeout * 1000) if timeout is not None else approval.deadline_ms
             mode: Mode = "force" if give_up_ms < approval.deadline_ms else "expire"
             loop = asyncio.get_running_loop()
@@ -229,7 +270,11 @@ class ApprovalStore:
                     self._deadlines.ended(fut)
                 if "decided_ms" in woken:  # a message: it carries the decided fields
                     return approval.with_decision(
-                        State(woken["state"]), woken["decider"], int(woken["decided_ms"]), woken["feedback"]
+                        State(woken["state"]),
+                        woken["decider"],
+                        int(woken["decided_ms"]),
+                        woken["feedback"],
+                        _ids(woken.get("approved_by", "")),
                     )
                 # A fresh future before asking Redis again, so no decision can slip between the two.
                 self._subscriber.unregister(approval_id, fut)
@@ -313,3 +358,8 @@ class ApprovalStore:
             else:
                 raise_if_cancelled()
                 return result
+
+
+def _ids(csv: str) -> tuple[str, ...]:
+    """``approved_by`` as a decision message carries it (comma-separated)."""
+    return tuple(item for item in csv.split(",") if item) if csv else ()

@@ -117,7 +117,8 @@ class DecisionSubscriber:
 
     def register(self, approval_id: str) -> asyncio.Future[Fields]:
         """A future resolved when ``approval_id`` leaves ``pending``: with the decided fields (``state``,
-        ``decider``, ``decided_ms``, ``feedback``) from a message, or only ``state`` after a resync."""
+        ``decider``, ``decided_ms``, ``feedback``, ``approved_by`` comma-separated) from a message, or only
+        ``state`` after a resync."""
         fut: asyncio.Future[Fields] = asyncio.get_running_loop().create_future()
         futures = self._waiters.get(approval_id)
         if futures is None:
@@ -145,6 +146,7 @@ class DecisionSubscriber:
             approval_id = decided["id"]
             fields = {"state": decided["state"], "decider": decided["decider"], "decided_ms": decided["decided_ms"]}
             fields["feedback"] = decided["feedback"]
+            fields["approved_by"] = decided.get("approved_by", "")  # absent from an older replica's message
             if type(approval_id) is not str or not all(type(value) is str for value in fields.values()):
                 raise TypeError("decision fields are strings")
         except (ValueError, KeyError, TypeError):

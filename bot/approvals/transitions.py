@@ -24,9 +24,23 @@ def new_nonce() -> str:
     return uuid.uuid4().hex
 
 
+OK = "ok"
+"""This call decided it (or, with a quorum, completed it)."""
+EXPIRED = "expired"
+ALREADY = "already"
+COUNTED = "counted"
+"""An approval counted towards the quorum: the record stays pending (``approved_by`` holds it)."""
+REFUSED = "refused"
+"""The requester's own approval, which the terms forbid (audited ``self_approval_refused``)."""
+DUPLICATE = "duplicate"
+"""This person's approval is counted already (audited ``duplicate_approval``)."""
+NOT_YET = "not_yet"
+
+
 @dataclass(frozen=True, slots=True)
 class TransitionResult:
-    """What TRANSITION answered: ok | expired | already (with the record), or not_yet (with the ms left)."""
+    """What TRANSITION answered: ok | expired | already | counted | refused | duplicate (with the record), or
+    not_yet (with the ms left)."""
 
     status: str
     approval: Approval | None = None
@@ -39,7 +53,7 @@ class TransitionResult:
     @property
     def changed(self) -> bool:
         """This call moved the record out of pending (a re-sent call that did so counts too)."""
-        return self.status in ("ok", "expired")
+        return self.status in (OK, EXPIRED)
 
 
 def transition_keys(approval_id: str) -> list[str]:
@@ -78,7 +92,7 @@ def parse_transition(approval_id: str, reply: list[object]) -> TransitionResult:
     status = as_text(reply[0])  # type: ignore[arg-type]
     if status == "missing":
         raise UnknownApproval(approval_id)
-    if status == "not_yet":
+    if status == NOT_YET:
         return TransitionResult(status, ms_left=int(reply[1]))  # type: ignore[call-overload]
     return TransitionResult(status, Approval.from_values(reply[1]))  # type: ignore[arg-type]
 
