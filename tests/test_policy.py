@@ -94,6 +94,7 @@ def test_the_digest_changes_with_the_rules_and_only_with_them() -> None:
         ("rules:\n  - name: a\n    action: ask\n    colour: red", "rule 1 (a): unknown field 'colour'"),
         ("rules:\n  - name: a\n    action: ask\n  - name: a\n    action: deny", "two rules are named 'a'"),
         ("rules:\n  - name: a\n    action: ask\n    self_approval: maybe", "'self_approval' must be allow or deny"),
+        ("rules:\n  - name: reads, writes\n    action: auto", "'name' may not contain a comma"),
     ],
 )
 def test_a_bad_policy_is_one_line_naming_the_rule_and_the_field(text: str, message: str, tmp_path: Path) -> None:

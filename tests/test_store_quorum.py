@@ -261,7 +261,6 @@ async def test_create_stores_the_terms_and_a_re_attach_returns_them(store: Appro
         args='{"sql":"DROP TABLE t, u"}',
         rule="sql-ddl",
         risk="high",
-        group=("wfq.0", "wfq.1"),
     )
     approval = await ask(store, terms=terms)
 

@@ -82,9 +82,14 @@ async def _run(
 ) -> TaskResult:
     """Run the agent, telling the gate of each turn's calls before they run (the agent yields its
     ``ToolCallRequestEvent`` before it starts them), so the calls of one turn are asked about together."""
+    # The stream is read to its end, never left early: AutoGen's tracing spans a stream, and a generator closed
+    # later (by the garbage collector, in another context) fails to detach its span with a traceback.
+    result: TaskResult | None = None
     async for item in assistant.run_stream(task=task, cancellation_token=cancellation_token):
         if isinstance(item, ToolCallRequestEvent):
             gate.expect(item.content)
         elif isinstance(item, TaskResult):
-            return item
-    raise RuntimeError("the assistant ended without a result")
+            result = item
+    if result is None:
+        raise RuntimeError("the assistant ended without a result")
+    return result

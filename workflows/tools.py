@@ -72,9 +72,7 @@ class ToolGate:
         expected = [call.id for call in calls if call.name in self._guarded and _decodes(call.arguments)]
         self._turn = _Turn(expected) if len(expected) > 1 else None
 
-    async def ask(
-        self, request: Ask, cancellation_token: CancellationToken | None, call_id: str | None = None
-    ) -> str:
+    async def ask(self, request: Ask, cancellation_token: CancellationToken | None, call_id: str | None = None) -> str:
         """The person's reply about one call: with the rest of its turn where the gate was told of it."""
         turn = self._turn
         if turn is None or call_id not in turn.expected or call_id in turn.arrived:

@@ -56,8 +56,7 @@ class ApprovalKey:
 @dataclass(frozen=True, slots=True)
 class Terms:
     """What an approval's asker fixed at creation, enforced and audited by the engine: how many different people
-    must approve, whether the requester may be one of them, what kind of request it is (for the audit), and the
-    other approvals shown on the same card."""
+    must approve, whether the requester may be one of them, and what kind of request it is (for the audit)."""
 
     quorum: int = 1
     """Approvals from this many different people decide it (``ask_two``: 2); one Revise or Cancel ends it."""
@@ -71,9 +70,6 @@ class Terms:
     rule: str = ""
     """The policy rule that asked (``default`` when none matched)."""
     risk: str = ""
-    group: tuple[str, ...] = ()
-    """Every approval on this one's card, this one included (the calls of one model turn); () for a card of its
-    own."""
 
     def __post_init__(self) -> None:
         if self.quorum < 1:
@@ -177,7 +173,6 @@ class Approval:
                 args=fields.get("args", ""),
                 rule=fields.get("rule", ""),
                 risk=fields.get("risk", ""),
-                group=_ids(fields.get("group", "")),
             ),
         )
 
@@ -207,7 +202,6 @@ RECORD_FIELDS = (
     "args",
     "rule",
     "risk",
-    "group",
 )
 """The record's fields that make an ``Approval``: what TRANSITION answers with (its nonces and counters stay in
 Redis; fewer strings to format and parse on every decision)."""

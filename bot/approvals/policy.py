@@ -181,6 +181,8 @@ def _rule(raw: object, number: int, where: str) -> Rule:
     label = f"{where} rule {number}" + (f" ({name})" if isinstance(name, str) and name else "")
     if not isinstance(name, str) or not name.strip():
         raise PolicyError(f"{label}: 'name' is required")
+    if "," in name:  # a rule decides as the approver ``policy:<name>``, and approvers are listed with commas
+        raise PolicyError(f"{label}: 'name' may not contain a comma")
     if unknown := sorted(set(map(str, raw)) - FIELDS):
         raise PolicyError(f"{label}: unknown field '{unknown[0]}' (fields: {', '.join(sorted(FIELDS))})")
     try:

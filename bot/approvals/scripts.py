@@ -31,7 +31,7 @@ CREATE = (
 -- KEYS: record, pending, audit, unshown
 -- ARGV: id, workflow_id, step, prompt, requester, workflow, timeout_ms, retention_ms, audit_retention_ms,
 --       prompt_sha256, nonce, digest (of what is asked: models.ask_digest),
---       and the terms (models.Terms): quorum, self_approval (allow | deny), kind, tool, args, rule, risk, group (csv)
+--       and the terms (models.Terms): quorum, self_approval (allow | deny), kind, tool, args, rule, risk
 -- Returns {created (1 | 0), now_ms, record...}; a re-run of the creating call answers 1 again. An existing record
 -- is returned as it is, terms and all.
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -43,7 +43,7 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[
   'prompt', ARGV[4], 'requester', ARGV[5], 'workflow', ARGV[6],
   'created_ms', int(now), 'deadline_ms', int(deadline), 'create_nonce', ARGV[11], 'digest', ARGV[12],
   'quorum', ARGV[13], 'self_approval', ARGV[14], 'kind', ARGV[15], 'tool', ARGV[16], 'args', ARGV[17],
-  'rule', ARGV[18], 'risk', ARGV[19], 'group', ARGV[20], 'approved_by', '')
+  'rule', ARGV[18], 'risk', ARGV[19], 'approved_by', '')
 redis.call('PEXPIREAT', KEYS[1], int(deadline + tonumber(ARGV[8])))
 redis.call('ZADD', KEYS[2], int(deadline), ARGV[1])
 redis.call('XADD', KEYS[3], 'MINID', '~', int(now - tonumber(ARGV[9])), '*',

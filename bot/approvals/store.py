@@ -126,7 +126,7 @@ class ApprovalStore:
 
         ``digest`` is what it asks about (``models.ask_digest``); the caller compares it with an existing
         record's. ``terms`` are enforced by ``decide`` (quorum, self-approval) and kept for the audit. The audit's
-        ``created`` entry keeps the prompt text, its sha256, the digest and the terms (but the group)."""
+        ``created`` entry keeps the prompt text, its sha256, the digest  and the terms."""
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         approval_id = key.approval_id
@@ -152,7 +152,6 @@ class ApprovalStore:
                 terms.args,
                 terms.rule,
                 terms.risk,
-                ",".join(terms.group),
             ],
         )
         approval = Approval.from_hash(pairs(fields))
