@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -67,3 +68,16 @@ def test_model_config_may_be_a_role_mapping(tmp_path: Path) -> None:
     path.write_text("model: gpt-4o\n")
     with pytest.raises(ModelConfigError, match="neither an AutoGen component config"):
         component_config(path)
+
+
+async def test_a_provider_whose_library_is_missing_names_the_extra_that_installs_it() -> None:
+    pytest.importorskip("autogen_ext.models.openai")
+    if importlib.util.find_spec("ollama") is not None:
+        pytest.skip("the ollama client library is installed here")
+    config = {"provider": "autogen_ext.models.ollama.OllamaChatCompletionClient", "config": {"model": "llama3.2"}}
+
+    with pytest.raises(ModelConfigError) as raised:
+        await load_models(config)
+
+    message = str(raised.value)
+    assert "\n" not in message and "ollama" in message and "pip install 'slack-approval-bot[ollama]'" in message

@@ -43,6 +43,9 @@ def component_config(path: Path) -> dict[str, Any]:
     return config
 
 
+PROVIDER_EXTRAS = ("anthropic", "ollama", "azure", "gemini")
+"""The package's extras that install a provider's client library (``pip install 'slack-approval-bot[ollama]'``)."""
+
 STATEFUL_PROVIDERS = frozenset({"autogen_ext.models.replay.ReplayChatCompletionClient", "ReplayChatCompletionClient"})
 """Clients whose answers depend on the calls before (a replay plays its list in order): one per run."""
 
@@ -69,6 +72,10 @@ async def model_factory(config: dict[str, Any]) -> ModelSource:
     """The model factory of ``config``, loaded once now so that a bad config fails at start."""
     try:
         probe = ChatCompletionClient.load_component(config)
+    except ImportError as exc:  # a provider whose client library is an optional extra
+        extra = next((e for e in PROVIDER_EXTRAS if f".{e}" in str(config.get("provider"))), None)
+        hint = f"; install it with pip install 'slack-approval-bot[{extra}]'" if extra else ""
+        raise ModelConfigError(f"the model config cannot be loaded: {_first_line(exc)}{hint}") from exc
     except Exception as exc:
         raise ModelConfigError(f"the model config cannot be loaded: {_first_line(exc)}") from exc
     if str(config.get("provider")) in STATEFUL_PROVIDERS:

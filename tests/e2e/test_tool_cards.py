@@ -177,3 +177,19 @@ async def test_self_approval_denied_refuses_the_requester_privately_and_audits_t
     assert outbox(database) == ["ada@example.com"]
     events = [(e.event, e.user) for e in await audit(redis_url) if e.event != "created"]
     assert events == [("self_approval_refused", people.alice), ("approved", people.bob)]
+
+
+async def test_a_tool_card_nobody_decides_expires_and_the_agent_reads_that_it_did_not_run(
+    slack: SlackEmulator, people: People, start_bot, model_server: ModelServer, tmp_path: Path
+) -> None:
+    database = tmp_path / "ops.sqlite3"
+    answers = [turn(("send_email", ADA)), "Nobody approved the email to Ada, so I did not send it."]
+    bot = await start_bot(answers=answers, OPS_DB=str(database), APPROVAL_TIMEOUT="1")
+
+    card = await start_task(slack, people, "ops: email Ada")
+    await card_where(slack, people, card.ts, "Expired")
+    report = await report_to(slack, people.alice, "finished")
+
+    assert "did not send it" in report.text and outbox(database) == []
+    told = [m["content"] for m in model_server.asked(bot.model_name)[-1].messages if m.get("role") == "tool"]
+    assert told == ["Not run: nobody approved send_email before the deadline."]
