@@ -105,3 +105,37 @@ async def test_a_cancelled_code_block_ends_the_run_and_the_requester_is_told(
     report = await report_to(slack, people.alice, "cancelled")
     assert "cancelled" in report.text
     assert len(implementer_requests(model_server, bot.model_name)) == 1  # asked once for the block; never told it ran
+
+
+async def test_a_revised_plan_is_proposed_again_with_the_feedback_and_a_cancel_ends_it(
+    slack: SlackEmulator, people: People, start_bot, model_server: ModelServer
+) -> None:
+    bot = await start_bot(answers=["unused"])
+    revised_plan = "1. Add the health check.\n2. Add a rollback step."
+    model_server.add(bot.model_name, by_role([PLAN, revised_plan], [SUMMARY]))
+    plan_card = await start_task(slack, people, "plan: add a health check")
+
+    mark = slack.mark()
+    await slack.click(people.bob, people.approvals, plan_card.ts, blocks.ACTION_REVISE)
+    await slack.user_message(people.bob, people.approvals, "add a rollback step", thread_ts=plan_card.ts)
+    second = slack.message(people.approvals, (await post_prompt(slack, people, mark)).response["ts"])
+    assert second is not None and "Add a rollback step" in texts(second.blocks)
+    await slack.click(people.bob, people.approvals, second.ts, blocks.ACTION_CANCEL)
+    report = await report_to(slack, people.alice, "cancelled")
+
+    assert "cancelled" in report.text
+    planner = [r for r in model_server.asked(bot.model_name) if r.messages[0]["content"] == PLANNER_SYSTEM_MESSAGE]
+    assert "add a rollback step" in "\n".join(str(m.get("content")) for m in planner[-1].messages)
+    assert implementer_requests(model_server, bot.model_name) == []  # nothing was built from an unapproved plan
+
+
+async def test_a_plan_nobody_approves_expires_and_nothing_is_built(
+    slack: SlackEmulator, people: People, start_bot, model_server: ModelServer
+) -> None:
+    bot = await start_bot(answers=["unused"], APPROVAL_TIMEOUT="1")
+    model_server.add(bot.model_name, by_role([PLAN], [LOOK_FOR_SECRETS, SUMMARY]))
+
+    await start_task(slack, people, "plan: add a health check")
+    report = await report_to(slack, people.alice, "expired")
+
+    assert "expired" in report.text and implementer_requests(model_server, bot.model_name) == []

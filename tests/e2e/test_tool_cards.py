@@ -76,6 +76,7 @@ async def test_the_calls_of_one_turn_share_a_card_and_each_is_decided_on_its_own
 
     assert [m.ts for m in slack.messages(people.approvals) if m.blocks] == [card.ts]  # one card for the turn
     assert "Call 1 of 3" in texts(card.blocks) and "bob@example.com" in texts(card.blocks)
+    assert texts(card.blocks).count("No policy rule matched") == 3
     assert buttons(card.blocks, blocks.ACTION_APPROVE_ALL) == [ada]
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_CANCEL, value=bob)
     after_cancel = await card_where(slack, people, card.ts, f"Cancelled by <@{people.bob}>")

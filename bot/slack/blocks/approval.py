@@ -25,6 +25,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.approvals.models import Approval, State
+from bot.approvals.policy import DEFAULT_RULING
 from bot.config import USERGROUP_ID
 from bot.slack.blocks.split import iter_pieces, split_text
 from bot.slack.blocks.text import (
@@ -57,6 +58,8 @@ TRUNCATED_NOTE = "… (truncated; full text in the thread)"
 ANYONE_MAY_DECIDE = "*Who may decide:* anyone in this channel (no approvers are configured)."
 NO_TEXT = "_(the agent sent no text)_"
 
+DEFAULT_RULE = DEFAULT_RULING.rule
+"""The rule name of a request no policy rule matched."""
 _WITHDRAWN = "withdrawn"
 WITHDRAWN_NOTE = "The bot could not record this request, so nothing can be decided here; the run was stopped."
 LOST_NOTE = (
@@ -134,18 +137,27 @@ def _block_id(name: str, version: str) -> str:
     return f"{name}.{version}" if version else name
 
 
-def meta(approval: Approval, version: str, approvers_text: str | None) -> str:
+def meta(approval: Approval, version: str, approvers_text: str | None, *, policy_line: bool = True) -> str:
+    """Who asked, for what, when, until when, and who may decide; ``policy_line``: say when no policy rule
+    matched a tool call or code block (a card of several calls says it per call instead)."""
     lines = [
         f"*Requested by* {person(approval.requester)} for *{title(approval)}*, step {approval.step}"
         f" (`{excerpt(approval.id, 80)}`)"
     ]
     if approval.created_ms:
         lines.append(f"*Asked:* {slack_date(approval.created_ms)}")
+    if policy_line and no_rule_matched(approval):
+        # A rule that matched is named in the request's text (``bot.rulings.shown_text``); say none did.
+        lines.append(f"*Policy:* no rule matched (`{DEFAULT_RULE}`), so one approver decides")
     if not version:  # the card still asking for a decision
         lines.append(f"*Expires:* {slack_relative_date(approval.deadline_ms)}")
         if approvers_text is not None:
             lines.append(approvers_text)
     return "\n".join(lines)
+
+
+def no_rule_matched(approval: Approval) -> bool:
+    return approval.terms.rule == DEFAULT_RULE and approval.terms.kind in ("tool", "code")
 
 
 def _revision_line(previous: Approval, workspace_url: str) -> str:

@@ -32,6 +32,7 @@ from bot.slack.blocks.approval import (
     context,
     dicts,
     meta,
+    no_rule_matched,
     outcome_line,
     progress_line,
     title,
@@ -45,7 +46,8 @@ _CALL_HEAD = "*Call {number} of {total}*\n"
 
 
 def _call_text(approval: Approval, number: int, total: int) -> str:
-    return _CALL_HEAD.format(number=number, total=total) + escape_mrkdwn(approval.prompt)
+    text = _CALL_HEAD.format(number=number, total=total) + escape_mrkdwn(approval.prompt)
+    return text + ("\n_No policy rule matched: one approver decides._" if no_rule_matched(approval) else "")
 
 
 def fits_one_card(approvals: Sequence[Approval]) -> bool:
@@ -79,7 +81,9 @@ def calls_blocks(
         SectionBlock(
             block_id=f"calls_meta.{version}",
             text=MarkdownTextObject(
-                text=meta(first, "" if pending else "decided", approvers_line(approvers, mention=mention))
+                text=meta(
+                    first, "" if pending else "decided", approvers_line(approvers, mention=mention), policy_line=False
+                )
                 + "\n"
                 + still
             ),
