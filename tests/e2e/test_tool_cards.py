@@ -194,3 +194,28 @@ async def test_a_tool_card_nobody_decides_expires_and_the_agent_reads_that_it_di
     assert "did not send it" in report.text and outbox(database) == []
     told = [m["content"] for m in model_server.asked(bot.model_name)[-1].messages if m.get("role") == "tool"]
     assert told == ["Not run: nobody approved send_email before the deadline."]
+
+
+async def test_a_card_of_several_calls_survives_kill_9_with_its_decisions(
+    slack: SlackEmulator, people: People, start_bot, tmp_path: Path
+) -> None:
+    database = tmp_path / "ops.sqlite3"
+    answers = [turn(("send_email", ADA), ("send_email", BOB)), "Emailed Ada and Bob."]
+    first = await start_bot(answers=answers, OPS_DB=str(database), RUN_LEASE="2")
+    card = await start_task(slack, people, "ops: say hello")
+    ada, bob = buttons(card.blocks, blocks.ACTION_APPROVE)
+    await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE, value=ada)
+    await card_where(slack, people, card.ts, "Approved by")
+
+    await first.kill()
+    await slack.wait_for(lambda: not slack.connections or None, timeout=15)
+    await start_bot(answers=answers, OPS_DB=str(database), RUN_LEASE="2", connections=1)
+    await slack.click(people.alice, people.approvals, card.ts, blocks.ACTION_APPROVE, value=bob)
+    await report_to(slack, people.alice, "finished")
+
+    assert sorted(outbox(database)) == [
+        "ada@example.com",
+        "bob@example.com",
+    ]  # each once (the turn's calls run together)
+    assert [m.ts for m in slack.messages(people.approvals) if m.blocks] == [card.ts]  # the same card, not a new one
+    await card_where(slack, people, card.ts, "every call is decided")
