@@ -87,12 +87,15 @@ class Prompter:
             await self._poster.post(deadline=deadline, channel=ref.channel, thread_ts=ref.ts, text=chunk)
         if previous is not None and previous.channel and previous.ts:
             await self._link_revision(previous, ref, deadline)
+        await self._announce(approval, ref)
+        return ref
+
+    async def _announce(self, approval: Approval, ref: MessageRef) -> None:
         if self.on_posted is not None:
             try:
                 await self.on_posted(approval, ref)
             except Exception:
                 log.exception("could not announce the card of approval %s", approval.id)
-        return ref
 
     async def post_many(self, approvals: Sequence[Approval], *, look_first: bool = False) -> dict[str, MessageRef]:
         """Post the calls of one turn on as few cards as show each in full (``blocks.fits_one_card``); a card
@@ -126,11 +129,7 @@ class Prompter:
         await self._groups.remember(ref, [a.id for a in approvals])
         for approval in approvals:
             await self._attach(approval, ref)
-        if self.on_posted is not None:
-            try:
-                await self.on_posted(first, ref)
-            except Exception:
-                log.exception("could not announce the card of approval %s", first.id)
+        await self._announce(first, ref)
         return ref
 
     async def card_members(self, channel: str, ts: str) -> list[Approval]:
