@@ -43,8 +43,8 @@ def test_every_pending_call_has_its_own_buttons_and_approve_all_covers_them() ->
     card = calls_blocks([call(1), call(2), call(3)], approvers=["U0BOB45678"])
 
     assert not check_blocks(card)
-    assert values(card, ACTION_APPROVE) == ["wf9.1", "wf9.2", "wf9.3"]
-    assert values(card, ACTION_APPROVE_ALL) == ["wf9.1"]
+    assert values(card, ACTION_APPROVE) == ["wf9.1", "wf9.2", "wf9.3"]  # no digest on these records
+    assert values(card, ACTION_APPROVE_ALL) == ["wf9.1,wf9.2,wf9.3"]  # exactly the calls this version shows
     assert "p2@example.com" in text_of(card) and "Call 3 of 3" in text_of(card)
 
 
@@ -54,6 +54,8 @@ def test_a_decided_call_shows_its_outcome_and_approve_all_goes_when_one_call_is_
     after = calls_blocks([decided, call(2)])
 
     assert values(after, ACTION_APPROVE) == ["wf9.2"] and values(after, ACTION_APPROVE_ALL) == []
+    with_digest = calls_blocks([call(1, digest="ab" * 32), call(2, digest="cd" * 32)])
+    assert values(with_digest, ACTION_APPROVE_ALL) == [f"wf9.1|{'ab' * 8},wf9.2|{'cd' * 8}"]
     assert any(
         "Cancelled by <@U0BOB45678>" in e["text"] for b in after if b["type"] == "context" for e in b["elements"]
     )

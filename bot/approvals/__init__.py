@@ -7,6 +7,7 @@ from bot.approvals.errors import (
     ApprovalError,
     Expired,
     SelfApprovalRefused,
+    StaleVersion,
     StoreClosed,
     UnknownApproval,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "Expired",
     "Outcome",
     "SelfApprovalRefused",
+    "StaleVersion",
     "State",
     "StoreClosed",
     "StoreSettings",

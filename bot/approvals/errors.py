@@ -44,6 +44,15 @@ class SelfApprovalRefused(ApprovalError):
         self.approval = approval
 
 
+class StaleVersion(ApprovalError):
+    """The click was on a version of the card that asked something else than the approval asks now (its digest
+    differs): nothing was recorded."""
+
+    def __init__(self, approval: Approval) -> None:
+        super().__init__(f"approval {approval.id}: the click was on another version of the request")
+        self.approval = approval
+
+
 class AlreadyCounted(ApprovalError):
     """This person's approval is counted already; a quorum needs someone else (``approval`` is still pending)."""
 

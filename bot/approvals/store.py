@@ -23,6 +23,7 @@ from bot.approvals.errors import (
     AlreadyDecided,
     Expired,
     SelfApprovalRefused,
+    StaleVersion,
     StoreClosed,
     UnknownApproval,
 )
@@ -203,7 +204,14 @@ class ApprovalStore:
         return await self.get(as_text(approval_id)) if approval_id else None
 
     async def decide(
-        self, approval_id: str, outcome: Outcome, user: str, feedback: str | None = None, *, nonce: str | None = None
+        self,
+        approval_id: str,
+        outcome: Outcome,
+        user: str,
+        feedback: str | None = None,
+        *,
+        nonce: str | None = None,
+        digest: str = "",
     ) -> Approval:
         """Record a decision if none was made yet, under the approval's terms, atomically.
 
@@ -212,6 +220,7 @@ class ApprovalStore:
         quorum decides it, and a Revise or Cancel by anyone ends it at once. Raises ``SelfApprovalRefused`` (the
         requester approving where the terms forbid it), ``AlreadyCounted`` (this person approved already),
         ``AlreadyDecided``, ``Expired`` or ``UnknownApproval``; refusals are audited and change nothing else.
+        ``digest``: the (prefix of the) digest of what the person was shown; another raises ``StaleVersion``.
 
         A decision past the deadline expires the approval instead (``Expired``; the audit records who clicked).
         Re-sends of this call answer as the first did. To retry one decision yourself (after a timeout, or for a
@@ -220,6 +229,13 @@ class ApprovalStore:
         """
         if outcome is Outcome.APPROVED and (not user or "," in user):
             raise ValueError(f"an approver must be named, without commas (approved_by is a list): {user!r}")
+        if digest:  # bound to the version the person saw: a record's digest never changes, so no race here
+            current = await self.get(approval_id)
+            if current is None:
+                raise UnknownApproval(approval_id)
+            if not current.digest.startswith(digest):
+                log.warning("click by %s on another version of approval %s refused", user, approval_id)
+                raise StaleVersion(current)
         result = await self._run_transition(
             approval_id, outcome.value, user, feedback or "", "decide", nonce or new_nonce()
         )

@@ -28,6 +28,7 @@ from bot.approvals import (
     ApprovalStore,
     Outcome,
     SelfApprovalRefused,
+    StaleVersion,
     UnknownApproval,
 )
 from bot.approvals.errors import ApprovalError
@@ -112,7 +113,7 @@ class Listeners:
         if click is None:
             return
         try:
-            refused = await self._decide(click, click.approval_id, _OUTCOMES[click.action_id])
+            refused = await self._decide(click, click.approval_id, _OUTCOMES[click.action_id], click.digest)
         except StoreUnavailable:
             refused = UNAVAILABLE_TEXT
         if refused is not None:
@@ -127,23 +128,23 @@ class Listeners:
         refusals: list[str] = []
         try:
             members = await patiently(lambda: self.prompter.card_members(click.channel, click.message_ts))
-            pending = [m for m in members if m.pending]
-            if not pending:
-                approval = members[0] if members else await patiently(lambda: self.store.get(click.approval_id))
-                refusals.append(blocks.already_decided_text(approval) if approval else blocks.unknown_approval_text())
-            for number, member in enumerate(members, start=1):
-                if member.pending and (refused := await self._decide(click, member.id, Outcome.APPROVED)):
-                    refusals.append(f"Call {number} (`{member.terms.tool}`): {refused}")
+            called = {m.id: f"Call {number} (`{m.terms.tool}`)" for number, m in enumerate(members, start=1)}
+            for approval_id, digest in click.targets:  # exactly the calls the card showed as pending
+                if refused := await self._decide(click, approval_id, Outcome.APPROVED, digest):
+                    refusals.append(f"{called.get(approval_id, approval_id)}: {refused}")
         except StoreUnavailable:
             refusals.append(UNAVAILABLE_TEXT)
         if refusals:
             await _ephemeral(client, click.channel, click.user, blocks.approve_all_refused_text(refusals))
 
-    async def _decide(self, click: Click, approval_id: str, outcome: Outcome) -> str | None:
-        """Record ``click.user``'s decision on ``approval_id``; None when it counted, else the private answer."""
+    async def _decide(self, click: Click, approval_id: str, outcome: Outcome, digest: str) -> str | None:
+        """Record ``click.user``'s decision on ``approval_id`` as shown (``digest``); None when it counted, else
+        the private answer."""
         nonce = new_nonce()  # one nonce: every retry is the same decision
         try:
-            decided = await patiently(lambda: self.store.decide(approval_id, outcome, click.user, nonce=nonce))
+            decided = await patiently(
+                lambda: self.store.decide(approval_id, outcome, click.user, nonce=nonce, digest=digest)
+            )
         except AlreadyDecided as refused:
             if refused.approval.terms.kind == "tool":  # a card of several calls may show an older version: redraw
                 await self.prompter.show_outcome(refused.approval)
@@ -165,8 +166,9 @@ class Listeners:
             return
         try:
             approval = await patiently(lambda: self.store.get(click.approval_id))
-            if approval is None or not approval.pending:
-                text = blocks.already_decided_text(approval) if approval else blocks.unknown_approval_text()
+            if approval is None or not approval.pending or not approval.digest.startswith(click.digest):
+                text = _refusal(StaleVersion(approval)) if approval and approval.pending else None
+                text = text or (blocks.already_decided_text(approval) if approval else blocks.unknown_approval_text())
                 await _ephemeral(client, click.channel, click.user, text)
                 return
             asked_by = await patiently(lambda: self.threads.ask_revision(approval.id, click.user))
@@ -295,6 +297,8 @@ def _refusal(refused: ApprovalError) -> str:
         return blocks.already_counted_text(refused.approval)
     if isinstance(refused, SelfApprovalRefused):
         return blocks.self_approval_refused_text()
+    if isinstance(refused, StaleVersion):
+        return blocks.stale_version_text()
     if isinstance(refused, UnknownApproval):
         return blocks.unknown_approval_text()
     return "That did not work; nothing was recorded."

@@ -39,13 +39,30 @@ def parse_task(text: str, workflows: Collection[str]) -> TaskCommand | None:
 
 @dataclass(frozen=True, slots=True)
 class Click:
-    """A button click on an approval card."""
+    """A button click on an approval card. Its value names the approval and the digest of what the card showed
+    (``blocks.button_value``); "Approve all" names every call it covers."""
 
     user: str
     action_id: str
-    approval_id: str
+    value: str
     channel: str
     message_ts: str
+
+    @property
+    def targets(self) -> list[tuple[str, str]]:
+        """(approval id, digest prefix) of each approval the click decides; the digest is "" on a card posted
+        before clicks carried one."""
+        return [(item.partition("|")[0], item.partition("|")[2]) for item in self.value.split(",") if item]
+
+    @property
+    def approval_id(self) -> str:
+        targets = self.targets
+        return targets[0][0] if targets else ""
+
+    @property
+    def digest(self) -> str:
+        targets = self.targets
+        return targets[0][1] if targets else ""
 
 
 def parse_click(body: dict[str, Any]) -> Click | None:

@@ -37,6 +37,11 @@ def buttons(message_blocks: list[dict[str, Any]], action_id: str) -> list[str]:
     ]
 
 
+def approval_id(value: str) -> str:
+    """A button's value is the approval's id and the start of the digest of what the card shows."""
+    return value.partition("|")[0]
+
+
 def outbox(path: Path) -> list[str]:
     with sqlite3.connect(path) as db:
         return [row[0] for row in db.execute("SELECT to_addr FROM outbox ORDER BY id")]
@@ -77,7 +82,7 @@ async def test_the_calls_of_one_turn_share_a_card_and_each_is_decided_on_its_own
     assert [m.ts for m in slack.messages(people.approvals) if m.blocks] == [card.ts]  # one card for the turn
     assert "Call 1 of 3" in texts(card.blocks) and "bob@example.com" in texts(card.blocks)
     assert texts(card.blocks).count("No policy rule matched") == 3
-    assert buttons(card.blocks, blocks.ACTION_APPROVE_ALL) == [ada]
+    assert buttons(card.blocks, blocks.ACTION_APPROVE_ALL) == [f"{ada},{bob},{delete}"]  # what this version shows
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_CANCEL, value=bob)
     after_cancel = await card_where(slack, people, card.ts, f"Cancelled by <@{people.bob}>")
     assert buttons(after_cancel.blocks, blocks.ACTION_APPROVE) == [ada, delete]  # the others still wait
@@ -96,9 +101,9 @@ async def test_the_calls_of_one_turn_share_a_card_and_each_is_decided_on_its_own
     read = next(e.approval_id for e in await audit(redis_url) if e.tool == "find_customers")
     assert decided == sorted(
         [
-            (ada, "send_email", "approved", people.alice),
-            (bob, "send_email", "cancelled", people.bob),
-            (delete, "delete_customers", "approved", people.alice),
+            (approval_id(ada), "send_email", "approved", people.alice),
+            (approval_id(bob), "send_email", "cancelled", people.bob),
+            (approval_id(delete), "delete_customers", "approved", people.alice),
             (read, "find_customers", "approved", "policy:reads"),
         ]
     )
@@ -219,3 +224,24 @@ async def test_a_card_of_several_calls_survives_kill_9_with_its_decisions(
     ]  # each once (the turn's calls run together)
     assert [m.ts for m in slack.messages(people.approvals) if m.blocks] == [card.ts]  # the same card, not a new one
     await card_where(slack, people, card.ts, "every call is decided")
+
+
+async def test_a_click_on_another_version_of_a_request_is_refused_and_changes_nothing(
+    slack: SlackEmulator, people: People, start_bot, tmp_path: Path
+) -> None:
+    database = tmp_path / "ops.sqlite3"
+    await start_bot(answers=[turn(("send_email", ADA)), "Emailed Ada."], OPS_DB=str(database))
+    card = await start_task(slack, people, "ops: email Ada")
+    [shown] = buttons(card.blocks, blocks.ACTION_APPROVE)
+    assert len(shown.partition("|")[2]) == 16  # the click carries what the card showed
+
+    stale = f"{approval_id(shown)}|{'0' * 16}"  # a version of the request that asked something else
+    await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE, value=stale)
+    refused = await slack.wait_for(
+        lambda: next((m for m in slack.ephemerals(people.bob) if "another version" in m.text), None), timeout=10
+    )
+    assert "nothing was recorded" in refused.text and outbox(database) == []
+    assert buttons(slack.message(people.approvals, card.ts).blocks, blocks.ACTION_APPROVE) == [shown]  # still asking
+    await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE, value=shown)
+    await report_to(slack, people.alice, "finished")
+    assert outbox(database) == ["ada@example.com"]

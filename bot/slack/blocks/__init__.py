@@ -49,6 +49,7 @@ from bot.slack.blocks.replies import (
     revise_already_asked_text,
     revise_request_text,
     self_approval_refused_text,
+    stale_version_text,
     unknown_approval_text,
     usage_text,
 )
@@ -141,6 +142,7 @@ __all__ = [
     "slack_relative_date",
     "split_pieces",
     "split_text",
+    "stale_version_text",
     "started_text",
     "unescape_mrkdwn",
     "unknown_approval_text",

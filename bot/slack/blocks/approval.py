@@ -47,6 +47,8 @@ ACTION_APPROVE = "approval_approve"
 ACTION_REVISE = "approval_revise"
 ACTION_CANCEL = "approval_cancel"
 ACTIONS_BLOCK_ID = "approval_actions"
+DIGEST_CHARS = 16
+"""Hex digits of a request's sha256 a button carries: 64 bits, far past any accidental match."""
 
 MAX_BLOCKS = 50  # per message (docs.slack.dev/reference/block-kit/blocks)
 MAX_CONTEXT_ELEMENTS = 10  # per context block (docs.slack.dev/reference/block-kit/blocks/context-block)
@@ -219,8 +221,14 @@ def context(block_id: str, text: str) -> ContextBlock:
     return ContextBlock(block_id=block_id, elements=[MarkdownTextObject(text=text)])
 
 
+def button_value(approval: Approval) -> str:
+    """What a button carries: the approval's id and the start of the digest of what the card shows, so a click
+    decides only the version the person saw (``ApprovalStore.decide(digest=...)``)."""
+    return f"{approval.id}|{approval.digest[:DIGEST_CHARS]}" if approval.digest else approval.id
+
+
 def actions(approval: Approval, block_id: str = ACTIONS_BLOCK_ID) -> ActionsBlock:
-    """Approve / Revise / Cancel for ``approval`` (each button's ``value`` is its id)."""
+    """Approve / Revise / Cancel for ``approval`` (each button's ``value``: ``button_value``)."""
     consequence = (
         "This call does not run; the agent is told it was refused."
         if approval.terms.kind == "tool"
@@ -239,14 +247,16 @@ def actions(approval: Approval, block_id: str = ACTIONS_BLOCK_ID) -> ActionsBloc
             ButtonElement(
                 text=PlainTextObject(text="Approve", emoji=True),
                 action_id=ACTION_APPROVE,
-                value=approval.id,
+                value=button_value(approval),
                 style="primary",
             ),
-            ButtonElement(text=PlainTextObject(text="Revise", emoji=True), action_id=ACTION_REVISE, value=approval.id),
+            ButtonElement(
+                text=PlainTextObject(text="Revise", emoji=True), action_id=ACTION_REVISE, value=button_value(approval)
+            ),
             ButtonElement(
                 text=PlainTextObject(text="Cancel", emoji=True),
                 action_id=ACTION_CANCEL,
-                value=approval.id,
+                value=button_value(approval),
                 style="danger",
                 confirm=confirm,
             ),

@@ -29,6 +29,7 @@ from bot.slack.blocks.approval import (
     MAX_TEXT_CHARS,
     actions,
     approvers_line,
+    button_value,
     context,
     dicts,
     meta,
@@ -116,7 +117,7 @@ def _approve_all(pending: Sequence[Approval], version: str) -> ActionsBlock:
     button = ButtonElement(
         text=PlainTextObject(text=label, emoji=True),
         action_id=ACTION_APPROVE_ALL,
-        value=pending[0].id,
+        value=",".join(button_value(a) for a in pending),  # exactly the calls this version of the card showed
         style="primary",
         confirm=confirm,
     )

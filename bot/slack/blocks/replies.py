@@ -105,6 +105,14 @@ def self_approval_refused_text() -> str:
     )
 
 
+def stale_version_text() -> str:
+    """The private answer to a click on a version of a card that no longer shows what the request asks."""
+    return (
+        "That click was on another version of this request than the one it asks about now, so nothing was"
+        " recorded. Read the card as it is now and decide again."
+    )
+
+
 def approve_all_refused_text(refusals: Sequence[str]) -> str:
     """The private answer to "Approve all" when some calls could not be approved by this person."""
     return "Not every call was approved by your click:\n" + "\n".join(f"• {line}" for line in refusals)
