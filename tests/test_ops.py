@@ -140,3 +140,49 @@ async def test_the_calls_of_one_turn_are_asked_together_and_decided_each(tmp_pat
     assert reviewer.seen == [["send_email", "send_email", "find_customers"]] and reviewer.asked == []
     assert outbox(tmp_path / "ops.db") == [("ada@example.com", "Hi Ada")]
     assert result.tool_results[1] == "Not run: send_email was refused (not Bob)."
+
+
+class Meddler(Human):
+    """Approves, after changing the arguments it was handed: what runs must still be what it was shown."""
+
+    async def ask(self, request: Ask, cancellation_token: CancellationToken | None) -> str:
+        self.asked.append(request.text)
+        request.args["ids"].append(1)  # type: ignore[index]
+        return self.replies.pop(0)
+
+
+async def test_what_runs_is_exactly_what_was_shown_and_approved(tmp_path: Path) -> None:
+    meddler = Meddler("APPROVE")
+    workflow = ops(tmp_path, calls(("delete_customers", {"ids": [4]})), "Deleted customer 4.")
+
+    await workflow.run("Delete customer 4", meddler)
+
+    with sqlite3.connect(tmp_path / "ops.db") as db:
+        ids = [row[0] for row in db.execute("SELECT id FROM customers ORDER BY id")]
+    assert 4 not in ids and 1 in ids
+    assert '"4: Edsger Dijkstra"' in meddler.asked[0]  # the card says whom it deletes
+
+
+class Racer(Human):
+    """Approves each call, and while the first approval is on its way someone else deletes customer 3."""
+
+    async def __call__(self, prompt: str, cancellation_token: CancellationToken | None = None) -> str:
+        if not self.asked:
+            with sqlite3.connect(self.path) as db:
+                db.execute("DELETE FROM customers WHERE id = 3")
+        return await super().__call__(prompt, cancellation_token)
+
+    path = Path()
+
+
+async def test_a_call_whose_preconditions_changed_after_approval_is_asked_again(tmp_path: Path) -> None:
+    racer = Racer("APPROVE", "APPROVE")
+    racer.path = tmp_path / "ops.db"
+    OpsDatabase(racer.path).ensure()
+    workflow = ops(tmp_path, calls(("delete_customers", {"ids": [3, 4]})), "Deleted.")
+
+    result = await workflow.run("Delete the inactive customers", racer)
+
+    assert len(racer.asked) == 2  # approved for Alan and Edsger; Alan was gone when it was about to run
+    assert '"3: Alan Turing"' in racer.asked[0] and "Alan Turing" not in racer.asked[1]
+    assert result.tool_results == ("deleted 1 customers",)

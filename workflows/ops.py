@@ -48,7 +48,7 @@ class OpsWorkflow:
     ) -> WorkflowResult:
         database = OpsDatabase(self.database)
         await asyncio.to_thread(database.ensure)
-        gate = ToolGate(input_func)
+        gate = ToolGate(input_func, database.preconditions())
         tools: list[BaseTool[Any, Any] | Callable[..., Any]] = [
             gate.guard(self.record(tool)) for tool in database.tools()
         ]

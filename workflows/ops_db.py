@@ -12,14 +12,14 @@ import contextlib
 import json
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from autogen_core.tools import FunctionTool
 
-from workflows.types import Tool
+from workflows.types import Preconditions, Tool
 
 MAX_ROWS = 50
 """Rows a query hands back to the agent (the rest are counted, not shown)."""
@@ -87,6 +87,23 @@ class OpsDatabase:
             return f"queued email {cursor.lastrowid} to {to}"
 
         return await self._run(send)
+
+    def preconditions(self) -> dict[str, Preconditions]:
+        """What each tool expects of the database when it is approved, re-checked just before it runs."""
+        return {"delete_customers": self.deleting}
+
+    async def deleting(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The customers a ``delete_customers`` call would delete, by id and name: approved for these, it runs
+        only on these."""
+        raw = args.get("ids")
+        ids = [i for i in raw if isinstance(i, int) and not isinstance(i, bool)] if isinstance(raw, list) else []
+
+        def read(db: sqlite3.Connection) -> dict[str, Any]:
+            marks = ",".join("?" * len(ids)) or "NULL"
+            found = db.execute(f"SELECT id, name FROM customers WHERE id IN ({marks}) ORDER BY id", ids).fetchall()
+            return {"customers_deleted": [f"{row[0]}: {row[1]}" for row in found]}
+
+        return await self._run(read, read_only=True)
 
     async def delete_customers(self, ids: list[int]) -> str:
         def delete(db: sqlite3.Connection) -> str:

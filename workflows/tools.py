@@ -12,6 +12,7 @@ that, it asks about each call on its own, one after another.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,13 +21,21 @@ from typing import Any
 from autogen_core import CancellationToken, FunctionCall
 from autogen_core.tools import BaseTool
 
-from workflows.types import Ask, InputFunc, Tool, Verdict, ask, ask_many, parse_reply
+from workflows.types import Ask, InputFunc, Preconditions, Tool, Verdict, ask, ask_many, parse_reply
+
+MAX_ASKS = 3
+"""How often one call is asked about when what it would act on keeps changing between approval and execution."""
 
 
-def call_prompt(tool: Tool, args: Mapping[str, Any]) -> str:
-    """What a person is asked about one call: the tool, what it does, the arguments as readable JSON."""
+def call_prompt(tool: Tool, args: Mapping[str, Any], expects: Mapping[str, Any] | None = None) -> str:
+    """What a person is asked about one call: the tool, what it does, the arguments as readable JSON, and what
+    it expects to act on (re-checked just before it runs)."""
     shown = json.dumps(dict(args), indent=2, ensure_ascii=False, sort_keys=True)
-    return f"Run the tool `{tool.name}`?\n{tool.description}\nArguments:\n```\n{shown}\n```"
+    text = f"Run the tool `{tool.name}`?\n{tool.description}\nArguments:\n```\n{shown}\n```"
+    if expects:
+        expected = json.dumps(dict(expects), indent=2, ensure_ascii=False, sort_keys=True)
+        text += f"\nIt acts on exactly this (checked again just before it runs):\n```\n{expected}\n```"
+    return text
 
 
 def refusal(tool: Tool, reply: str) -> str:
@@ -55,11 +64,17 @@ class _Turn:
 class ToolGate:
     """Asks a human (through the run's input function) before each call of the tools it guards."""
 
-    def __init__(self, input_func: InputFunc) -> None:
+    def __init__(self, input_func: InputFunc, preconditions: Mapping[str, Preconditions] | None = None) -> None:
+        """``preconditions``: by tool name, what a call expects when approved (``Preconditions``)."""
         self._ask = input_func
+        self._preconditions = dict(preconditions or {})
         self._one_at_a_time = asyncio.Lock()
         self._guarded: set[str] = set()
         self._turn: _Turn | None = None
+
+    async def expects(self, tool: str, args: Mapping[str, Any]) -> Mapping[str, Any]:
+        check = self._preconditions.get(tool)
+        return dict(await check(args)) if check is not None else {}
 
     def guard(self, tool: Tool) -> Tool:
         self._guarded.add(tool.name)
@@ -131,13 +146,22 @@ class GatedTool(WrappingTool):
     async def run_json(
         self, args: Mapping[str, Any], cancellation_token: CancellationToken, call_id: str | None = None
     ) -> str:
-        request = Ask("tool", call_prompt(self._inner, args), tool=self._inner.name, args=dict(args))
-        reply = await self._gate.ask(request, cancellation_token, call_id)
-        parsed = parse_reply(reply)
-        if parsed is None or parsed[0] is not Verdict.APPROVE:
-            return refusal(self._inner, reply)
-        result = await self._inner.run_json(args, cancellation_token, call_id=call_id)
-        return self._inner.return_value_as_string(result)
+        """Ask, then run exactly what was approved: a copy of the arguments as shown (nothing can change them
+        after the approval), and only while what the call acts on is still what was approved; if that changed,
+        the call is asked about again, as it is now."""
+        name, approved = self._inner.name, copy.deepcopy(dict(args))
+        for attempt in range(MAX_ASKS):
+            expects = await self._gate.expects(name, approved)
+            text = call_prompt(self._inner, approved, expects)
+            request = Ask("tool", text, tool=name, args=copy.deepcopy(approved), preconditions=expects)
+            reply = await self._gate.ask(request, cancellation_token, call_id if attempt == 0 else None)
+            parsed = parse_reply(reply)
+            if parsed is None or parsed[0] is not Verdict.APPROVE:
+                return refusal(self._inner, reply)
+            if await self._gate.expects(name, approved) == expects:  # re-checked just before it runs
+                result = await self._inner.run_json(approved, cancellation_token, call_id=call_id)
+                return self._inner.return_value_as_string(result)
+        return f"Not run: what {name} would act on kept changing while it was being approved, so nothing was done."
 
 
 def _decodes(arguments: str) -> bool:

@@ -32,6 +32,9 @@ def one_model(model: ModelFactory) -> Models:
 
 
 Tool = BaseTool[Any, Any]
+Preconditions = Callable[[Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
+"""What a tool call expects of the world when it is approved (for example the rows it would delete), given its
+arguments: shown with the call, part of what is approved, and checked again just before the call runs."""
 ToolWrapper = Callable[[Tool], Tool]
 """What a workflow puts around each tool that acts on the world, so the bot can make every call run once: a
 durable run records a call's result before the agent sees it and replays it when the run resumes."""
@@ -48,6 +51,8 @@ class Ask:
     tool: str = ""
     args: Mapping[str, Any] = field(default_factory=dict)
     always_ask: bool = False
+    preconditions: Mapping[str, Any] = field(default_factory=dict)
+    """What a tool call expects when approved (``Preconditions``): part of what the approval binds."""
 
 
 @runtime_checkable

@@ -14,7 +14,7 @@ from bot.approvals.audit import AuditEntry, read_audit
 from bot.sandbox import SlackEmulator
 from bot.slack import blocks
 from tests.e2e.conftest import People
-from tests.e2e.test_approval_flow import report_to, start_task, texts
+from tests.e2e.test_approval_flow import post_prompt, report_to, start_task, texts
 from tests.model_server import ModelServer
 
 ADA = {"to": "ada@example.com", "subject": "Hello Ada", "body": "We miss you."}
@@ -245,3 +245,24 @@ async def test_a_click_on_another_version_of_a_request_is_refused_and_changes_no
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE, value=shown)
     await report_to(slack, people.alice, "finished")
     assert outbox(database) == ["ada@example.com"]
+
+
+async def test_a_call_whose_target_changed_after_approval_is_asked_again_before_it_runs(
+    slack: SlackEmulator, people: People, start_bot, tmp_path: Path
+) -> None:
+    database = tmp_path / "ops.sqlite3"
+    await start_bot(answers=[turn(("delete_customers", {"ids": [3, 4]})), "Deleted."], OPS_DB=str(database))
+    card = await start_task(slack, people, "ops: delete the inactive customers")
+    assert "3: Alan Turing" in texts(card.blocks) and "4: Edsger Dijkstra" in texts(card.blocks)
+
+    with sqlite3.connect(database) as db:  # someone else deletes Alan while the card waits
+        db.execute("DELETE FROM customers WHERE id = 3")
+    mark = slack.mark()
+    await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE)
+    again = slack.message(people.approvals, (await post_prompt(slack, people, mark)).response["ts"])
+
+    assert again is not None and "4: Edsger Dijkstra" in texts(again.blocks)
+    assert "Alan Turing" not in texts(again.blocks) and 4 in customer_ids(database)  # nothing ran meanwhile
+    await slack.click(people.bob, people.approvals, again.ts, blocks.ACTION_APPROVE)
+    await report_to(slack, people.alice, "finished")
+    assert customer_ids(database) == [1, 2, 5]
