@@ -45,6 +45,8 @@ def digest_of(request: Ask, text: str, revision: int) -> str:
     before kinds existed, so a run resumed across that upgrade re-attaches to its card."""
     kind = "text" if request.kind == "draft" else request.kind
     details: dict[str, object] = {"tool": request.tool, "args": dict(request.args)} if request.tool else {}
+    if request.preconditions:  # absent when there are none, so digests made before preconditions stay the same
+        details["preconditions"] = dict(request.preconditions)
     return ask_digest(kind, text, revision, **details)
 
 
