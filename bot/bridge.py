@@ -71,6 +71,8 @@ class ApprovalInput:
     _state: str = field(default="", init=False, repr=False)
     self_approval: bool = True
     """Whether the requester may approve where the policy's rule says nothing (``SELF_APPROVAL``)."""
+    max_revisions: int | None = None
+    """``MAX_REVISIONS``: a Revise past this many in a row ends the run (None: no limit)."""
     _shown: dict[str, MessageRef] = field(default_factory=dict, init=False, repr=False)
     """Where this process posted each approval's card."""
     _waiting: asyncio.Future[list[Approval]] | None = field(default=None, init=False, repr=False)
@@ -119,8 +121,20 @@ class ApprovalInput:
             if people:
                 decided = await self._by_people([steps[index][1] for index in people], cancellation_token)
                 self.decisions.extend(decided)
-                replies.update(zip(people, map(reply_for, decided), strict=True))
+                replies.update(zip(people, map(self._reply, decided), strict=True))
             return [replies[index] for index in range(len(steps))]
+
+    def _reply(self, decided: Approval) -> str:
+        """What the workflow reads of a person's decision; a revision past ``max_revisions`` ends the run."""
+        if (
+            decided.state is State.REVISED
+            and decided.terms.kind != "tool"  # a tool call's Revise is feedback for the agent, not a new version
+            and self.max_revisions is not None
+            and _revised_in_a_row(self.decisions) > self.max_revisions
+        ):
+            log.info("run %s reached MAX_REVISIONS (%d); stopping it", self.workflow_id, self.max_revisions)
+            return format_reply(Verdict.CANCEL, f"no more revisions: MAX_REVISIONS is {self.max_revisions}")
+        return reply_for(decided)
 
     async def _by_people(self, approvals: list[Approval], token: CancellationToken | None) -> list[Approval]:
         """Show ``approvals`` to people and wait for every decision. A card that could not be posted cancels its
@@ -249,6 +263,15 @@ class ApprovalInput:
             pass
         except Exception:
             log.exception("could not mark approval %s cancelled", approval_id)
+
+
+def _revised_in_a_row(decisions: Sequence[Approval]) -> int:
+    count = 0
+    for decision in reversed(decisions):
+        if decision.state is not State.REVISED:
+            break
+        count += 1
+    return count
 
 
 def _cancelled(token: CancellationToken | None) -> bool:

@@ -36,6 +36,7 @@ DEFAULT_RETENTION = 7 * 24 * 3600.0
 DEFAULT_RUN_LEASE = 15.0
 DEFAULT_OPS_DB = Path("ops.sqlite3")
 DEFAULT_CODE_TIMEOUT = 60.0
+DEFAULT_MAX_REVISIONS = 5
 DEFAULT_AUDIT_RETENTION = 90 * 24 * 3600.0
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _CHANNEL_NAME = re.compile(r"^[^\s#<>&|@,.]{1,80}$")
@@ -102,6 +103,8 @@ class Settings:
     """Seconds an approved code block of ``plan`` may run before its whole process group is killed."""
     policy_file: Path | None = None
     """The risk policy (``POLICY_FILE``, YAML); None: the built-in default (``bot.approvals.policy``)."""
+    max_revisions: int = DEFAULT_MAX_REVISIONS
+    """``MAX_REVISIONS``: how many revisions in a row a person may ask for before the run ends."""
     self_approval: bool = True
     """``SELF_APPROVAL=allow|deny``: whether the person who started a run may approve its requests (a policy rule
     may say otherwise for the requests it matches)."""
@@ -192,6 +195,7 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
         code_timeout=_parse(environ, "CODE_TIMEOUT", DEFAULT_CODE_TIMEOUT, _seconds("CODE_TIMEOUT")),
         policy_file=_parse(environ, "POLICY_FILE", None, Path),
         self_approval=_parse(environ, "SELF_APPROVAL", True, _self_approval),
+        max_revisions=_parse(environ, "MAX_REVISIONS", DEFAULT_MAX_REVISIONS, _max_revisions),
     )
 
 
@@ -395,6 +399,16 @@ def _flag(name: str) -> Callable[[str], bool]:
         return value in _TRUE
 
     return parse
+
+
+def _max_revisions(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError("MAX_REVISIONS", f"must be a whole number of revisions, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError("MAX_REVISIONS", f"must be 0 or more, got {raw!r}")
+    return value
 
 
 def _self_approval(raw: str) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 
 from autogen_core import CancellationToken
 
-from bot.approvals import AlreadyDecided, Approval, ApprovalKey, ApprovalStore, Outcome
+from bot.approvals import AlreadyDecided, Approval, ApprovalKey, ApprovalStore, Outcome, State
 from bot.approvals.policy import Policy, Ruling
 from bot.bridge import WORKFLOW_CANCELLED_BY, ApprovalInput
 from bot.durable.recording import RecordingClient
@@ -40,6 +40,9 @@ _STATUS = {
     Verdict.DONE: RunStatus.DONE,
 }
 
+_ENDED_BY = {State.APPROVED: RunStatus.APPROVED, State.CANCELLED: RunStatus.CANCELLED}
+"""A person's last decision in this state ends a run with this status (and the report names them)."""
+
 Workflows = Callable[[Models, ToolWrapper], Mapping[str, Workflow]]
 """Builds the workflows for one run around the models and tool wrapper it is given (``workflows.registry``)."""
 
@@ -60,6 +63,7 @@ class WorkflowRunner:
         *,
         policy: Policy | None = None,
         self_approval: bool = True,
+        max_revisions: int | None = None,
         notices: Notices | None = None,
     ) -> None:
         """``policy`` may answer steps for people (``bot.rulings``); ``self_approval``: whether a requester may
@@ -73,6 +77,7 @@ class WorkflowRunner:
         self._timeout_s = timeout_s
         self._policy = policy
         self._self_approval = self_approval
+        self._max_revisions = max_revisions
         self._notices = notices
         self._humans: dict[str, ApprovalInput] = {}
 
@@ -117,6 +122,7 @@ class WorkflowRunner:
             resumed=lease.resumed,
             policy=self._policy,
             self_approval=self._self_approval,
+            max_revisions=self._max_revisions,
             on_denied=denied,
         )
 
@@ -156,13 +162,17 @@ class WorkflowRunner:
             replayed,
             tools.replayed,
         )
+        status = _STATUS[result.verdict]
+        # The person who decided the end, where a person's last decision is what ended it (a run stopped by the
+        # revision limit after a Revise was not cancelled by the reviser).
+        decided = last is not None and _ENDED_BY.get(last.state) is status
         return RunOutcome(
             workflow_id=request.workflow_id,
             workflow=workflow.name,
-            status=_STATUS[result.verdict],
+            status=status,
             output=result.output,
             detail=result.detail,
-            decided_by=last.decider if last is not None else "",
+            decided_by=last.decider if decided and last is not None else "",
         )
 
     async def _close_pending(self, workflow_id: str, why: str) -> None:

@@ -204,6 +204,7 @@ class Service:
             card_client=card_client(bot_token, settings.slack_api_url, session),
             approvers=approvers.named,
             mention_approvers=settings.mention_approvers,
+            max_revisions=settings.max_revisions,
         )
         store.on_transition(prompter.show_outcome)
         self._closes("card updates", CARDS_S, _closing(prompter.aclose))
@@ -222,6 +223,7 @@ class Service:
             settings.approval_timeout,
             policy=policy,
             self_approval=settings.self_approval,
+            max_revisions=settings.max_revisions,
             notices=notices,
         )
         self.worker = Worker(runs, self.runner, notices)

@@ -261,12 +261,44 @@ def test_revision_context_quotes_feedback_and_links_the_previous_card() -> None:
     assert_valid(card)
     line = card[2]["elements"][0]["text"]
     assert line.startswith(
-        "↩️ This is a revision of <https://acme.slack.com/archives/C0APPROVAL/p1714000000000100|the previous prompt>"
+        "↩️ Revision 1: this is a revision of"
+        " <https://acme.slack.com/archives/C0APPROVAL/p1714000000000100|the previous version>"
         " (step 1), requested by <@U0BOB45678>"
     )
     assert "Feedback: “Make it much" in line
     assert line.endswith("…”")
     assert slack_len(line) < 500
+
+
+def test_a_revised_card_shows_what_changed_escaped_and_compact() -> None:
+    before = "Subject: Launch\nWe launch on Monday.\nThanks, the team"
+    after = "Subject: Launch\nWe launch on Tuesday <!channel> & celebrate.\nThanks, the team"
+    previous = decided(State.REVISED, prompt=before, feedback="say Tuesday")
+    card = prompt_blocks(make(after, id="wf1a2b.2", step=2), previous=previous, revision=2, max_revisions=5)
+    assert_valid(card)
+
+    diff = next(b["text"]["text"] for b in card if b["block_id"] == "approval_diff")
+    assert diff.splitlines()[1:] == [
+        "```",
+        "-We launch on Monday.",
+        "+We launch on Tuesday &lt;!channel&gt; &amp; celebrate.",
+        "```",
+    ]  # only what changed, never the unchanged lines
+    assert "Revision 2 of at most 5" in card[2]["elements"][0]["text"]
+
+
+def test_the_last_revision_allowed_says_so_and_a_revise_on_it_says_the_run_stopped() -> None:
+    previous = decided(State.REVISED, feedback="again")
+    last = make(id="wf1a2b.6", step=6)
+    pending = prompt_blocks(last, previous=previous, revision=5, max_revisions=5)
+    assert "a Revise here ends the run" in pending[2]["elements"][0]["text"]
+    assert "a Revise here ends the run" not in prompt_blocks(last, previous=previous, revision=4, max_revisions=5)[2][
+        "elements"
+    ][0]["text"]
+
+    revised = dataclasses.replace(last, state=State.REVISED, decider="U0BOB45678", decided_ms=CREATED + 5)
+    outcome = decided_blocks(revised, previous=previous, revision=5, max_revisions=5)[-1]["elements"][0]["text"]
+    assert "MAX_REVISIONS is 5, so the run stopped here" in outcome
 
 
 def long_text(size: int, seed: int | None = None) -> str:

@@ -93,8 +93,10 @@ def test_normalisation() -> None:
             "OPS_DB": "/var/lib/bot/ops.db",
             "CODE_TIMEOUT": "5",
             "SELF_APPROVAL": " Deny",
+            "MAX_REVISIONS": "2",
         }
     )
+    assert settings.max_revisions == 2 and load_settings(TOKENS).max_revisions == 5
     assert (settings.ops_db, settings.code_timeout) == (Path("/var/lib/bot/ops.db"), 5.0)
     assert settings.self_approval is False and load_settings(TOKENS).self_approval is True
     assert settings.approvers == frozenset({"U0ALICE123", "W0BOB45678", "S0OPSTEAM1"})
@@ -157,6 +159,8 @@ def test_model_config_must_exist(tmp_path: Path) -> None:
         ({**TOKENS, "APPROVAL_TIMEOUT": "nan"}, "APPROVAL_TIMEOUT", "positive number of seconds"),
         ({**TOKENS, "CODE_TIMEOUT": "0"}, "CODE_TIMEOUT", "positive number of seconds"),
         ({**TOKENS, "SELF_APPROVAL": "no"}, "SELF_APPROVAL", "must be allow or deny"),
+        ({**TOKENS, "MAX_REVISIONS": "-1"}, "MAX_REVISIONS", "must be 0 or more"),
+        ({**TOKENS, "MAX_REVISIONS": "many"}, "MAX_REVISIONS", "whole number"),
         ({**TOKENS, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR"),
     ],
 )

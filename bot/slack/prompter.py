@@ -46,6 +46,7 @@ class Prompter:
         approvers: Sequence[str] = (),
         mention_approvers: bool = True,
         groups: CardGroups | None = None,
+        max_revisions: int | None = None,
     ) -> None:
         self.client = client
         self._store = store
@@ -54,6 +55,8 @@ class Prompter:
         """The workspace's address (auth.test ``url``), for links between a card and its revision."""
         self.approvers = list(approvers)
         self.mention_approvers = mention_approvers
+        self.max_revisions = max_revisions
+        """``MAX_REVISIONS``, shown on revised cards; None shows no limit."""
         self._poster = ChannelPoster(card_client or client)
         self._groups = groups or CardGroups(store.redis, store.settings.retention_s)
         self.on_posted: CardPosted | None = None
@@ -70,6 +73,8 @@ class Prompter:
             workspace_url=self.workspace_url,
             approvers=self.approvers,
             mention=self.mention_approvers,
+            revision=await self._revision_number(previous),
+            max_revisions=self.max_revisions,
         )
         response = await self._poster.post(
             deadline=deadline,
@@ -211,6 +216,7 @@ class Prompter:
                 self.update(approval.channel, approval.ts, blocks.calls_text(members), card, shows=shown)
                 return
         previous = await self._previous(approval)
+        revision = await self._revision_number(previous)
         if approval.pending:  # a quorum's progress
             card = blocks.prompt_blocks(
                 approval,
@@ -218,10 +224,18 @@ class Prompter:
                 workspace_url=self.workspace_url,
                 approvers=self.approvers,
                 mention=self.mention_approvers,
+                revision=revision,
+                max_revisions=self.max_revisions,
             )
             self.update(approval.channel, approval.ts, blocks.prompt_text(approval, mention=False), card)
             return
-        card = blocks.decided_blocks(approval, previous=previous, workspace_url=self.workspace_url)
+        card = blocks.decided_blocks(
+            approval,
+            previous=previous,
+            workspace_url=self.workspace_url,
+            revision=revision,
+            max_revisions=self.max_revisions,
+        )
         self.update(approval.channel, approval.ts, blocks.decision_text(approval), card, shows=[approval])
 
     def update(
@@ -272,10 +286,20 @@ class Prompter:
             log.warning("could not record that card %s shows %s: %s", approval.ts, approval.state, exc)
 
     async def _previous(self, approval: Approval) -> Approval | None:
+        """The approval the one before ``approval`` in its run, if a revision of it was asked for."""
         if approval.step <= 1:
             return None
         previous = await self._store.get(ApprovalKey(approval.workflow_id, approval.step - 1).approval_id)
         return previous if previous is not None and previous.state is State.REVISED else None
+
+    async def _revision_number(self, previous: Approval | None) -> int:
+        """Which revision the card after ``previous`` is: one more than the revisions asked for in a row before
+        ``previous`` (the bridge counts the same way against ``MAX_REVISIONS``)."""
+        number = 0
+        while previous is not None:
+            number += 1
+            previous = await self._previous(previous)
+        return number
 
 
 def _chunks(approvals: Sequence[Approval]) -> list[list[Approval]]:

@@ -194,3 +194,27 @@ async def test_model_config_may_give_the_drafter_a_model_of_its_own(
     card = await start_task(slack, people)
 
     assert "Written by the drafter's model." in texts(card.blocks)
+
+
+async def test_revised_cards_show_what_changed_and_max_revisions_ends_the_run(
+    slack: SlackEmulator, people: People, start_bot
+) -> None:
+    await start_bot(MAX_REVISIONS="1")
+    card = await start_task(slack, people)
+
+    mark = slack.mark()
+    await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_REVISE)
+    await slack.user_message(people.bob, people.approvals, "mention #billing", thread_ts=card.ts)
+    second = slack.message(people.approvals, (await post_prompt(slack, people, mark)).response["ts"])
+    shown = texts(second.blocks)
+    assert "Revision 1 of at most 1" in shown and "a Revise here ends the run" in shown
+    assert "-We launch the new billing page on Monday." in shown  # the diff: the line that went...
+    assert "+Billing page: live Monday. Questions to #billing." in shown  # ...and the line that came
+
+    await slack.click(people.bob, people.approvals, second.ts, blocks.ACTION_REVISE)
+    await slack.user_message(people.bob, people.approvals, "shorter still", thread_ts=second.ts)
+    report = await report_to(slack, people.alice, "cancelled")
+    assert "MAX_REVISIONS is 1" in report.text
+    last = await decided_card(slack, people, second.ts)
+    assert "MAX_REVISIONS is 1, so the run stopped here" in texts(last.blocks)
+    assert len([m for m in slack.messages(people.approvals) if m.blocks]) == 2  # no third version was drafted

@@ -27,6 +27,7 @@ from slack_sdk.models.blocks import (
 from bot.approvals.models import Approval, State
 from bot.approvals.policy import DEFAULT_RULING
 from bot.config import USERGROUP_ID
+from bot.slack.blocks.revisions import Revision, diff_text, revision_line
 from bot.slack.blocks.split import iter_pieces, split_text
 from bot.slack.blocks.text import (
     HEADER_LIMIT,
@@ -34,9 +35,7 @@ from bot.slack.blocks.text import (
     at_date,
     escape_mrkdwn,
     excerpt,
-    link,
     mentions,
-    message_link,
     person,
     slack_date,
     slack_len,
@@ -162,16 +161,6 @@ def no_rule_matched(approval: Approval) -> bool:
     return approval.terms.rule == DEFAULT_RULE and approval.terms.kind in ("tool", "code")
 
 
-def _revision_line(previous: Approval, workspace_url: str) -> str:
-    what = "the previous prompt"
-    if workspace_url and previous.channel and previous.ts:
-        what = link(message_link(workspace_url, previous.channel, previous.ts), what)
-    line = f"↩️ This is a revision of {what} (step {previous.step}), requested by {person(previous.decider)}"
-    if previous.feedback.strip():
-        line += f". Feedback: “{excerpt(previous.feedback, 300)}”"
-    return line
-
-
 def progress_line(approval: Approval) -> str | None:
     """How many of the approvals a quorum needs are in, and whose ("1 of 2 approvals: <@U1>"); None for a
     request one approver decides."""
@@ -193,7 +182,7 @@ def _progress(approval: Approval) -> list[Block]:
 
 
 def _card(
-    approval: Approval, previous: Approval | None, workspace_url: str, version: str, approvers_text: str | None = None
+    approval: Approval, revision: Revision | None, workspace_url: str, version: str, approvers_text: str | None = None
 ) -> list[Block]:
     header = PlainTextObject(text=_HEADERS.get(version, _HEADERS[approval.state])[:HEADER_LIMIT], emoji=True)
     blocks: list[Block] = [
@@ -203,8 +192,11 @@ def _card(
             text=MarkdownTextObject(text=meta(approval, version, approvers_text)),
         ),
     ]
-    if previous is not None:
-        blocks.append(context(_block_id("approval_revision", version), _revision_line(previous, workspace_url)))
+    if revision is not None:
+        line = revision_line(revision, workspace_url, pending=approval.pending)
+        blocks.append(context(_block_id("approval_revision", version), line))
+        diff = diff_text(revision.previous.prompt, approval.prompt)
+        blocks.append(SectionBlock(block_id=_block_id("approval_diff", version), text=MarkdownTextObject(text=diff)))
     blocks += _progress(approval)
     chunks, truncated = _shown_chunks(approval.prompt)
     texts = [escape_mrkdwn(chunk) for chunk in chunks if chunk.strip()] or [NO_TEXT]
@@ -277,16 +269,21 @@ def prompt_blocks(
     workspace_url: str = "",
     approvers: Sequence[str] = (),
     mention: bool = True,
+    revision: int = 1,
+    max_revisions: int | None = None,
 ) -> list[dict[str, Any]]:
     """The card asking for a decision, with Approve / Revise / Cancel buttons whose ``value`` is the approval id.
 
-    ``previous`` is the approval this one revises (its feedback is quoted, and with ``workspace_url`` its card is
-    linked). ``approvers`` (user IDs ``U…``/``W…``, user group IDs ``S…``) are mentioned when ``mention`` is true
-    and counted otherwise (see ``approvers_line``); with none, the card says anyone in the channel may decide.
+    ``previous`` is the approval this one revises (its feedback is quoted, what changed is shown, and with
+    ``workspace_url`` its card is linked); ``revision`` is this card's revision number, ``max_revisions`` the
+    run's limit (``MAX_REVISIONS``). ``approvers`` (user IDs ``U…``/``W…``, user group IDs ``S…``) are mentioned
+    when ``mention`` is true and counted otherwise (see ``approvers_line``); with none, the card says anyone in
+    the channel may decide.
     The expiry is a Slack date with ``{ago}``, so it reads "in 59 minutes", later "in 3 minutes", to everyone.
     """
     who = approvers_line(approvers, mention=mention)
-    return dicts([*_card(approval, previous, workspace_url, "", who), actions(approval)])
+    revised = Revision(previous, revision, max_revisions) if previous is not None else None
+    return dicts([*_card(approval, revised, workspace_url, "", who), actions(approval)])
 
 
 def outcome_line(approval: Approval) -> str:
@@ -311,12 +308,22 @@ def outcome_line(approval: Approval) -> str:
 
 
 def decided_blocks(
-    approval: Approval, *, previous: Approval | None = None, workspace_url: str = ""
+    approval: Approval,
+    *,
+    previous: Approval | None = None,
+    workspace_url: str = "",
+    revision: int = 1,
+    max_revisions: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The same card with the buttons and the expiry removed and the outcome added. ``approval`` is decided."""
+    """The same card with the buttons and the expiry removed and the outcome added. ``approval`` is decided.
+    A Revise past ``max_revisions`` says the run stopped there."""
     line = outcome_line(approval)  # raises for a pending approval
+    number = revision if previous is not None else 0
+    if approval.state is State.REVISED and max_revisions is not None and number >= max_revisions:
+        line += f". No more revisions: MAX_REVISIONS is {max_revisions}, so the run stopped here"
     outcome = context(_block_id("approval_outcome", approval.state), line)
-    return dicts([*_card(approval, previous, workspace_url, approval.state), outcome])
+    revised = Revision(previous, revision, max_revisions) if previous is not None else None
+    return dicts([*_card(approval, revised, workspace_url, approval.state), outcome])
 
 
 def withdrawn_blocks(approval: Approval, note_text: str = WITHDRAWN_NOTE) -> list[dict[str, Any]]:
