@@ -29,14 +29,20 @@ def registry(
     *,
     ops_db: Path = DEFAULT_DATABASE,
     code_timeout: float = CODE_TIMEOUT_S,
+    max_revisions: int = 5,
 ) -> dict[str, Workflow]:
     """Every workflow the bot offers, by name; the first is the default. ``models`` gives each agent role its
-    model (``ROLES``); ``tools`` goes around every tool a workflow's agents call (a durable run records them)."""
+    model (``ROLES``); ``tools`` goes around every tool a workflow's agents call (a durable run records them);
+    ``max_revisions`` caps a draft's or plan's revisions (the bot enforces ``MAX_REVISIONS`` itself too)."""
     workflows: list[Workflow] = [
-        DraftWorkflow(models("draft.drafter")),
+        DraftWorkflow(models("draft.drafter"), max_revisions=max_revisions),
         OpsWorkflow(models("ops.assistant"), ops_db, tools),
         PlanWorkflow(
-            models("plan.planner"), tools, implementer_model=models("plan.implementer"), code_timeout=code_timeout
+            models("plan.planner"),
+            tools,
+            implementer_model=models("plan.implementer"),
+            code_timeout=code_timeout,
+            max_revisions=max_revisions,
         ),
     ]
     return {workflow.name: workflow for workflow in workflows}
