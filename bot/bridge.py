@@ -16,6 +16,7 @@ from typing import Any
 
 from autogen_core import CancellationToken
 
+from bot import edits
 from bot.approvals import (
     AlreadyDecided,
     Approval,
@@ -29,9 +30,10 @@ from bot.approvals import (
 )
 from bot.approvals.connection import raise_if_cancelled
 from bot.approvals.policy import Action, Policy, Ruling
+from bot.edits import EDITABLE_KINDS, Editable, Editables
 from bot.prompts import MessageRef, PromptPoster
 from bot.rulings import decider_for, denial, digest_of, ruling_for, shown_text, terms_for
-from workflows.types import Ask, Verdict, format_reply
+from workflows.types import Ask, Verdict, edited, format_reply
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,9 @@ class ApprovalInput:
     """Whether the requester may approve where the policy's rule says nothing (``SELF_APPROVAL``)."""
     max_revisions: int | None = None
     """``MAX_REVISIONS``: a Revise past this many in a row ends the run (None: no limit)."""
+    editables: Editables | None = None
+    """Where what people may edit of each request is kept for the Edit button (None: nothing is editable)."""
+    _editable: dict[str, Editable] = field(default_factory=dict, init=False, repr=False)
     _shown: dict[str, MessageRef] = field(default_factory=dict, init=False, repr=False)
     """Where this process posted each approval's card."""
     _waiting: asyncio.Future[list[Approval]] | None = field(default=None, init=False, repr=False)
@@ -112,7 +117,10 @@ class ApprovalInput:
                 ruling = ruling_for(self.policy, request)
                 prompt = shown_text(request, ruling)
                 terms = terms_for(request, ruling, self.self_approval)
-                steps.append((ruling, await self._ask(prompt, digest_of(request, prompt, revision), terms)))
+                approval = await self._ask(prompt, digest_of(request, prompt, revision), terms)
+                if request.editable and request.kind in EDITABLE_KINDS:
+                    self._editable[approval.id] = Editable(request.kind, request.tool, request.editable)
+                steps.append((ruling, approval))
             replies: dict[int, str] = {}
             for index, (ruling, approval) in enumerate(steps):
                 if ruling.action in (Action.AUTO, Action.DENY):
@@ -223,6 +231,10 @@ class ApprovalInput:
         if self.before_post is not None:
             for approval in unposted:
                 await self.before_post(approval, self._state)
+        if self.editables is not None:
+            for approval in unposted:
+                if (editable := self._editable.get(approval.id)) is not None:
+                    await self.editables.put(approval.id, editable)
         raise_if_cancelled()
         try:
             if len(approvals) == 1:
@@ -279,9 +291,11 @@ def _cancelled(token: CancellationToken | None) -> bool:
 
 
 def reply_for(approval: Approval) -> str:
-    """What the workflow reads: a verdict word first, so termination conditions need not read the model."""
+    """What the workflow reads: a verdict word first, so termination conditions need not read the model. An
+    approval with edits hands over the edited version (``workflows.types.edited``)."""
     if approval.state is State.APPROVED:
-        return format_reply(Verdict.APPROVE)
+        change = edits.decode(approval.feedback)
+        return edited(approval.decider, change.edited) if change is not None else format_reply(Verdict.APPROVE)
     if approval.state is State.REVISED:
         return format_reply(Verdict.REVISE, approval.feedback or "please revise")
     if approval.state is State.EXPIRED:

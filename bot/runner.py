@@ -18,6 +18,7 @@ from bot.bridge import WORKFLOW_CANCELLED_BY, ApprovalInput
 from bot.durable.recording import RecordingClient
 from bot.durable.store import Lease, LeaseLost, RunStore
 from bot.durable.tools import ToolRecorder
+from bot.edits import Editables
 from bot.prompts import PromptPoster
 from bot.runs import Notices, RunOutcome, RunStatus
 from workflows import ModelFactory, Models, ToolWrapper, Verdict, Workflow
@@ -64,6 +65,7 @@ class WorkflowRunner:
         policy: Policy | None = None,
         self_approval: bool = True,
         max_revisions: int | None = None,
+        editables: Editables | None = None,
         notices: Notices | None = None,
     ) -> None:
         """``policy`` may answer steps for people (``bot.rulings``); ``self_approval``: whether a requester may
@@ -78,6 +80,7 @@ class WorkflowRunner:
         self._policy = policy
         self._self_approval = self_approval
         self._max_revisions = max_revisions
+        self._editables = editables
         self._notices = notices
         self._humans: dict[str, ApprovalInput] = {}
 
@@ -123,6 +126,7 @@ class WorkflowRunner:
             policy=self._policy,
             self_approval=self._self_approval,
             max_revisions=self._max_revisions,
+            editables=self._editables,
             on_denied=denied,
         )
 

@@ -16,7 +16,7 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 from workflows import Verdict
 from workflows.ops import OpsWorkflow
 from workflows.ops_db import SAMPLE_CUSTOMERS, OpsDatabase
-from workflows.types import Ask
+from workflows.types import Ask, edited
 
 TOOLS_MODEL = {
     "vision": False,
@@ -186,3 +186,18 @@ async def test_a_call_whose_preconditions_changed_after_approval_is_asked_again(
     assert len(racer.asked) == 2  # approved for Alan and Edsger; Alan was gone when it was about to run
     assert '"3: Alan Turing"' in racer.asked[0] and "Alan Turing" not in racer.asked[1]
     assert result.tool_results == ("deleted 1 customers",)
+
+
+async def test_an_approval_with_edited_arguments_runs_the_edit_and_the_agent_reads_what_changed(
+    tmp_path: Path,
+) -> None:
+    edited_email = json.dumps({"to": "ada@example.com", "subject": "Hello again", "body": "Come back!"})
+    human = Human(edited("U0BOB45678", edited_email))
+    email = {"to": "ada@example.com", "subject": "We miss you", "body": "Come back!"}
+    workflow = ops(tmp_path, calls(("send_email", email)), "Sent.")
+
+    result = await workflow.run("Email Ada", human)
+
+    assert outbox(tmp_path / "ops.db") == [("ada@example.com", "Hello again")]  # the edit ran, not the original
+    [told] = result.tool_results
+    assert told.startswith("The reviewer (U0BOB45678) edited the arguments before approving") and "Hello again" in told

@@ -15,7 +15,7 @@ from autogen_ext.models.replay import ReplayChatCompletionClient
 from workflows import Verdict
 from workflows.lending import DelegatingClient
 from workflows.plan import PLAN_HEADER, PlanWorkflow, code_blocks, code_prompt, says_done
-from workflows.types import Tool
+from workflows.types import Tool, edited
 
 PLAN = "1. Print a greeting.\n2. Report it."
 
@@ -217,3 +217,17 @@ async def test_the_implementer_asks_its_own_model_when_it_has_one() -> None:
 
     assert result.verdict is Verdict.DONE and len(planner.asked) == 1 and len(implementer.asked) == 2
     assert "own-model" in implementer.asked[-1]
+
+
+async def test_an_edited_plan_and_an_edited_block_are_what_the_implementer_gets_and_what_runs() -> None:
+    edited_plan = "1. Print a friendlier greeting."
+    workflow, model, calls = plan(PLAN, block("bash", "echo original"), "Done. DONE")
+    human = Human(edited("U0BOB45678", edited_plan), edited("U0BOB45678", "echo edited-by-bob"))
+
+    result = await workflow.run("Greet the team", human)
+
+    assert result.verdict is Verdict.DONE
+    assert edited_plan in model.asked[1] and PLAN not in model.asked[1]  # the implementer got the edited plan
+    assert [args["code"] for _, args, _ in calls.calls] == ["echo edited-by-bob"]  # what ran is the edit
+    assert "edited-by-bob" in result.tool_results[0]
+    assert "The reviewer (U0BOB45678) edited Block 1 (bash)" in model.asked[-1]

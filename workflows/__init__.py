@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from workflows.draft import DraftWorkflow
 from workflows.executor import CODE_TIMEOUT_S
 from workflows.ops import DEFAULT_DATABASE, OpsWorkflow
+from workflows.ops_db import OpsDatabase
 from workflows.plan import PlanWorkflow
+from workflows.tools import argument_check
 from workflows.types import (
     InputFunc,
     ModelFactory,
@@ -48,6 +52,12 @@ def registry(
     return {workflow.name: workflow for workflow in workflows}
 
 
+def argument_checks(ops_db: Path = DEFAULT_DATABASE) -> Callable[[str, Mapping[str, Any]], str | None]:
+    """Checks edited tool-call arguments against the schema of the tool of that name, for every workflow's tools
+    (the Edit modal's validation)."""
+    return argument_check(OpsDatabase(ops_db).tools())
+
+
 __all__ = [
     "DEFAULT_WORKFLOW",
     "InputFunc",
@@ -57,6 +67,7 @@ __all__ = [
     "Verdict",
     "Workflow",
     "WorkflowResult",
+    "argument_checks",
     "one_model",
     "registry",
     "unrecorded",

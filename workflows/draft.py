@@ -13,7 +13,7 @@ from autogen_agentchat.teams import RoundRobinGroupChat
 from autogen_core import CancellationToken
 
 from workflows.gate import ApprovalGate, decided
-from workflows.types import InputFunc, ModelFactory, Verdict, WorkflowResult, parse_reply
+from workflows.types import InputFunc, ModelFactory, Verdict, WorkflowResult, edit_of, parse_reply
 
 SYSTEM_MESSAGE = (
     "You draft what the user asks for (an email, a plan, a change). A human reviews every draft. "
@@ -60,6 +60,8 @@ def summarise(messages: Sequence[BaseAgentEvent | BaseChatMessage], *, drafter: 
         elif message.source == gate and (reply := parse_reply(message.to_text())) is not None:
             verdict, detail = reply
             revisions += verdict is Verdict.REVISE
+            if verdict is Verdict.APPROVE and (change := edit_of(detail)) is not None:
+                output = change[1]  # the person approved their edit of the draft: that is the result
     if verdict is Verdict.REVISE:  # stopped by the cap while still revising
         verdict, detail = Verdict.CANCEL, "the revision limit was reached"
     return WorkflowResult(verdict=verdict, output=output, detail=detail, revisions=revisions)

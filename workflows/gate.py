@@ -47,7 +47,8 @@ class ApprovalGate(UserProxyAgent):
     async def _ask(self, prompt: str, cancellation_token: CancellationToken | None) -> str:
         if self._state is not None:
             await checkpoint(self._ask_human, await self._state())
-        return await ask(self._ask_human, Ask(self._kind, self._draft or prompt), cancellation_token)
+        request = Ask(self._kind, self._draft or prompt, editable=self._draft)
+        return await ask(self._ask_human, request, cancellation_token)
 
 
 def latest_text(messages: Sequence[BaseChatMessage], exclude: str = "") -> str:

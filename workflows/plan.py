@@ -40,6 +40,7 @@ from workflows.types import (
     WorkflowResult,
     ask,
     checkpoint,
+    edit_of,
     parse_reply,
     unrecorded,
 )
@@ -226,9 +227,14 @@ class Implementation:
             await checkpoint(self.ask, {self.implementer.name: dict(await self.implementer.save_state())})
             previous = self.results[-1] if self.results else ""
             arguments = {"language": block.language, "code": block.code}
-            shown = Ask("code", code_prompt(block, self.where, previous), tool="run_code", args=arguments)
+            prompt = code_prompt(block, self.where, previous)
+            shown = Ask("code", prompt, tool="run_code", args=arguments, editable=block.code)
             reply = await ask(self.ask, shown, token)
             verdict, detail = parse_reply(reply) or (Verdict.CANCEL, reply)
+            note = ""
+            if verdict is Verdict.APPROVE and (change := edit_of(detail)) is not None:
+                arguments = {"language": block.language, "code": change[1]}  # runs what the person approved
+                note = f"The reviewer ({change[0]}) edited {label} before approving it; what ran:\n{change[1]}\n"
             if verdict is Verdict.REVISE:
                 self.revisions += 1
                 answers.append(f"Not run: the reviewer asked for a change to {label} instead of running it: {detail}")
@@ -240,7 +246,7 @@ class Implementation:
                 value = await self.run_code.run_json(arguments, token, call_id=f"plan-code-{turn}.{index}")
                 result = self.run_code.return_value_as_string(value)
                 self.results.append(result)
-                answers.append(f"{'Ran' if succeeded(result) else 'Failed'}: {label}.\n{result}")
+                answers.append(f"{note}{'Ran' if succeeded(result) else 'Failed'}: {label}.\n{result}")
         return answers, None
 
     def _result(self, verdict: Verdict, output: str, detail: str = "") -> WorkflowResult:

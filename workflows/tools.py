@@ -14,14 +14,15 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from autogen_core import CancellationToken, FunctionCall
 from autogen_core.tools import BaseTool
+from pydantic import ValidationError
 
-from workflows.types import Ask, InputFunc, Preconditions, Tool, Verdict, ask, ask_many, parse_reply
+from workflows.types import Ask, InputFunc, Preconditions, Tool, Verdict, ask, ask_many, edit_of, parse_reply
 
 MAX_ASKS = 3
 """How often one call is asked about when what it would act on keeps changing between approval and execution."""
@@ -153,15 +154,58 @@ class GatedTool(WrappingTool):
         for attempt in range(MAX_ASKS):
             expects = await self._gate.expects(name, approved)
             text = call_prompt(self._inner, approved, expects)
-            request = Ask("tool", text, tool=name, args=copy.deepcopy(approved), preconditions=expects)
+            editable = json.dumps(approved, indent=2, ensure_ascii=False, sort_keys=True)
+            request = Ask(
+                "tool", text, tool=name, args=copy.deepcopy(approved), preconditions=expects, editable=editable
+            )
             reply = await self._gate.ask(request, cancellation_token, call_id if attempt == 0 else None)
             parsed = parse_reply(reply)
             if parsed is None or parsed[0] is not Verdict.APPROVE:
                 return refusal(self._inner, reply)
+            if (change := edit_of(parsed[1])) is not None:  # approved as the person edited it: run exactly that
+                return await self._run_edited(change, cancellation_token, call_id)
             if await self._gate.expects(name, approved) == expects:  # re-checked just before it runs
                 result = await self._inner.run_json(approved, cancellation_token, call_id=call_id)
                 return self._inner.return_value_as_string(result)
         return f"Not run: what {name} would act on kept changing while it was being approved, so nothing was done."
+
+    async def _run_edited(
+        self, change: tuple[str, str], cancellation_token: CancellationToken, call_id: str | None
+    ) -> str:
+        """Run the call with the arguments as the person edited and approved them, and say so to the agent."""
+        editor, content = change
+        result = await self._inner.run_json(_edited_args(content), cancellation_token, call_id=call_id)
+        return (
+            f"The reviewer ({editor}) edited the arguments before approving; {self._inner.name} ran with:\n"
+            f"{content}\nResult: {self._inner.return_value_as_string(result)}"
+        )
+
+
+def argument_check(tools: Sequence[Tool]) -> Callable[[str, Mapping[str, Any]], str | None]:
+    """Checks a tool call's (edited) arguments against the tool's argument schema: why they do not fit, or
+    None. The tool's own pydantic model decides, as it does when the call runs."""
+    by_name = {tool.name: tool for tool in tools}
+
+    def check(name: str, args: Mapping[str, Any]) -> str | None:
+        tool = by_name.get(name)
+        if tool is None:
+            return f"there is no tool named {name}"
+        try:
+            tool.args_type().model_validate(dict(args))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first.get("loc", ())) or "the arguments"
+            return f"{where}: {first.get('msg', 'invalid')}"
+        return None
+
+    return check
+
+
+def _edited_args(content: str) -> dict[str, Any]:
+    args = json.loads(content)
+    if not isinstance(args, dict):
+        raise ValueError("edited arguments must be a JSON object")
+    return args
 
 
 def _decodes(arguments: str) -> bool:

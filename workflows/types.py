@@ -53,6 +53,9 @@ class Ask:
     always_ask: bool = False
     preconditions: Mapping[str, Any] = field(default_factory=dict)
     """What a tool call expects when approved (``Preconditions``): part of what the approval binds."""
+    editable: str = ""
+    """What a person may edit before approving (the draft, the plan, the code, a tool call's arguments as JSON);
+    "" for nothing. An approval with edits answers ``edited(...)``: the workflow carries on with the edit."""
 
 
 @runtime_checkable
@@ -120,6 +123,24 @@ class Verdict(StrEnum):
         return self is not Verdict.REVISE
 
 
+EDITED_BY = "edited by "
+
+
+def edited(editor: str, content: str) -> str:
+    """The reply of an approval given to an edited version: the editor, and the content as edited."""
+    return format_reply(Verdict.APPROVE, f"{EDITED_BY}{editor}:\n{content}")
+
+
+def edit_of(detail: str) -> tuple[str, str] | None:
+    """(editor, content) of an approval's detail that carries an edit (``edited``), else None."""
+    if not detail.startswith(EDITED_BY):
+        return None
+    head, newline, content = detail.partition("\n")
+    if not newline or not head.endswith(":"):
+        return None
+    return head[len(EDITED_BY) : -1], content
+
+
 def format_reply(verdict: Verdict, detail: str = "") -> str:
     return f"{verdict.value}: {detail}" if detail else verdict.value
 
@@ -131,6 +152,8 @@ def parse_reply(text: str) -> tuple[Verdict, str] | None:
         verdict = Verdict(head.strip())
     except ValueError:
         return None
+    if detail.lstrip().startswith(EDITED_BY):  # an edit's content is kept exactly as the person typed it
+        return verdict, detail.lstrip()
     return verdict, detail.strip()
 
 

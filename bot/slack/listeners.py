@@ -117,7 +117,7 @@ class Listeners:
         except StoreUnavailable:
             refused = UNAVAILABLE_TEXT
         if refused is not None:
-            await _ephemeral(client, click.channel, click.user, refused)
+            await ephemeral(client, click.channel, click.user, refused)
 
     async def on_approve_all(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         """ "Approve all" on a card of several calls: approves each call still pending, as one click on each."""
@@ -135,7 +135,7 @@ class Listeners:
         except StoreUnavailable:
             refusals.append(UNAVAILABLE_TEXT)
         if refusals:
-            await _ephemeral(client, click.channel, click.user, blocks.approve_all_refused_text(refusals))
+            await ephemeral(client, click.channel, click.user, blocks.approve_all_refused_text(refusals))
 
     async def _decide(self, click: Click, approval_id: str, outcome: Outcome, digest: str) -> str | None:
         """Record ``click.user``'s decision on ``approval_id`` as shown (``digest``); None when it counted, else
@@ -148,9 +148,9 @@ class Listeners:
         except AlreadyDecided as refused:
             if refused.approval.terms.kind == "tool":  # a card of several calls may show an older version: redraw
                 await self.prompter.show_outcome(refused.approval)
-            return _refusal(refused)
+            return refusal(refused)
         except ApprovalError as refused:
-            return _refusal(refused)
+            return refusal(refused)
         if not decided.ts:  # clicked before the bot had recorded where the card is: the click says where
             await patiently(lambda: self.store.attach_message(decided.id, click.channel, click.message_ts))
             decided = replace(decided, channel=click.channel, ts=click.message_ts)
@@ -167,16 +167,16 @@ class Listeners:
         try:
             approval = await patiently(lambda: self.store.get(click.approval_id))
             if approval is None or not approval.pending or not approval.digest.startswith(click.digest):
-                text = _refusal(StaleVersion(approval)) if approval and approval.pending else None
+                text = refusal(StaleVersion(approval)) if approval and approval.pending else None
                 text = text or (blocks.already_decided_text(approval) if approval else blocks.unknown_approval_text())
-                await _ephemeral(client, click.channel, click.user, text)
+                await ephemeral(client, click.channel, click.user, text)
                 return
             asked_by = await patiently(lambda: self.threads.ask_revision(approval.id, click.user))
         except StoreUnavailable:
-            await _ephemeral(client, click.channel, click.user, UNAVAILABLE_TEXT)
+            await ephemeral(client, click.channel, click.user, UNAVAILABLE_TEXT)
             return
         if asked_by is not None:
-            await _ephemeral(client, click.channel, click.user, blocks.revise_already_asked_text(asked_by))
+            await ephemeral(client, click.channel, click.user, blocks.revise_already_asked_text(asked_by))
             return
         what = ""
         if approval.terms.kind == "tool":
@@ -202,7 +202,7 @@ class Listeners:
         try:
             await self._on_reply(reply, client)
         except StoreUnavailable:
-            await _ephemeral(client, reply.channel, reply.user, UNAVAILABLE_TEXT, thread_ts=reply.thread_ts)
+            await ephemeral(client, reply.channel, reply.user, UNAVAILABLE_TEXT, thread_ts=reply.thread_ts)
 
     async def _on_reply(self, reply: ThreadReply, client: AsyncWebClient) -> None:
         approval = await patiently(lambda: self.store.find_by_message(reply.channel, reply.thread_ts))
@@ -217,7 +217,7 @@ class Listeners:
         if not await self.approvers.allows(reply.user):
             if approval.pending and await patiently(lambda: self.threads.first_telling(approval.id, reply.user)):
                 text = blocks.non_approver_reply_text()
-                await _ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
+                await ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
             return
         names = await self.names.names(mentioned_users(reply.text) - {self.bot_user_id})
         feedback = feedback_text(reply, names, bot_user_id=self.bot_user_id)
@@ -226,8 +226,8 @@ class Listeners:
                 decide = partial(self.store.decide, target.id, Outcome.REVISED, reply.user, feedback, nonce=new_nonce())
                 await patiently(decide)
             except ApprovalError as refused:
-                text = _refusal(refused) + " Your reply was not sent to the agent."
-                await _ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
+                text = refusal(refused) + " Your reply was not sent to the agent."
+                await ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
 
     async def _revised_by(self, approval: Approval, reply: ThreadReply) -> list[Approval]:
         """What a reply in a card's thread revises: the approval whose Revise was clicked, or, when the reply
@@ -265,7 +265,7 @@ class Listeners:
             who = clicker(body) if isinstance(body, dict) else None
             if who is not None:
                 text = "Something went wrong on our side; your click may not have been recorded."
-                await _ephemeral(client, who[1], who[0], text)
+                await ephemeral(client, who[1], who[0], text)
         return BoltResponse(status=200, body="") if response is not None else None
 
     # --- helpers ----------------------------------------------------------------------------------------------
@@ -280,17 +280,18 @@ class Listeners:
         if not await self.redeliveries.first(body):
             return None
         if not await self.approvers.allows(click.user):
-            await _ephemeral(client, click.channel, click.user, blocks.not_an_approver_text())
+            await ephemeral(client, click.channel, click.user, blocks.not_an_approver_text())
             return None
         return click
 
     async def _answer_unknown(self, client: AsyncWebClient, body: dict[str, Any]) -> None:
         who = clicker(body)
         if who is not None:
-            await _ephemeral(client, who[1], who[0], UNKNOWN_BUTTON_TEXT)
+            await ephemeral(client, who[1], who[0], UNKNOWN_BUTTON_TEXT)
 
 
-def _refusal(refused: ApprovalError) -> str:
+def refusal(refused: ApprovalError) -> str:
+    """The plain words for an engine refusal."""
     if isinstance(refused, AlreadyDecided):
         return blocks.already_decided_text(refused.approval)
     if isinstance(refused, AlreadyCounted):
@@ -311,7 +312,8 @@ def _action_id(body: dict[str, Any]) -> object:
     return None
 
 
-async def _ephemeral(client: AsyncWebClient, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
+async def ephemeral(client: AsyncWebClient, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
+    """Answer ``user`` privately in ``channel``; a failure is logged, never raised."""
     try:
         await client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
     except SlackApiError as exc:

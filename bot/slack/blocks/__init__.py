@@ -15,6 +15,7 @@ from bot.config import USERGROUP_ID
 from bot.slack.blocks.approval import (
     ACTION_APPROVE,
     ACTION_CANCEL,
+    ACTION_EDIT,
     ACTION_REVISE,
     ACTIONS_BLOCK_ID,
     ANYONE_MAY_DECIDE,
@@ -30,6 +31,7 @@ from bot.slack.blocks.approval import (
     approvers_line,
     decided_blocks,
     decision_text,
+    editable,
     outcome_line,
     progress_line,
     prompt_blocks,
@@ -39,6 +41,15 @@ from bot.slack.blocks.approval import (
     withdrawn_text,
 )
 from bot.slack.blocks.calls import ACTION_APPROVE_ALL, MAX_CALLS, calls_blocks, calls_text, fits_one_card
+from bot.slack.blocks.edit import (
+    EDIT_ACTION,
+    EDIT_BLOCK,
+    EDIT_CALLBACK,
+    MAX_EDIT_CHARS,
+    edit_metadata,
+    edit_view,
+    edited_content,
+)
 from bot.slack.blocks.replies import (
     already_counted_text,
     already_decided_text,
@@ -85,8 +96,12 @@ __all__ = [
     "ACTION_APPROVE",
     "ACTION_APPROVE_ALL",
     "ACTION_CANCEL",
+    "ACTION_EDIT",
     "ACTION_REVISE",
     "ANYONE_MAY_DECIDE",
+    "EDIT_ACTION",
+    "EDIT_BLOCK",
+    "EDIT_CALLBACK",
     "FENCE",
     "HEADER_LIMIT",
     "LOST_NOTE",
@@ -94,6 +109,7 @@ __all__ = [
     "MAX_CALLS",
     "MAX_CARD_TEXT",
     "MAX_CONTEXT_ELEMENTS",
+    "MAX_EDIT_CHARS",
     "MAX_RESULT_PARTS",
     "MAX_TEXT_CHARS",
     "MAX_TEXT_SECTIONS",
@@ -114,6 +130,10 @@ __all__ = [
     "decision_text",
     "denied_text",
     "dm_report_intro",
+    "edit_metadata",
+    "edit_view",
+    "editable",
+    "edited_content",
     "escape_mrkdwn",
     "escaped_len",
     "excerpt",

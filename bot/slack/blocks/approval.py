@@ -24,9 +24,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot import edits
 from bot.approvals.models import Approval, State
 from bot.approvals.policy import DEFAULT_RULING
 from bot.config import USERGROUP_ID
+from bot.edits import EDITABLE_KINDS
 from bot.slack.blocks.revisions import Revision, diff_text, revision_line
 from bot.slack.blocks.split import iter_pieces, split_text
 from bot.slack.blocks.text import (
@@ -45,6 +47,7 @@ from bot.slack.blocks.text import (
 ACTION_APPROVE = "approval_approve"
 ACTION_REVISE = "approval_revise"
 ACTION_CANCEL = "approval_cancel"
+ACTION_EDIT = "approval_edit"
 ACTIONS_BLOCK_ID = "approval_actions"
 DIGEST_CHARS = 16
 """Hex digits of a request's sha256 a button carries: 64 bits, far past any accidental match."""
@@ -219,6 +222,12 @@ def button_value(approval: Approval) -> str:
     return f"{approval.id}|{approval.digest[:DIGEST_CHARS]}" if approval.digest else approval.id
 
 
+def editable(approval: Approval) -> bool:
+    """Whether the card offers Edit: a draft, plan, code block or tool call one approver decides (an approval
+    with edits is the editor's own, so a request needing two approvers is not edited here)."""
+    return approval.terms.kind in EDITABLE_KINDS and approval.terms.quorum == 1
+
+
 def actions(approval: Approval, block_id: str = ACTIONS_BLOCK_ID) -> ActionsBlock:
     """Approve / Revise / Cancel for ``approval`` (each button's ``value``: ``button_value``)."""
     consequence = (
@@ -233,6 +242,7 @@ def actions(approval: Approval, block_id: str = ACTIONS_BLOCK_ID) -> ActionsBloc
         deny=PlainTextObject(text="Keep waiting"),
         style="danger",
     )
+    value = button_value(approval)
     return ActionsBlock(
         block_id=block_id,
         elements=[
@@ -241,6 +251,11 @@ def actions(approval: Approval, block_id: str = ACTIONS_BLOCK_ID) -> ActionsBloc
                 action_id=ACTION_APPROVE,
                 value=button_value(approval),
                 style="primary",
+            ),
+            *(
+                [ButtonElement(text=PlainTextObject(text="Edit", emoji=True), action_id=ACTION_EDIT, value=value)]
+                if editable(approval)
+                else []
             ),
             ButtonElement(
                 text=PlainTextObject(text="Revise", emoji=True), action_id=ACTION_REVISE, value=button_value(approval)
@@ -293,7 +308,8 @@ def outcome_line(approval: Approval) -> str:
         case State.APPROVED:
             if len(approval.approved_by) > 1:
                 who = " and ".join(person(user) for user in approval.approved_by)
-            return f"✅ Approved by {who}{at}"
+            how = "Approved with edits" if edits.decode(approval.feedback) is not None else "Approved"
+            return f"✅ {how} by {who}{at}"
         case State.REVISED:
             line = f"✏️ Revision requested by {who}{at}"
             feedback = approval.feedback.strip()
@@ -323,7 +339,11 @@ def decided_blocks(
         line += f". No more revisions: MAX_REVISIONS is {max_revisions}, so the run stopped here"
     outcome = context(_block_id("approval_outcome", approval.state), line)
     revised = Revision(previous, revision, max_revisions) if previous is not None else None
-    return dicts([*_card(approval, revised, workspace_url, approval.state), outcome])
+    changed: list[Block] = []
+    if (edit := edits.decode(approval.feedback)) is not None and approval.state is State.APPROVED:
+        diff = diff_text(edit.original, edit.edited, title="What the editor changed")
+        changed.append(SectionBlock(block_id="approval_edit_diff", text=MarkdownTextObject(text=diff)))
+    return dicts([*_card(approval, revised, workspace_url, approval.state), *changed, outcome])
 
 
 def withdrawn_blocks(approval: Approval, note_text: str = WITHDRAWN_NOTE) -> list[dict[str, Any]]:

@@ -47,7 +47,7 @@ def last_allowed(revision: Revision | None) -> bool:
     return revision is not None and revision.limit is not None and revision.number >= revision.limit
 
 
-def diff_text(before: str, after: str) -> str:
+def diff_text(before: str, after: str, *, title: str = "Changes since the previous version") -> str:
     """The lines that changed, ``-`` old and ``+`` new, in a code block; capped at ``MAX_DIFF_CHARS``."""
     changed = [
         line
@@ -55,7 +55,7 @@ def diff_text(before: str, after: str) -> str:
         if not line.startswith(("---", "+++", "@@"))
     ]
     if not changed:
-        return "*Changes since the previous version:* none to the text."
+        return f"*{title}:* none to the text."
     shown: list[str] = []
     used = 0
     for line in changed:
@@ -68,4 +68,4 @@ def diff_text(before: str, after: str) -> str:
         used += slack_len(escaped) + 1
     more = len(changed) - len(shown)
     tail = f"\n… and {more} more changed line{'s' if more != 1 else ''}" if more else ""
-    return "*Changes since the previous version:*\n```\n" + "\n".join(shown) + "\n```" + tail
+    return f"*{title}:*\n```\n" + "\n".join(shown) + "\n```" + tail
