@@ -77,6 +77,10 @@ class ApprovalInput:
     """``MAX_REVISIONS``: a Revise past this many in a row ends the run (None: no limit)."""
     editables: Editables | None = None
     """Where what people may edit of each request is kept for the Edit button (None: nothing is editable)."""
+    ask_again: int = 0
+    """A step whose approval expired and that an approver asked again: it gets a new attempt on the same card."""
+    _reuse: dict[str, MessageRef] = field(default_factory=dict, init=False, repr=False)
+    """The card a new attempt of an expired step is shown on, by approval id."""
     _editable: dict[str, Editable] = field(default_factory=dict, init=False, repr=False)
     _shown: dict[str, MessageRef] = field(default_factory=dict, init=False, repr=False)
     """Where this process posted each approval's card."""
@@ -200,6 +204,13 @@ class ApprovalInput:
                 digest=digest,
                 terms=terms,
             )
+            if approval.state is State.EXPIRED and self.step == self.ask_again:
+                # Asked again after it expired: a new attempt of this step, with a new deadline, on the same card.
+                card = MessageRef(approval.channel, approval.ts) if approval.ts else None
+                attempt += 1
+                if card is not None:
+                    self._reuse[ApprovalKey(self.workflow_id, self.step, attempt).approval_id] = card
+                continue
             if not approval.digest or approval.digest == digest:
                 return approval
             log.error(
@@ -242,7 +253,9 @@ class ApprovalInput:
                 # followed by its code cards, which revise nothing).
                 last = self.decisions[-1] if self.decisions else None
                 previous = last if last is not None and last.state is State.REVISED else None
-                self._shown[approvals[0].id] = await self.poster.post(approvals[0], previous, look_first=self.resumed)
+                first = approvals[0]
+                reuse = self._reuse.get(first.id)
+                self._shown[first.id] = await self.poster.post(first, previous, look_first=self.resumed, reuse=reuse)
             else:
                 self._shown.update(await self.poster.post_many(approvals, look_first=self.resumed))
         except asyncio.CancelledError:

@@ -24,9 +24,17 @@ class PromptPoster(Protocol):
     raises if the approval could not be shown in full (a card nobody may decide on half-read is no card).
     """
 
-    async def post(self, approval: Approval, previous: Approval | None, *, look_first: bool = False) -> MessageRef:
+    async def post(
+        self,
+        approval: Approval,
+        previous: Approval | None,
+        *,
+        look_first: bool = False,
+        reuse: MessageRef | None = None,
+    ) -> MessageRef:
         """``look_first``: the card may exist already (a resumed run whose last worker died between posting it
-        and recording where it is): find it by its metadata before posting."""
+        and recording where it is): find it by its metadata before posting. ``reuse``: show it on that card
+        instead of a new one (a step asked again after it expired)."""
         ...
 
     async def post_many(self, approvals: Sequence[Approval], *, look_first: bool = False) -> dict[str, MessageRef]:

@@ -127,6 +127,7 @@ class WorkflowRunner:
             self_approval=self._self_approval,
             max_revisions=self._max_revisions,
             editables=self._editables,
+            ask_again=lease.ask_again,
             on_denied=denied,
         )
 

@@ -73,13 +73,35 @@ redis.call('HSET', KEYS[1], 'step', ARGV[2], 'state', ARGV[3])
 return 1
 """
 
-FINISH = """
--- ARGV: fence, retention_ms, outcome json. 1, or 0 if fenced (then the caller must report nothing).
+FINISH = (
+    _NOW
+    + """
+-- ARGV: fence, retention_ms, outcome json, outcome status. 1, or 0 if fenced (then the caller must report nothing).
 if redis.call('HGET', KEYS[1], 'fence') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'done', 'owner', '', 'lease_until_ms', '0', 'outcome', ARGV[3])
+redis.call('HSET', KEYS[1], 'status', 'done', 'owner', '', 'lease_until_ms', '0', 'outcome', ARGV[3],
+  'ended', ARGV[4], 'ended_ms', int(now))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
+)
+
+REOPEN = (
+    _NOW
+    + """
+-- ARGV: step, window_ms, retention_ms. Queues an expired run again to ask its step once more ("Ask again"):
+-- only a run that ended expired, at that step, within the window. Returns 'ok' | 'missing' | 'not_expired' |
+-- 'other_step' | 'too_late' | 'running' (someone asked again already).
+local f = redis.call('HMGET', KEYS[1], 'status', 'ended', 'step', 'ended_ms')
+if not f[1] then return 'missing' end
+if f[1] ~= 'done' then return 'running' end
+if f[2] ~= 'expired' then return 'not_expired' end
+if f[3] ~= ARGV[1] then return 'other_step' end
+if now - tonumber(f[4] or '0') > tonumber(ARGV[2]) then return 'too_late' end
+redis.call('HSET', KEYS[1], 'status', 'queued', 'owner', '', 'lease_until_ms', '0', 'ask_again', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 'ok'
+"""
+)
 
 RELEASE = """
 -- ARGV: worker, fence. Gives the run up (a shutdown) so another worker may take it at once. 1, or 0.

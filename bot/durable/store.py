@@ -45,6 +45,8 @@ class Lease:
     entry_id: str
     resumed: bool
     """The run was started before (by this or another worker): it replays what it recorded."""
+    ask_again: int = 0
+    """A step an approver asked again after it expired ("Ask again"): it gets a new attempt, on the same card."""
 
 
 class LeaseLost(Exception):
@@ -63,6 +65,7 @@ class RunStore:
         self._step = redis.register_script(scripts.STEP)
         self._finish = redis.register_script(scripts.FINISH)
         self._release = redis.register_script(scripts.RELEASE)
+        self._reopen = redis.register_script(scripts.REOPEN)
 
     async def ensure_group(self) -> None:
         try:
@@ -91,7 +94,8 @@ class RunStore:
             return status
         fields = {as_text(reply[2][i]): as_text(reply[2][i + 1]) for i in range(0, len(reply[2]), 2)}
         resumed = int(reply[1]) > 1
-        return Lease(workflow_id, int(reply[1]), RunRequest.from_fields(fields), entry_id, resumed)
+        ask_again = int(fields.get("ask_again") or 0)
+        return Lease(workflow_id, int(reply[1]), RunRequest.from_fields(fields), entry_id, resumed, ask_again)
 
     async def renew(self, lease: Lease, worker: str) -> bool:
         held = await self._renew(keys=[run_key(lease.workflow_id)], args=[worker, lease.fence, self.lease_ms])
@@ -134,11 +138,22 @@ class RunStore:
     async def finish(self, lease: Lease, outcome: dict[str, Any]) -> bool:
         """Mark the run done (never executed again); False if the lease was lost (report nothing)."""
         done = await self._finish(
-            keys=[run_key(lease.workflow_id)], args=[lease.fence, self.retention_ms, json.dumps(outcome)]
+            keys=[run_key(lease.workflow_id)],
+            args=[lease.fence, self.retention_ms, json.dumps(outcome), str(outcome.get("status", ""))],
         )
         if done:
             await self.redis.xack(QUEUE, GROUP, lease.entry_id)
         return bool(done)
+
+    async def reopen(self, workflow_id: str, step: int, window_s: float) -> str:
+        """Queue a run that ended expired at ``step`` to ask that step again ("Ask again"), within ``window_s``
+        of its end: ``ok``, or why not (``missing``, ``not_expired``, ``other_step``, ``too_late``, ``running``).
+        Nothing else ever runs a finished run again."""
+        reply = await self._reopen(keys=[run_key(workflow_id)], args=[step, int(window_s * 1000), self.retention_ms])
+        status = as_text(reply)
+        if status == "ok":
+            await self.redis.xadd(QUEUE, {"run": workflow_id})
+        return status
 
     async def release(self, lease: Lease, worker: str) -> bool:
         released = await self._release(keys=[run_key(lease.workflow_id)], args=[worker, lease.fence])

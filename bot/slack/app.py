@@ -58,6 +58,7 @@ def build_app(client: AsyncWebClient, listeners: Listeners, editing: Editing | N
         app.action(action_id)(listeners.on_decision)
     app.action(blocks.ACTION_REVISE)(listeners.on_revise)
     app.action(blocks.ACTION_APPROVE_ALL)(listeners.on_approve_all)
+    app.action(blocks.ACTION_ASK_AGAIN)(listeners.on_ask_again)
     app.action(re.compile(".*"))(listeners.on_unknown_action)
     app.event("message")(listeners.on_message)
     app.error(listeners.on_error)

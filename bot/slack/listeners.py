@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -29,6 +29,7 @@ from bot.approvals import (
     Outcome,
     SelfApprovalRefused,
     StaleVersion,
+    State,
     UnknownApproval,
 )
 from bot.approvals.errors import ApprovalError
@@ -54,6 +55,9 @@ from bot.slack.threads import ThreadMarks
 
 log = logging.getLogger(__name__)
 
+Reopen = Callable[[str, int], Awaitable[str]]
+"""(workflow id, step) -> ``ok`` when the expired run was queued to ask that step again, else why not."""
+
 _OUTCOMES = {blocks.ACTION_APPROVE: Outcome.APPROVED, blocks.ACTION_CANCEL: Outcome.CANCELLED}
 UNAVAILABLE_TEXT = (
     "I could not record your click: the approval store is not answering. If the card has not changed within a "
@@ -74,6 +78,8 @@ class Listeners:
     threads: ThreadMarks
     names: UserNames
     bot_user_id: str
+    reopen: Reopen | None = None
+    """Queues a run that expired at a step to ask that step again ("Ask again"); None: never."""
 
     @property
     def default_workflow(self) -> str:
@@ -158,6 +164,27 @@ class Listeners:
         elif decided.pending:  # one of the approvals a quorum needs: the card shows the progress
             await self.prompter.show_outcome(decided)
         return None
+
+    async def on_ask_again(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """ "Ask again" on an expired card: its run picks the step up again, as a new attempt on the same card."""
+        await ack()
+        click = await self._approver_click(body, client)
+        if click is None:
+            return
+        try:
+            approval = await patiently(lambda: self.store.get(click.approval_id))
+            if approval is None or approval.state is not State.EXPIRED or self.reopen is None:
+                text = blocks.already_decided_text(approval) if approval else blocks.unknown_approval_text()
+                await ephemeral(client, click.channel, click.user, text)
+                return
+            reopen = self.reopen
+            status = await patiently(lambda: reopen(approval.workflow_id, approval.step))
+        except StoreUnavailable:
+            await ephemeral(client, click.channel, click.user, UNAVAILABLE_TEXT)
+            return
+        if status == "ok":
+            log.info("approval %s asked again by %s", approval.id, click.user)
+        await ephemeral(client, click.channel, click.user, blocks.ask_again_text(status))
 
     async def on_revise(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()

@@ -47,6 +47,7 @@ class Prompter:
         mention_approvers: bool = True,
         groups: CardGroups | None = None,
         max_revisions: int | None = None,
+        ask_again_s: float = 0,
     ) -> None:
         self.client = client
         self._store = store
@@ -56,6 +57,8 @@ class Prompter:
         self.approvers = list(approvers)
         self.mention_approvers = mention_approvers
         self.max_revisions = max_revisions
+        self.ask_again_s = ask_again_s
+        """``ASK_AGAIN_WINDOW``: an expired card offers "Ask again" when above 0."""
         """``MAX_REVISIONS``, shown on revised cards; None shows no limit."""
         self._poster = ChannelPoster(card_client or client)
         self._groups = groups or CardGroups(store.redis, store.settings.retention_s)
@@ -63,9 +66,16 @@ class Prompter:
         self._latest: dict[tuple[str, str], tuple[str, list[dict[str, Any]], Sequence[Approval]]] = {}
         self._senders: dict[tuple[str, str], asyncio.Task[None]] = {}
 
-    async def post(self, approval: Approval, previous: Approval | None, *, look_first: bool = False) -> MessageRef:
-        """Post the card (or, with ``look_first``, find the one posted before), record where it is, then its
-        thread overflow and the link from the card it revises."""
+    async def post(
+        self,
+        approval: Approval,
+        previous: Approval | None,
+        *,
+        look_first: bool = False,
+        reuse: MessageRef | None = None,
+    ) -> MessageRef:
+        """Post the card (or, with ``look_first``, find the one posted before; with ``reuse``, turn that card into
+        this one), record where it is, then its thread overflow and the link from the card it revises."""
         deadline = approval.deadline_ms / 1000
         card = blocks.prompt_blocks(
             approval,
@@ -76,17 +86,21 @@ class Prompter:
             revision=await self._revision_number(previous),
             max_revisions=self.max_revisions,
         )
-        response = await self._poster.post(
-            deadline=deadline,
-            channel=self.channel_id,
-            text=blocks.prompt_text(approval, approvers=self.approvers, mention=self.mention_approvers),
-            blocks=card,
-            metadata=card_metadata(approval.id, approval.created_ms),
-            unfurl_links=False,
-            unfurl_media=False,
-            look_first=look_first,
-        )
-        ref = MessageRef(str(response["channel"]), str(response["ts"]))
+        text = blocks.prompt_text(approval, approvers=self.approvers, mention=self.mention_approvers)
+        metadata = card_metadata(approval.id, approval.created_ms)
+        ref = await self._ask_again_on(reuse, text, card, metadata) if reuse is not None else None
+        if ref is None:
+            response = await self._poster.post(
+                deadline=deadline,
+                channel=self.channel_id,
+                text=text,
+                blocks=card,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+                look_first=look_first,
+            )
+            ref = MessageRef(str(response["channel"]), str(response["ts"]))
         await self._attach(approval, ref)
         for chunk in blocks.prompt_overflow(approval):
             await self._poster.post(deadline=deadline, channel=ref.channel, thread_ts=ref.ts, text=chunk)
@@ -101,6 +115,19 @@ class Prompter:
                 await self.on_posted(approval, ref)
             except Exception:
                 log.exception("could not announce the card of approval %s", approval.id)
+
+    async def _ask_again_on(
+        self, card: MessageRef, text: str, blocks_: list[dict[str, Any]], metadata: dict[str, Any]
+    ) -> MessageRef | None:
+        """Turn the expired card at ``card`` into the new attempt's; None if Slack will not (a new card then)."""
+        try:
+            await self.client.chat_update(
+                channel=card.channel, ts=card.ts, text=text, blocks=blocks_, metadata=metadata
+            )
+        except SlackApiError as exc:
+            log.warning("could not ask again on card %s (%s); posting a new one", card.ts, exc.response.get("error"))
+            return None
+        return card
 
     async def post_many(self, approvals: Sequence[Approval], *, look_first: bool = False) -> dict[str, MessageRef]:
         """Post the calls of one turn on as few cards as show each in full (``blocks.fits_one_card``); a card
@@ -235,6 +262,7 @@ class Prompter:
             workspace_url=self.workspace_url,
             revision=revision,
             max_revisions=self.max_revisions,
+            ask_again_s=self.ask_again_s,
         )
         self.update(approval.channel, approval.ts, blocks.decision_text(approval), card, shows=[approval])
 

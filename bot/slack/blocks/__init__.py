@@ -14,6 +14,7 @@ left as control sequences. Everything is re-exported here: ``from bot.slack impo
 from bot.config import USERGROUP_ID
 from bot.slack.blocks.approval import (
     ACTION_APPROVE,
+    ACTION_ASK_AGAIN,
     ACTION_CANCEL,
     ACTION_EDIT,
     ACTION_REVISE,
@@ -54,6 +55,7 @@ from bot.slack.blocks.replies import (
     already_counted_text,
     already_decided_text,
     approve_all_refused_text,
+    ask_again_text,
     non_approver_reply_text,
     not_an_approver_text,
     not_started_text,
@@ -95,6 +97,7 @@ __all__ = [
     "ACTIONS_BLOCK_ID",
     "ACTION_APPROVE",
     "ACTION_APPROVE_ALL",
+    "ACTION_ASK_AGAIN",
     "ACTION_CANCEL",
     "ACTION_EDIT",
     "ACTION_REVISE",
@@ -124,6 +127,7 @@ __all__ = [
     "already_decided_text",
     "approve_all_refused_text",
     "approvers_line",
+    "ask_again_text",
     "calls_blocks",
     "calls_text",
     "decided_blocks",

@@ -48,6 +48,10 @@ ACTION_APPROVE = "approval_approve"
 ACTION_REVISE = "approval_revise"
 ACTION_CANCEL = "approval_cancel"
 ACTION_EDIT = "approval_edit"
+ACTION_ASK_AGAIN = "approval_ask_again"
+ASK_AGAIN_KINDS = frozenset({"draft", "plan", "code"})
+"""Requests whose expiry ends their run, so that the run can ask them again (an expired tool call is a refusal the
+agent reads, and its run goes on)."""
 ACTIONS_BLOCK_ID = "approval_actions"
 DIGEST_CHARS = 16
 """Hex digits of a request's sha256 a button carries: 64 bits, far past any accidental match."""
@@ -319,7 +323,7 @@ def outcome_line(approval: Approval) -> str:
             return f"🛑 Cancelled by {who}{at}" + (f" — {excerpt(why, 500)}" if why else "")
         case State.EXPIRED:
             when = at_date(approval.decided_ms or approval.deadline_ms)
-            return f"⌛ Expired{when}, no decision; the workflow was cancelled"
+            return f"⌛ Expired{when}: nobody decided, so nothing was done (an expiry is not a refusal)"
     raise ValueError(f"approval {approval.id} is still pending")
 
 
@@ -330,9 +334,11 @@ def decided_blocks(
     workspace_url: str = "",
     revision: int = 1,
     max_revisions: int | None = None,
+    ask_again_s: float = 0,
 ) -> list[dict[str, Any]]:
     """The same card with the buttons and the expiry removed and the outcome added. ``approval`` is decided.
-    A Revise past ``max_revisions`` says the run stopped there."""
+    A Revise past ``max_revisions`` says the run stopped there; an expired draft, plan or code block offers
+    "Ask again" when ``ask_again_s`` (``ASK_AGAIN_WINDOW``) allows it."""
     line = outcome_line(approval)  # raises for a pending approval
     number = revision if previous is not None else 0
     if approval.state is State.REVISED and max_revisions is not None and number >= max_revisions:
@@ -343,7 +349,24 @@ def decided_blocks(
     if (edit := edits.decode(approval.feedback)) is not None and approval.state is State.APPROVED:
         diff = diff_text(edit.original, edit.edited, title="What the editor changed")
         changed.append(SectionBlock(block_id="approval_edit_diff", text=MarkdownTextObject(text=diff)))
-    return dicts([*_card(approval, revised, workspace_url, approval.state), *changed, outcome])
+    again = _ask_again(approval, ask_again_s)
+    return dicts([*_card(approval, revised, workspace_url, approval.state), *changed, outcome, *again])
+
+
+def _ask_again(approval: Approval, window_s: float) -> list[Block]:
+    if approval.state is not State.EXPIRED or window_s <= 0 or approval.terms.kind not in ASK_AGAIN_KINDS:
+        return []
+    hours = window_s / 3600
+    until = f"{hours:g} hours" if hours >= 1 else f"{window_s / 60:g} minutes"
+    button = ButtonElement(
+        text=PlainTextObject(text="Ask again", emoji=True), action_id=ACTION_ASK_AGAIN, value=button_value(approval)
+    )
+    note = context(
+        "approval_ask_again_note",
+        f"An approver may ask again within {until} of the expiry: the run"
+        " picks this step up again, with a new deadline, on this card.",
+    )
+    return [note, ActionsBlock(block_id="approval_ask_again", elements=[button])]
 
 
 def withdrawn_blocks(approval: Approval, note_text: str = WITHDRAWN_NOTE) -> list[dict[str, Any]]:

@@ -105,6 +105,22 @@ def self_approval_refused_text() -> str:
     )
 
 
+ASK_AGAIN_REFUSALS = {
+    "missing": "This run is too old to ask again; start a new task instead.",
+    "not_expired": "This run did not end by expiring, so there is nothing to ask again.",
+    "other_step": "The run went on past this step, so there is nothing to ask again here.",
+    "too_late": "This expired too long ago to ask again (ASK_AGAIN_WINDOW); start a new task instead.",
+    "running": "Someone asked again already: the run is picking this step up.",
+}
+
+
+def ask_again_text(status: str) -> str:
+    """The private answer to "Ask again": done (``ok``), or why not."""
+    if status == "ok":
+        return "Asked again: the run picks this step up, and this card asks for a decision again in a moment."
+    return ASK_AGAIN_REFUSALS.get(status, "That did not work; nothing was changed.")
+
+
 def stale_version_text() -> str:
     """The private answer to a click on a version of a card that no longer shows what the request asks."""
     return (

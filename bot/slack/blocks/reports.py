@@ -67,7 +67,10 @@ def outcome_report(outcome: RunOutcome, *, limit: int = REPORT_LIMIT) -> list[st
                 return [f"🛑 Your {run} was cancelled by {person(outcome.decided_by)}."]
             return [f"🛑 Your {run} was cancelled: {detail}." if detail else f"🛑 Your {run} was cancelled."]
         case RunStatus.EXPIRED:
-            return [f"⌛ Your {run} expired: nobody decided before the deadline, so it was cancelled."]
+            return [
+                f"⌛ Your {run} expired: nobody decided before the deadline, so nothing was done (it was not"
+                " refused). An approver can still click *Ask again* on its card for a while."
+            ]
         case RunStatus.FAILED:
             return [f"⚠️ Your {run} stopped: {detail or 'the agent failed'}. Nothing was approved."]
 
