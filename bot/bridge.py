@@ -33,6 +33,8 @@ from bot.approvals.policy import Action, Policy, Ruling
 from bot.edits import EDITABLE_KINDS, Editable, Editables
 from bot.prompts import MessageRef, PromptPoster
 from bot.rulings import decider_for, denial, digest_of, ruling_for, shown_text, terms_for
+from bot.standing import DECIDER as STANDING
+from bot.standing import Standing, StandingApprovals, canonical_args
 from workflows.types import Ask, Verdict, edited, format_reply
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,8 @@ class ApprovalInput:
     """``MAX_REVISIONS``: a Revise past this many in a row ends the run (None: no limit)."""
     editables: Editables | None = None
     """Where what people may edit of each request is kept for the Edit button (None: nothing is editable)."""
+    standings: StandingApprovals | None = None
+    """Standing approvals that may answer a tool call for a person (None: every call is asked)."""
     ask_again: int = 0
     """A step whose approval expired and that an approver asked again: it gets a new attempt on the same card."""
     _reuse: dict[str, MessageRef] = field(default_factory=dict, init=False, repr=False)
@@ -129,6 +133,8 @@ class ApprovalInput:
             for index, (ruling, approval) in enumerate(steps):
                 if ruling.action in (Action.AUTO, Action.DENY):
                     replies[index] = await self._by_policy(approval, ruling)
+                elif approval.pending and (standing := await self._standing_for(requests[index], ruling)):
+                    replies[index] = await self._by_standing(approval, standing)
             people = [index for index in range(len(steps)) if index not in replies]
             if people:
                 decided = await self._by_people([steps[index][1] for index in people], cancellation_token)
@@ -169,6 +175,30 @@ class ApprovalInput:
             raise
         finally:
             self._waiting = None
+
+    async def _standing_for(self, request: Ask, ruling: Ruling) -> Standing | None:
+        """A standing approval that answers this tool call for a person (only where one person would decide)."""
+        if self.standings is None or ruling.action is not Action.ASK or request.kind != "tool" or request.always_ask:
+            return None
+        return await self.standings.find(
+            tool=request.tool,
+            args=canonical_args(request.args),
+            workflow_id=self.workflow_id,
+            workflow=self.workflow,
+            requester=self.requester,
+            policy_digest=self.policy.digest if self.policy is not None else "",
+        )
+
+    async def _by_standing(self, approval: Approval, standing: Standing) -> str:
+        """A call a standing approval covers: decided (and audited) as ``standing:<id>``; no card."""
+        try:
+            decided = await self.store.decide(approval.id, Outcome.APPROVED, f"{STANDING}:{standing.id}")
+        except AlreadyDecided as exc:
+            decided = exc.approval
+        await self.store.mark_shown(decided.id, decided.state)
+        log.info("step %d of %s approved by standing approval %s", decided.step, self.workflow_id, standing.id)
+        self.decisions.append(decided)
+        return reply_for(decided)
 
     async def _by_policy(self, approval: Approval, ruling: Ruling) -> str:
         """A step the policy answers: recorded (and audited) as decided by ``policy:<rule>``; no card."""

@@ -21,6 +21,7 @@ from bot.durable.tools import ToolRecorder
 from bot.edits import Editables
 from bot.prompts import PromptPoster
 from bot.runs import Notices, RunOutcome, RunStatus
+from bot.standing import StandingApprovals
 from workflows import ModelFactory, Models, ToolWrapper, Verdict, Workflow
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class WorkflowRunner:
         self_approval: bool = True,
         max_revisions: int | None = None,
         editables: Editables | None = None,
+        standings: StandingApprovals | None = None,
         notices: Notices | None = None,
     ) -> None:
         """``policy`` may answer steps for people (``bot.rulings``); ``self_approval``: whether a requester may
@@ -81,6 +83,7 @@ class WorkflowRunner:
         self._self_approval = self_approval
         self._max_revisions = max_revisions
         self._editables = editables
+        self._standings = standings
         self._notices = notices
         self._humans: dict[str, ApprovalInput] = {}
 
@@ -128,6 +131,7 @@ class WorkflowRunner:
             max_revisions=self._max_revisions,
             editables=self._editables,
             ask_again=lease.ask_again,
+            standings=self._standings,
             on_denied=denied,
         )
 

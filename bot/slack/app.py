@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack import blocks
+from bot.slack.allowing import Allowing
 from bot.slack.editing import Editing
 from bot.slack.listeners import Listeners
 from bot.slack.scopes import SLASH_COMMAND
@@ -47,10 +48,17 @@ def card_client(token: str, base_url: str, session: aiohttp.ClientSession | None
     return AsyncWebClient(token=token, base_url=base_url, session=session, retry_handlers=[])
 
 
-def build_app(client: AsyncWebClient, listeners: Listeners, editing: Editing | None = None) -> AsyncApp:
-    """``editing``: the Edit button and its modal (without it, the button answers as an unknown one)."""
+def build_app(
+    client: AsyncWebClient, listeners: Listeners, editing: Editing | None = None, allowing: Allowing | None = None
+) -> AsyncApp:
+    """``editing``: the Edit button and its modal; ``allowing``: standing approvals (without them, their buttons
+    answer as unknown ones)."""
     app = AsyncApp(client=client, raise_error_for_unhandled_request=True)
     app.command(SLASH_COMMAND)(listeners.on_agent_task)
+    if allowing is not None:
+        for action_id in blocks.ALLOW_ACTIONS:
+            app.action(action_id)(allowing.on_allow)
+        app.action(blocks.ACTION_REVOKE)(allowing.on_revoke)
     if editing is not None:
         app.action(blocks.ACTION_EDIT)(editing.on_edit)
         app.view(blocks.EDIT_CALLBACK)(editing.on_edit_submit)

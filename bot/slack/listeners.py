@@ -115,7 +115,7 @@ class Listeners:
 
     async def on_decision(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        click = await self._approver_click(body, client)
+        click = await self.approver_click(body, client)
         if click is None:
             return
         try:
@@ -128,7 +128,7 @@ class Listeners:
     async def on_approve_all(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         """ "Approve all" on a card of several calls: approves each call still pending, as one click on each."""
         await ack()
-        click = await self._approver_click(body, client)
+        click = await self.approver_click(body, client)
         if click is None:
             return
         refusals: list[str] = []
@@ -168,7 +168,7 @@ class Listeners:
     async def on_ask_again(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         """ "Ask again" on an expired card: its run picks the step up again, as a new attempt on the same card."""
         await ack()
-        click = await self._approver_click(body, client)
+        click = await self.approver_click(body, client)
         if click is None:
             return
         try:
@@ -188,7 +188,7 @@ class Listeners:
 
     async def on_revise(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        click = await self._approver_click(body, client)
+        click = await self.approver_click(body, client)
         if click is None:
             return
         try:
@@ -297,7 +297,7 @@ class Listeners:
 
     # --- helpers ----------------------------------------------------------------------------------------------
 
-    async def _approver_click(self, body: dict[str, Any], client: AsyncWebClient) -> Click | None:
+    async def approver_click(self, body: dict[str, Any], client: AsyncWebClient) -> Click | None:
         """The click, if it is a first delivery of a well-formed click by an approver; anyone else is answered
         privately."""
         click = parse_click(body)

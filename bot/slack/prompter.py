@@ -17,6 +17,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import Approval, ApprovalKey, ApprovalStore, State, UnknownApproval
@@ -24,6 +25,7 @@ from bot.prompts import MessageRef
 from bot.slack import blocks
 from bot.slack.cards import CardGroups
 from bot.slack.posting import ChannelPoster, PostFailed, card_metadata
+from bot.standing import Standing, StandingApprovals, granted
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class Prompter:
         groups: CardGroups | None = None,
         max_revisions: int | None = None,
         ask_again_s: float = 0,
+        standings: StandingApprovals | None = None,
     ) -> None:
         self.client = client
         self._store = store
@@ -58,6 +61,8 @@ class Prompter:
         self.mention_approvers = mention_approvers
         self.max_revisions = max_revisions
         self.ask_again_s = ask_again_s
+        self.standings = standings
+        """Standing approvals: offered on tool-call cards, and shown (with Revoke) once granted; None: never."""
         """``ASK_AGAIN_WINDOW``: an expired card offers "Ask again" when above 0."""
         """``MAX_REVISIONS``, shown on revised cards; None shows no limit."""
         self._poster = ChannelPoster(card_client or client)
@@ -85,6 +90,7 @@ class Prompter:
             mention=self.mention_approvers,
             revision=await self._revision_number(previous),
             max_revisions=self.max_revisions,
+            extra=self._allow(approval, "approval_allow"),
         )
         text = blocks.prompt_text(approval, approvers=self.approvers, mention=self.mention_approvers)
         metadata = card_metadata(approval.id, approval.created_ms)
@@ -150,7 +156,9 @@ class Prompter:
             deadline=min(a.deadline_ms for a in approvals) / 1000,
             channel=self.channel_id,
             text=blocks.calls_text(approvals),
-            blocks=blocks.calls_blocks(approvals, approvers=self.approvers, mention=self.mention_approvers),
+            blocks=blocks.calls_blocks(
+                approvals, approvers=self.approvers, mention=self.mention_approvers, timebox_s=self._timebox_s
+            ),
             metadata=card_metadata(first.id, first.created_ms),
             unfurl_links=False,
             unfurl_media=False,
@@ -238,7 +246,14 @@ class Prompter:
                 approval if m.id == approval.id else m for m in await self.card_members(approval.channel, approval.ts)
             ]
             if len(members) > 1:
-                card = blocks.calls_blocks(members, approvers=self.approvers, mention=self.mention_approvers)
+                granted = {m.id: st for m in members if (st := await self._standing_of(m)) is not None}
+                card = blocks.calls_blocks(
+                    members,
+                    approvers=self.approvers,
+                    mention=self.mention_approvers,
+                    timebox_s=self._timebox_s,
+                    standing=granted,
+                )
                 shown = [m for m in members if not m.pending]
                 self.update(approval.channel, approval.ts, blocks.calls_text(members), card, shows=shown)
                 return
@@ -253,6 +268,7 @@ class Prompter:
                 mention=self.mention_approvers,
                 revision=revision,
                 max_revisions=self.max_revisions,
+                extra=self._allow(approval, "approval_allow"),
             )
             self.update(approval.channel, approval.ts, blocks.prompt_text(approval, mention=False), card)
             return
@@ -263,6 +279,7 @@ class Prompter:
             revision=revision,
             max_revisions=self.max_revisions,
             ask_again_s=self.ask_again_s,
+            extra=blocks.standing_blocks(approval, await self._standing_of(approval), "approval_standing"),
         )
         self.update(approval.channel, approval.ts, blocks.decision_text(approval), card, shows=[approval])
 
@@ -312,6 +329,20 @@ class Prompter:
             await self._store.mark_shown(approval.id, approval.state)
         except (RedisError, OSError) as exc:  # the reconciler will update the card once more: harmless
             log.warning("could not record that card %s shows %s: %s", approval.ts, approval.state, exc)
+
+    @property
+    def _timebox_s(self) -> float:
+        return self.standings.timebox_s if self.standings is not None else 0
+
+    def _allow(self, approval: Approval, block_id: str) -> list[Block]:
+        return blocks.allow_actions(approval, block_id, self._timebox_s)
+
+    async def _standing_of(self, approval: Approval) -> Standing | None:
+        """The standing approval ``approval`` granted, if it granted one."""
+        standing_id = granted(approval.feedback) if approval.state is State.APPROVED else None
+        if standing_id is None or self.standings is None:
+            return None
+        return await self.standings.get(standing_id)
 
     async def _previous(self, approval: Approval) -> Approval | None:
         """The approval the one before ``approval`` in its run, if a revision of it was asked for."""

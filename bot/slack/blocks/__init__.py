@@ -75,6 +75,13 @@ from bot.slack.blocks.reports import (
     started_text,
 )
 from bot.slack.blocks.split import FENCE, Piece, iter_pieces, split_pieces, split_text
+from bot.slack.blocks.standing import (
+    ACTION_REVOKE,
+    ALLOW_ACTIONS,
+    allow_actions,
+    offers_standing,
+    standing_blocks,
+)
 from bot.slack.blocks.text import (
     HEADER_LIMIT,
     SECTION_LIMIT,
@@ -101,6 +108,8 @@ __all__ = [
     "ACTION_CANCEL",
     "ACTION_EDIT",
     "ACTION_REVISE",
+    "ACTION_REVOKE",
+    "ALLOW_ACTIONS",
     "ANYONE_MAY_DECIDE",
     "EDIT_ACTION",
     "EDIT_BLOCK",
@@ -123,6 +132,7 @@ __all__ = [
     "USERGROUP_ID",
     "WITHDRAWN_NOTE",
     "Piece",
+    "allow_actions",
     "already_counted_text",
     "already_decided_text",
     "approve_all_refused_text",
@@ -150,6 +160,7 @@ __all__ = [
     "non_approver_reply_text",
     "not_an_approver_text",
     "not_started_text",
+    "offers_standing",
     "outcome_line",
     "outcome_report",
     "person",
@@ -167,6 +178,7 @@ __all__ = [
     "split_pieces",
     "split_text",
     "stale_version_text",
+    "standing_blocks",
     "started_text",
     "unescape_mrkdwn",
     "unknown_approval_text",

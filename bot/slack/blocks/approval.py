@@ -290,6 +290,7 @@ def prompt_blocks(
     mention: bool = True,
     revision: int = 1,
     max_revisions: int | None = None,
+    extra: Sequence[Block] = (),
 ) -> list[dict[str, Any]]:
     """The card asking for a decision, with Approve / Revise / Cancel buttons whose ``value`` is the approval id.
 
@@ -302,7 +303,7 @@ def prompt_blocks(
     """
     who = approvers_line(approvers, mention=mention)
     revised = Revision(previous, revision, max_revisions) if previous is not None else None
-    return dicts([*_card(approval, revised, workspace_url, "", who), actions(approval)])
+    return dicts([*_card(approval, revised, workspace_url, "", who), actions(approval), *extra])
 
 
 def outcome_line(approval: Approval) -> str:
@@ -335,6 +336,7 @@ def decided_blocks(
     revision: int = 1,
     max_revisions: int | None = None,
     ask_again_s: float = 0,
+    extra: Sequence[Block] = (),
 ) -> list[dict[str, Any]]:
     """The same card with the buttons and the expiry removed and the outcome added. ``approval`` is decided.
     A Revise past ``max_revisions`` says the run stopped there; an expired draft, plan or code block offers
@@ -350,7 +352,7 @@ def decided_blocks(
         diff = diff_text(edit.original, edit.edited, title="What the editor changed")
         changed.append(SectionBlock(block_id="approval_edit_diff", text=MarkdownTextObject(text=diff)))
     again = _ask_again(approval, ask_again_s)
-    return dicts([*_card(approval, revised, workspace_url, approval.state), *changed, outcome, *again])
+    return dicts([*_card(approval, revised, workspace_url, approval.state), *changed, outcome, *extra, *again])
 
 
 def _ask_again(approval: Approval, window_s: float) -> list[Block]:

@@ -9,7 +9,7 @@ thread) instead of an excerpt.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -38,7 +38,9 @@ from bot.slack.blocks.approval import (
     progress_line,
     title,
 )
+from bot.slack.blocks.standing import allow_actions, standing_blocks
 from bot.slack.blocks.text import HEADER_LIMIT, SECTION_LIMIT, escape_mrkdwn, excerpt, slack_len
+from bot.standing import Standing
 
 ACTION_APPROVE_ALL = "approval_approve_all"
 MAX_CALLS = 10
@@ -66,9 +68,16 @@ def _version(approvals: Sequence[Approval]) -> str:
 
 
 def calls_blocks(
-    approvals: Sequence[Approval], *, approvers: Sequence[str] = (), mention: bool = True
+    approvals: Sequence[Approval],
+    *,
+    approvers: Sequence[str] = (),
+    mention: bool = True,
+    timebox_s: float = 0,
+    standing: Mapping[str, Standing] | None = None,
 ) -> list[dict[str, Any]]:
-    """The card for ``approvals`` (one turn's calls, in the model's order; ``fits_one_card``), pending or not."""
+    """The card for ``approvals`` (one turn's calls, in the model's order; ``fits_one_card``), pending or not.
+    ``timebox_s`` > 0 offers standing approvals on each pending call; ``standing`` are those granted, by the id
+    of the approval that granted them."""
     first, total, version = approvals[0], len(approvals), _version(approvals)
     pending = [a for a in approvals if a.pending]
     heading = f"Approval needed: {total} tool calls" if pending else f"Decided: {total} tool calls"
@@ -95,10 +104,13 @@ def calls_blocks(
         blocks.append(SectionBlock(block_id=f"call_{number}.{version}", text=MarkdownTextObject(text=text)))
         if approval.pending:
             blocks.append(actions(approval, f"call_{number}_actions.{version}"))
+            blocks += allow_actions(approval, f"call_{number}_allow.{version}", timebox_s)
             if (line := progress_line(approval)) is not None:
                 blocks.append(context(f"call_{number}_progress.{version}", "👥 " + line))
         else:
             blocks.append(context(f"call_{number}_outcome.{version}", outcome_line(approval)))
+            granted = (standing or {}).get(approval.id)
+            blocks += standing_blocks(approval, granted, f"call_{number}_standing.{version}")
     if len(pending) > 1:
         blocks.append(_approve_all(pending, version))
     if len(blocks) > MAX_BLOCKS:
