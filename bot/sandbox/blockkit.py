@@ -3,7 +3,7 @@
 Errors use Slack's ``invalid_blocks`` wording: ``"<problem> [json-pointer:/blocks/0/text/text]"``. Sources:
 docs.slack.dev/reference/block-kit/blocks (50 blocks per message; block_id ≤255, unique in a message) and
 each block's page under docs.slack.dev/reference/block-kit/blocks/<type>-block; elements and composition
-objects are in ``blockparts``.
+objects are in ``blockparts``. A modal's blocks go through the same checks under ``/view/blocks`` (``views``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 import secrets
 import string
+from collections.abc import Collection
 from typing import Any
 
-from bot.sandbox.blockparts import ACCESSORY_ELEMENTS, ACTION_ELEMENTS, Problems, slack_length
+from bot.sandbox.blockparts import ACCESSORY_ELEMENTS, ACTION_ELEMENTS, INPUT_ELEMENTS, Problems, slack_length
 
 __all__ = ["Problems", "check_blocks", "find_action", "slack_length", "with_block_ids"]
 
@@ -31,19 +32,26 @@ MARKDOWN_TOTAL = 12_000
 BLOCKS_TEXT_TOTAL = 13_172
 
 
-def check_blocks(blocks: Any) -> Problems:
-    """Problems with a ``blocks`` array (falsy when Slack would accept it)."""
+def check_blocks(
+    blocks: Any, *, at: str = "/blocks", limit: int = MAX_BLOCKS, types: Collection[str] = BLOCK_TYPES
+) -> Problems:
+    """Problems with a ``blocks`` array (falsy when Slack would accept it), pointed to under ``at``.
+
+    Defaults are a message's; a modal passes ``/view/blocks``, its 100 blocks and the block types it allows.
+    """
     problems = Problems()
     if not isinstance(blocks, list):
-        problems.add("must be an array", "/blocks")
+        problems.add("must be an array", at)
         return problems
-    if len(blocks) > MAX_BLOCKS:
-        problems.add(f"no more than {MAX_BLOCKS} items allowed", "/blocks")
+    if len(blocks) > limit:
+        problems.add(f"no more than {limit} items allowed", at)
     block_ids: set[str] = set()
     for i, block in enumerate(blocks):
-        pointer = f"/blocks/{i}"
-        if not isinstance(block, dict) or block.get("type") not in BLOCK_TYPES:
-            problems.add("unsupported block type", f"{pointer}/type")
+        pointer = f"{at}/{i}"
+        if not isinstance(block, dict) or block.get("type") not in types:
+            # Slack's wording, e.g. "[ERROR] unsupported type: data_visualization [json-pointer:/view/blocks/5/type]"
+            kind = block.get("type") if isinstance(block, dict) else None
+            problems.add(f"unsupported type: {kind}", f"{pointer}/type")
             continue
         block_id = block.get("block_id")
         if block_id is not None:
@@ -53,7 +61,7 @@ def check_blocks(blocks: Any) -> Problems:
             block_ids.add(block_id)
         _check_block(problems, block, pointer)
     if problems.markdown_total > MARKDOWN_TOTAL:
-        problems.add(f"markdown blocks must total less than {MARKDOWN_TOTAL + 1} characters", "/blocks")
+        problems.add(f"markdown blocks must total less than {MARKDOWN_TOTAL + 1} characters", at)
     if problems.text_total > BLOCKS_TEXT_TOTAL:
         problems.too_long = True
     return problems
@@ -95,9 +103,7 @@ def _check_block(problems: Problems, block: dict[str, Any], pointer: str) -> Non
             problems.markdown_total += slack_length(text)
             problems.text_total += slack_length(text)
     elif kind == "input":
-        problems.text(block.get("label"), f"{pointer}/label", limit=2000, plain_only=True)
-        if not isinstance(block.get("element"), dict):
-            problems.add("must provide an element", f"{pointer}/element")
+        _input(problems, block, pointer)
     elif kind == "rich_text" and not isinstance(block.get("elements"), list):
         problems.add("must provide elements", f"{pointer}/elements")
 
@@ -116,6 +122,22 @@ def _section(problems: Problems, block: dict[str, Any], pointer: str) -> None:
             problems.text(item, f"{pointer}/fields/{j}", limit=2000)
     if "accessory" in block:
         problems.element(block["accessory"], f"{pointer}/accessory", ACCESSORY_ELEMENTS)
+
+
+def _input(problems: Problems, block: dict[str, Any], pointer: str) -> None:
+    """input-block: ``label`` plain_text ≤2000 and ``element`` (an input element) required; ``hint``
+    plain_text ≤2000; ``optional`` and ``dispatch_action`` booleans."""
+    for key in ("label", "element"):
+        if key not in block:  # Slack's wording: "missing required field: name [json-pointer:/view/blocks/3/...]"
+            problems.add(f"missing required field: {key}", pointer)
+    if "label" in block:
+        problems.text(block["label"], f"{pointer}/label", limit=2000, plain_only=True)
+    if "hint" in block:
+        problems.text(block["hint"], f"{pointer}/hint", limit=2000, plain_only=True)
+    for key in ("optional", "dispatch_action"):
+        problems.boolean(block, key, pointer)
+    if "element" in block:
+        problems.element(block["element"], f"{pointer}/element", INPUT_ELEMENTS)
 
 
 def _elements(problems: Problems, block: dict[str, Any], pointer: str, limit: int) -> list[Any]:

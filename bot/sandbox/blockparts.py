@@ -2,9 +2,9 @@
 
 Sources: docs.slack.dev/reference/block-kit/composition-objects/{text-object,confirmation-dialog-object,
 option-object}, docs.slack.dev/reference/block-kit/block-elements/{button-element,image-element,
-overflow-menu-element,select-menu-element}, as quoted in node-slack-sdk ``packages/types/src/block-kit/
-{composition-objects,block-elements}.ts``; slack-sdk's validators (``slack_sdk/models/blocks/*.py``) check
-only some of these, and only when the app builds blocks from its classes.
+overflow-menu-element,select-menu-element,plain-text-input-element}, as quoted in node-slack-sdk
+``packages/types/src/block-kit/{composition-objects,block-elements}.ts``; slack-sdk's validators
+(``slack_sdk/models/blocks/*.py``) check only some of these, and only when the app builds blocks from its classes.
 
 Lengths are counted in UTF-16 code units (``slack_length``): Slack's docs say "characters" without saying
 which, and UTF-16 units are never fewer than code points, so this is the stricter reading.
@@ -26,6 +26,14 @@ ACTION_ELEMENTS = {
 # a section accessory (docs.slack.dev/reference/block-kit/blocks/section-block, "accessory")
 ACCESSORY_ELEMENTS = (ACTION_ELEMENTS - {"datetimepicker", "rich_text_input"}) | {"image"}
 SELECTS = {e for e in ACTION_ELEMENTS if e.endswith("_select")}
+# the element of an input block (docs.slack.dev/reference/block-kit/blocks/input-block, "element")
+INPUT_ELEMENTS = (ACTION_ELEMENTS - {"button", "overflow", "workflow_button"}) | {
+    "email_text_input", "file_input", "number_input", "plain_text_input", "url_text_input",
+}  # fmt: skip
+# plain-text-input-element: min_length "between 0 and 3000, inclusive", max_length "between 1 and 3000,
+# inclusive". No input can hold more than 3000 characters, so an initial_value past that is refused too
+# (an inference: the page gives initial_value no limit of its own).
+TEXT_INPUT_MAX = 3000
 
 
 def slack_length(text: str) -> int:
@@ -120,6 +128,40 @@ class Problems:
             self.options(element.get("options"), f"{pointer}/options", low=2, high=5)
         elif kind in SELECTS and "options" in element:
             self.options(element.get("options"), f"{pointer}/options", low=1, high=100)
+        elif kind == "plain_text_input":
+            self.text_input(element, pointer)
+
+    def text_input(self, element: dict[str, Any], pointer: str) -> None:
+        """plain-text-input-element: ``initial_value`` a string within ``max_length`` (default 3000),
+        ``multiline`` / ``focus_on_load`` booleans, ``min_length`` 0..3000, ``max_length`` 1..3000,
+        ``placeholder`` plain_text ≤150."""
+        for key in ("multiline", "focus_on_load"):
+            self.boolean(element, key, pointer)
+        low = self.integer(element, "min_length", pointer, 0, TEXT_INPUT_MAX)
+        high = self.integer(element, "max_length", pointer, 1, TEXT_INPUT_MAX)
+        if low is not None and high is not None and low > high:  # no text could satisfy both
+            self.add("must be less than or equal to max_length", f"{pointer}/min_length")
+        limit = high if high is not None else TEXT_INPUT_MAX
+        self.length(element.get("initial_value"), f"{pointer}/initial_value", limit)
+        if "placeholder" in element:
+            self.text(element["placeholder"], f"{pointer}/placeholder", limit=150, plain_only=True)
+
+    def boolean(self, obj: dict[str, Any], key: str, pointer: str) -> None:
+        if key in obj and not isinstance(obj[key], bool):
+            self.add("must be a boolean", f"{pointer}/{key}")
+
+    def integer(self, obj: dict[str, Any], key: str, pointer: str, low: int, high: int) -> int | None:
+        """``obj[key]`` when it is an integer within ``low..high``; a problem (and None) otherwise."""
+        value = obj.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.add("must be an integer", f"{pointer}/{key}")
+            return None
+        if not low <= value <= high:
+            self.add(f"must be between {low} and {high}", f"{pointer}/{key}")
+            return None
+        return value
 
     def options(self, options: Any, pointer: str, *, low: int, high: int) -> None:
         """Option objects: text plain_text ≤75, value ≤150 (option-object), ``low``..``high`` of them."""

@@ -24,7 +24,7 @@ ACK_DEADLINE_S = 3.0
 # Events API: "we'll retry up to 3 times: nearly immediately, then after 1 minute, then after 5 minutes"
 # (docs.slack.dev/apis/events-api, "Error handling" / retries), with retry_reason "timeout"
 RETRY_DELAYS_S = (0.0, 60.0, 300.0)
-CommandAck = Callable[[dict[str, Any], dict[str, Any]], None]
+Respond = Callable[[Envelope, dict[str, Any]], None]  # what an ack's payload does (a command's reply, a modal's)
 Failed = Callable[[Failure], None]
 
 
@@ -35,12 +35,12 @@ class Delivery:
     """
 
     def __init__(
-        self, hub: SocketHub, recorder: Recorder, clock: Clock, on_command_ack: CommandAck, on_failure: Failed
+        self, hub: SocketHub, recorder: Recorder, clock: Clock, on_response: Respond, on_failure: Failed
     ) -> None:
         self.hub = hub
         self.recorder = recorder
         self.clock = clock
-        self.on_command_ack = on_command_ack
+        self.on_response = on_response
         self.on_failure = on_failure
         self.sent: dict[str, Envelope] = {}
         self.sent_at: dict[str, float] = {}
@@ -109,8 +109,11 @@ class Delivery:
             logger.warning("ack for an unknown envelope %s", ack["envelope_id"])
         elif envelope.envelope_id in self.late:
             logger.warning("late ack (after %.0f s) for envelope %s", ACK_DEADLINE_S, envelope.envelope_id)
-        elif envelope.type == "slash_commands":
-            self.on_command_ack(envelope.payload, ack)
+        else:
+            try:
+                self.on_response(envelope, ack)  # before the ack is recorded: wait_ack then sees its effect
+            except Exception:
+                logger.exception("applying the ack of envelope %s failed", envelope.envelope_id)
         self.recorder.record_ack(ack)
 
     async def aclose(self) -> None:

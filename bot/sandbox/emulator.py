@@ -12,9 +12,10 @@ from aiohttp import web
 
 from bot.sandbox import payloads
 from bot.sandbox.clock import Clock
-from bot.sandbox.delivery import Delivery
+from bot.sandbox.delivery import ACK_DEADLINE_S, Delivery
 from bot.sandbox.inputs import Inputs
 from bot.sandbox.methods import Methods
+from bot.sandbox.modals import Modals
 from bot.sandbox.observations import Observations
 from bot.sandbox.ratelimits import RateLimiter
 from bot.sandbox.recorder import Recorder
@@ -34,7 +35,8 @@ class SlackEmulator(Inputs, Observations):
     """Serves ``/api/<method>``, ``/link/`` (Socket Mode) and ``/response/<id>`` on 127.0.0.1, port 0.
 
     Strict by default, as Slack is: scopes, membership, archived channels, rate limits, Block Kit limits,
-    response_url expiry, the 10-connection limit and the 3 s ack deadline all apply. Everything runs on the
+    response_url expiry, trigger ids (once, within 3 s), modal view rules, the 10-connection limit and the
+    3 s ack deadline all apply. Everything runs on the
     caller's event loop::
 
         async with SlackEmulator(scopes=REQUIRED_SCOPES) as slack:
@@ -46,6 +48,10 @@ class SlackEmulator(Inputs, Observations):
             await slack.slash_command(alice, "draft: release notes", channel_id=approvals)
             prompt = await slack.next_call("chat.postMessage", since=mark)
             await slack.click(alice, approvals, prompt.response["ts"], "approval_approve")
+
+    Modals: the app opens one with views.open and a trigger_id it was sent; ``slack.open_views(alice)`` shows
+    it, ``await slack.submit_view(alice, view_id, {"block": {"action": "text"}})`` submits it, and the app's
+    ack decides what happens to it (``slack.view(view_id).errors``, ``.is_open``).
 
     ``scopes`` are the bot token's scopes: pass the app manifest's set (``bot.slack.scopes.REQUIRED_SCOPES``
     in this project). Without it the token has only ``chat:write`` (``scopes.DEFAULT_SCOPES``), so that a
@@ -98,15 +104,16 @@ class SlackEmulator(Inputs, Observations):
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._hub = SocketHub(app_id, self.recorder, lambda ack: self._delivery.on_ack(ack))
-        self._delivery = Delivery(
-            self._hub,
-            self.recorder,
-            self.clock,
-            lambda payload, ack: ephemeral_from_ack(self._methods, payload, ack),
-            self._failed,
-        )
+        self._delivery = Delivery(self._hub, self.recorder, self.clock, self._respond, self._failed)
+        self._modals = Modals(self.workspace, self.recorder, self.clock)
         self._methods = Methods(
-            self.workspace, self.recorder, self._echo, lambda: self.url, self._hub.issue_ticket, self.grants
+            self.workspace,
+            self.recorder,
+            self._echo,
+            lambda: self.url,
+            self._hub.issue_ticket,
+            self.grants,
+            self._modals,
         )
         limiter = RateLimiter(self.clock, self._channel_key, enabled=rate_limits)
         self._web = WebApi(self._methods, self.recorder, limiter, bot_token=bot_token, app_token=app_token)
@@ -291,8 +298,19 @@ class SlackEmulator(Inputs, Observations):
         if self.hears(channel):
             self._delivery.deliver_later(self._envelope("events_api", payloads.event_callback(self.workspace, event)))
 
+    def _respond(self, envelope: Envelope, ack: dict[str, Any]) -> None:
+        """What the payload of an ack (in time) does: a command's reply, or the answer to a submitted modal."""
+        if envelope.type == "slash_commands":
+            ephemeral_from_ack(self._methods, envelope.payload, ack)
+        elif envelope.type == "interactive" and envelope.payload.get("type") == "view_submission":
+            self._modals.answer(envelope.payload, ack)
+
     def _failed(self, failure: Failure) -> None:
         self.failures.append(failure)
+        if failure.envelope.payload.get("type") == "view_submission":  # the modal stays, with Slack's error
+            view = self._modals.views.get(str(failure.envelope.payload.get("view", {}).get("id")))
+            if view is not None and view.is_open:
+                self._modals.refuse(view, f"no ack within {ACK_DEADLINE_S:.0f} s")
         if failure.outcome == "shown_error":  # Slackbot tells the person privately, as Slack does
             payload = failure.envelope.payload
             channel = self.workspace.channels.get(str(payload.get("channel_id")))

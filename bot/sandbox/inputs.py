@@ -6,10 +6,12 @@ app may not hear of it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bot.sandbox import payloads
 from bot.sandbox.delivery import Delivery, retry_of
+from bot.sandbox.modals import Modals
 from bot.sandbox.records import Envelope
 from bot.sandbox.response_url import ResponseUrls
 from bot.sandbox.richtext import compose
@@ -24,6 +26,7 @@ class Inputs:
     _delivery: Delivery
     _hub: SocketHub
     _responses: ResponseUrls
+    _modals: Modals
 
     def _channel(self, ref: str) -> Channel:
         raise NotImplementedError
@@ -47,6 +50,7 @@ class Inputs:
         user = ws.users[user_id]
         response_url = self._responses.issue(user.id, channel.id)
         payload = payloads.slash_command(ws, user, channel, command, text, response_url)
+        self._modals.triggers.record(payload["trigger_id"], user.id, "slash_commands")
         return await self._delivery.deliver(self._envelope("slash_commands", payload, accepts=True), connection)
 
     def build_click(
@@ -59,7 +63,9 @@ class Inputs:
         if message is None:
             raise LookupError(f"no message {ts} in {channel.id}")
         response_url = self._responses.issue(user_id, channel.id, message.ts)
-        return payloads.block_actions(ws, ws.users[user_id], channel, message, action_id, value, response_url)
+        payload = payloads.block_actions(ws, ws.users[user_id], channel, message, action_id, value, response_url)
+        self._modals.triggers.record(payload["trigger_id"], user_id, "block_actions")
+        return payload
 
     async def click(
         self,
@@ -74,7 +80,30 @@ class Inputs:
         return await self.send_interactive(payload, connection)
 
     async def send_interactive(self, payload: dict[str, Any], connection: str | None = None) -> Envelope:
-        return await self._delivery.deliver(self._envelope("interactive", payload), connection)
+        """Send any interactive payload as is (its trigger id counts only if the emulator issued it)."""
+        accepts = payload.get("type") in ("view_submission", "block_suggestion")  # acks that may carry an answer
+        return await self._delivery.deliver(self._envelope("interactive", payload, accepts=accepts), connection)
+
+    async def submit_view(
+        self,
+        user_id: str,
+        view_id: str,
+        values: Mapping[str, Mapping[str, str]] | None = None,
+        connection: str | None = None,
+    ) -> Envelope:
+        """A person types ``values`` (block_id -> action_id -> text) into their visible modal view and presses
+        Submit: a ``view_submission`` payload, with a fresh trigger id. Inputs not named keep what they show
+        (their ``initial_value``, or what was typed before); ``""`` empties one. ``ValueError`` when Slack
+        would not let them (see ``Modals.submission``). The app's ack decides what happens to the view:
+        ``await slack.wait_ack(envelope)``, then ``slack.view(view_id)``."""
+        payload = self._modals.submission(user_id, view_id, values or {})
+        return await self.send_interactive(payload, connection)
+
+    async def close_view(self, user_id: str, view_id: str, connection: str | None = None) -> Envelope | None:
+        """A person presses Cancel on their visible modal view; the ``view_closed`` envelope if the view asked
+        for one (``notify_on_close``), else None."""
+        payload = self._modals.dismissal(user_id, view_id)
+        return None if payload is None else await self.send_interactive(payload, connection)
 
     async def user_message(
         self,

@@ -1,8 +1,8 @@
 """The Web API methods, as plain functions of (already authenticated) parameters to Slack's JSON answers.
 
 This module holds the chat.* methods and the table of every method; conversations.* are in
-``conversations``, users.* and usergroups.* in ``directory``. Membership rules are in ``access``, scopes in
-``scopes`` (checked here, per method and per conversation type).
+``conversations``, users.* and usergroups.* in ``directory``, views.* in ``modals``. Membership rules are in
+``access``, scopes in ``scopes`` (checked here, per method and per conversation type).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from bot.sandbox.methods_base import (
     blocks_param,
     content,
     flag_param,
-    json_param,
     metadata_param,
     text_param,
 )
+from bot.sandbox.modals import Modals
 from bot.sandbox.recorder import Recorder
 from bot.sandbox.scopes import Grants
 from bot.sandbox.workspace import Channel, Message, User, Workspace
@@ -44,6 +44,7 @@ class Methods:
         origin: Callable[[], str],
         ticket: Callable[[], str],
         grants: Grants,
+        modals: Modals,
     ) -> None:
         self.ws = ws
         self.recorder = recorder
@@ -52,7 +53,7 @@ class Methods:
         self.ticket = ticket
         self.grants = grants
         self.socket_mode_enabled = True
-        self.views: list[dict[str, Any]] = []
+        self.modals = modals
         self.table: dict[str, Callable[[Params], Answer]] = {
             "api.test": lambda p: {"args": p},
             "auth.test": self.auth_test,
@@ -62,7 +63,7 @@ class Methods:
             "chat.delete": self.delete,
             "chat.postEphemeral": self.post_ephemeral,
             "chat.getPermalink": self.permalink,
-            "views.open": self.views_open,
+            **modals.table(),
             **Conversations(self).table(),
             **Directory(self).table(),
         }
@@ -198,24 +199,3 @@ class Methods:
         if message.is_reply:
             link += f"?thread_ts={message.thread_ts}&cid={channel.id}"
         return {"channel": channel.id, "permalink": link}
-
-    # -- views -----------------------------------------------------------------------------------------
-
-    def views_open(self, params: Params) -> Answer:
-        if not text_param(params, "trigger_id"):
-            raise ApiError("invalid_arguments")
-        view = json_param(params, "view", "invalid_arguments")
-        if not isinstance(view, dict):
-            raise ApiError("invalid_arguments")
-        opened = {
-            **view,
-            "id": f"V0SBX{len(self.views) + 1:05d}",
-            "team_id": self.ws.team_id,
-            "app_id": self.ws.app_id,
-            "bot_id": self.ws.bot.bot_id,
-            "state": {"values": {}},
-            "hash": self.ws.next_ts(),
-        }
-        self.views.append(opened)
-        self.recorder.changed()
-        return {"view": opened}

@@ -9,9 +9,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bot.sandbox.methods import Methods
+from bot.sandbox.modals import Modals, ModalView
 from bot.sandbox.recorder import Recorder
 from bot.sandbox.records import Activity, Call, Envelope, Failure
 from bot.sandbox.socket_mode import SocketHub
+from bot.sandbox.triggers import Trigger
 from bot.sandbox.workspace import Channel, Message, Workspace
 
 T = TypeVar("T")
@@ -23,6 +25,7 @@ class Observations:
     failures: list[Failure]
     _hub: SocketHub
     _methods: Methods
+    _modals: Modals
 
     def _channel(self, ref: str) -> Channel:
         raise NotImplementedError
@@ -72,10 +75,28 @@ class Observations:
     def ephemerals(self, user_id: str) -> list[Message]:
         return self.workspace.ephemerals(user_id)
 
+    # -- modals --------------------------------------------------------------------------------------
+
     @property
     def views(self) -> list[dict[str, Any]]:
-        """Modals opened with ``views.open``."""
-        return self._methods.views
+        """Every modal view opened or pushed, open or closed, oldest first: its view object as Slack returns
+        it now (``id``, ``blocks``, ``state``, ``hash``...). ``view(id)`` has its errors and whether it is open."""
+        return [v.body for v in self._modals.views.values()]
+
+    def view(self, view_id: str) -> ModalView:
+        """One modal view: ``blocks``, ``state``, ``errors``, ``is_open``, ``closed_by``, ``shown_error``."""
+        try:
+            return self._modals.views[view_id]
+        except KeyError:
+            raise LookupError(f"no view {view_id}") from None
+
+    def open_views(self, user_id: str) -> list[ModalView]:
+        """The views of ``user_id``'s modal, root first; the last is the one they see (empty: no modal)."""
+        return self._modals.stack(user_id)
+
+    def trigger(self, trigger_id: str) -> Trigger | None:
+        """A trigger id the emulator issued: to whom, when, by which payload, and whether it was used."""
+        return self._modals.triggers.issued.get(trigger_id)
 
     # -- Socket Mode -----------------------------------------------------------------------------------
 

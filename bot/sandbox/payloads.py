@@ -1,4 +1,5 @@
-"""Builders for the payloads Slack sends to an app: slash commands, block_actions, Events API callbacks.
+"""Builders for the payloads Slack sends to an app: slash commands, block_actions, view submissions, Events API
+callbacks.
 
 Pure functions over the workspace state; ids (trigger ids, event ids) are fresh on each call.
 """
@@ -114,6 +115,47 @@ def block_actions(
     if message.visible_to is None:  # Slack omits the message of an ephemeral one
         payload["message"] = ws.message_dict(message)
     return payload
+
+
+def team(ws: Workspace) -> dict[str, Any]:
+    """The ``team`` of a view payload; Enterprise Grid adds ``enterprise_id`` and ``enterprise_name``
+    (bolt-python tests/scenario_tests_async/test_view_submission.py)."""
+    grid = {"enterprise_id": ws.enterprise_id, "enterprise_name": ws.enterprise_name} if ws.enterprise_id else {}
+    return {"id": ws.team_id, "domain": ws.team_domain, **grid}
+
+
+def view_submission(ws: Workspace, user: User, view: dict[str, Any], trigger: str) -> dict[str, Any]:
+    """A ``view_submission`` payload: the submitted view with its ``state``, a fresh trigger id and
+    ``response_urls`` (empty: no conversation-select input asks for one). The shape of a real payload
+    (docs.slack.dev/reference/interaction-payloads/view-interactions-payload; bolt-python's fixture)."""
+    return {
+        "type": "view_submission",
+        "team": team(ws),
+        "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": ws.team_id},
+        "api_app_id": ws.app_id,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": trigger,
+        "view": view,
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": enterprise(ws),
+    }
+
+
+def view_closed(ws: Workspace, user: User, view: dict[str, Any], *, cleared: bool) -> dict[str, Any]:
+    """A ``view_closed`` payload, sent only for a view with ``notify_on_close``; ``is_cleared`` when the whole
+    stack closed (docs.slack.dev/reference/interaction-payloads/view-interactions-payload#view_closed)."""
+    return {
+        "type": "view_closed",
+        "team": team(ws),
+        "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": ws.team_id},
+        "api_app_id": ws.app_id,
+        "token": VERIFICATION_TOKEN,
+        "view": view,
+        "is_cleared": cleared,
+        "is_enterprise_install": False,
+        "enterprise": enterprise(ws),
+    }
 
 
 def event_callback(ws: Workspace, event: dict[str, Any]) -> dict[str, Any]:

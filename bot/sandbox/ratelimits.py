@@ -66,6 +66,7 @@ METHOD_TIERS: dict[str, str] = {
     "usergroups.users.list": "tier2",
     "users.info": "tier4",
     "views.open": "tier4",
+    "views.update": "tier4",
 }
 PER_CHANNEL: dict[str, str] = {"chat.postMessage": "post_per_channel"}
 

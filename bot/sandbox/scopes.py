@@ -25,6 +25,7 @@ NO_SCOPE = frozenset(
         "apps.connections.open",  # app-level token with connections:write, checked as a token type
         "chat.getPermalink",  # docs.slack.dev/reference/methods/chat.getPermalink: no scopes; OpenAPI "none"
         "views.open",  # docs.slack.dev/reference/methods/views.open: no scopes; OpenAPI "none"
+        "views.update",  # docs.slack.dev/reference/methods/views.update: no scopes; OpenAPI "none"
     }
 )
 

@@ -50,9 +50,9 @@ async def connect(slack: SlackEmulator) -> AsyncIterator[Connect]:
     async def _connect(app: AsyncApp, **kwargs: Any) -> AsyncSocketModeHandler:
         handler = AsyncSocketModeHandler(app, slack.app_token, **kwargs)
         handlers.append(handler)
-        await handler.connect_async()
+        await handler.connect_async()  # type: ignore[no-untyped-call]
         return handler
 
     yield _connect
     for handler in handlers:
-        await handler.close_async()
+        await handler.close_async()  # type: ignore[no-untyped-call]

@@ -18,7 +18,7 @@ from bot.slack.scopes import REQUIRED_SCOPES
 # im ones; chat:write.public stays off. The emulator's own tests use every method it serves.
 SANDBOX_SCOPES = REQUIRED_SCOPES | {"im:write", "im:read", "im:history", "users:read", "usergroups:read", "commands"}
 TS = re.compile(r"^\d{10}\.\d{6}$")
-BUTTONS = [
+BUTTONS: list[dict[str, Any]] = [
     {"type": "section", "block_id": "summary", "text": {"type": "mrkdwn", "text": "*Approve* the draft?"}},
     {
         "type": "actions",

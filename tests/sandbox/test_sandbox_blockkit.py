@@ -74,7 +74,7 @@ async def test_invalid_blocks_are_refused_like_slack(
 async def test_limits_count_utf16_units_and_accept_the_edge(
     slack: SlackEmulator, client: AsyncWebClient, approvals: str
 ) -> None:
-    edge = [
+    edge: list[dict[str, Any]] = [
         {"type": "section", "text": mrkdwn("😀" * 1500)},  # 3000 UTF-16 units
         {"type": "header", "text": plain("h" * 150, emoji=True)},
         {"type": "context", "elements": [mrkdwn("c")] * 10},

@@ -17,7 +17,9 @@ from tests.sandbox.support import SANDBOX_SCOPES, Connect, command_app, next_ite
 async def error_of(call: Any) -> dict[str, Any]:
     with pytest.raises(SlackApiError) as raised:
         await call
-    return dict(raised.value.response.data)  # type: ignore[arg-type]
+    data = raised.value.response.data
+    assert isinstance(data, dict)
+    return data
 
 
 async def command_url(slack: SlackEmulator, connect: Connect, alice: str, approvals: str) -> str:
