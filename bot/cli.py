@@ -1,6 +1,7 @@
 """``approval-bot run | demo | audit``: the one place that turns the environment into a running bot.
 
-Bad configuration ends with one line on stderr and exit status 2, never a traceback.
+Bad configuration ends with one line on stderr and exit status 2, never a traceback. ``audit --verify`` exits 0
+when the audit is intact, 1 when it is not, 3 when the Redis keeps no chain (``bot.audit_verify``).
 
 SIGTERM or Ctrl-C shuts the bot down gracefully (``Service.shutdown``) and exits within 10 s in every case: 0 when
 everything was handed over, 1 when something was left (the last log line says what). A second signal during the
@@ -24,8 +25,11 @@ from types import FrameType
 import redis.asyncio as aioredis
 
 from bot.approvals.audit import read_audit
+from bot.approvals.chain import SealKey
 from bot.approvals.policy import PolicyError
 from bot.audit_export import FORMATS, SinceError, parse_since, render
+from bot.audit_verify import render as render_verdict
+from bot.audit_verify import verify_audit
 from bot.config import ConfigError, Settings, load_dotenv_file, load_settings
 from bot.service import Service, load_model, open_redis
 from bot.slack.startup import StartupError
@@ -54,16 +58,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="try it offline: a local Slack emulator, a scripted model, no Redis")
     demo.add_argument("--task", default=None, help="the task to give the agent")
     demo.add_argument("--auto", choices=["approve", "revise", "cancel"], help="decide without asking (smoke tests)")
-    audit = commands.add_parser("audit", help="print or export recent audit entries (reads REDIS_URL)")
+    audit = commands.add_parser("audit", help="print, export or verify the audit trail (reads REDIS_URL)")
     audit.add_argument("--format", choices=FORMATS, default="text", help="text (default), jsonl, json or csv")
-    audit.add_argument("--since", default="7d", help="an ISO 8601 date or time, or a duration back: 24h, 7d")
+    audit.add_argument("--since", help="an ISO 8601 date or time, or a duration back: 24h, 7d (default 7d)")
     audit.add_argument("--limit", type=int, default=10_000, help="at most this many entries, oldest first")
+    audit.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the hash chains (and seals, with AUDIT_HMAC_KEY): exit 0 intact, 1 not, 3 no chain kept",
+    )
     args = parser.parse_args(argv)
 
     try:
         if args.command == "audit":
             settings = load_settings(load_dotenv_file(), require_slack=False)
-            return run_loop(export_audit(settings, form=args.format, since=args.since, limit=args.limit))
+            if args.verify:
+                return run_loop(verify(settings, since=args.since))
+            return run_loop(export_audit(settings, form=args.format, since=args.since or "7d", limit=args.limit))
         if args.command == "run":
             settings = load_settings(load_dotenv_file())
             _configure_logging(settings)
@@ -117,6 +128,20 @@ async def export_audit(settings: Settings, *, form: str, since: str, limit: int)
         await redis.aclose()
     sys.stdout.write(render(entries, form))
     return 0
+
+
+async def verify(settings: Settings, *, since: str | None) -> int:
+    """``audit --verify``: the chains from their start; ``since`` only limits which entries must have been sealed
+    from the start of the bucket's sealing."""
+    since_ms = parse_since(since) if since else 0
+    key = SealKey(settings.audit_hmac_key.get().encode()) if settings.audit_hmac_key else None
+    redis = await open_redis(settings)
+    try:
+        verdict = await verify_audit(redis, key, since_ms=since_ms)
+    finally:
+        await redis.aclose()
+    sys.stdout.write(render_verdict(verdict))
+    return verdict.exit_code
 
 
 async def _until_signalled() -> int:

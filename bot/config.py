@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
+from bot.approvals.chain import MIN_KEY_LENGTH as MIN_AUDIT_HMAC_KEY
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -89,6 +91,8 @@ class Settings:
     """Seconds a decided approval's record stays readable (and its card's buttons answer "already decided")."""
     audit_retention: float = DEFAULT_AUDIT_RETENTION
     """Seconds audit entries (what was asked, shown and decided) are kept."""
+    audit_hmac_key: Secret | None = None
+    """``AUDIT_HMAC_KEY``: seals the audit chains so that nobody without it can rewrite them (never sent to Redis)."""
     model_config: Path | None = None
     openai_api_key: Secret | None = None
     log_level: str = DEFAULT_LOG_LEVEL
@@ -185,6 +189,7 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
         run_lease=_parse(environ, "RUN_LEASE", DEFAULT_RUN_LEASE, _seconds("RUN_LEASE")),
         retention=_parse(environ, "RETENTION", DEFAULT_RETENTION, _seconds("RETENTION")),
         audit_retention=_parse(environ, "AUDIT_RETENTION", DEFAULT_AUDIT_RETENTION, _seconds("AUDIT_RETENTION")),
+        audit_hmac_key=_parse(environ, "AUDIT_HMAC_KEY", None, _audit_hmac_key),
         model_config=_parse(environ, "MODEL_CONFIG", None, _model_config),
         openai_api_key=_parse(environ, "OPENAI_API_KEY", None, Secret),
         log_level=_parse(environ, "LOG_LEVEL", DEFAULT_LOG_LEVEL, _log_level),
@@ -416,6 +421,16 @@ def _self_approval(raw: str) -> bool:
     if value not in ("allow", "deny"):
         raise ConfigError("SELF_APPROVAL", f"must be allow or deny, got {raw!r}")
     return value == "allow"
+
+
+def _audit_hmac_key(raw: str) -> Secret:
+    # The key is a secret: the message never repeats it, not even its length.
+    if len(raw) < MIN_AUDIT_HMAC_KEY or any(char.isspace() for char in raw):
+        raise ConfigError(
+            "AUDIT_HMAC_KEY",
+            f"must be at least {MIN_AUDIT_HMAC_KEY} characters without spaces; make one with `openssl rand -hex 32`",
+        )
+    return Secret(raw)
 
 
 def _model_config(raw: str) -> Path:

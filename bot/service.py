@@ -192,7 +192,8 @@ class Service:
         elif approvers.groups:
             await approvers.refresh()
 
-        store_settings = StoreSettings(retention_s=settings.retention, audit_retention_s=settings.audit_retention)
+        seal_key = settings.audit_hmac_key.get().encode() if settings.audit_hmac_key else None
+        store_settings = StoreSettings(settings.retention, settings.audit_retention, audit_hmac_key=seal_key)
         store = ApprovalStore(self.redis, store_settings)
         await store.start()
         self._closes("the approval store", STORE_S, _closing(store.aclose))

@@ -9,12 +9,14 @@ import json
 import os
 import sys
 
-from bot.approvals import ApprovalKey, ApprovalStore, Outcome, Terms
+from bot.approvals import ApprovalKey, ApprovalStore, Outcome, StoreSettings, Terms, keys
+from tests.engine import close_store, open_store
 from tests.redis_server import free_port
 
 
-async def audit(redis_url: str, *args: str) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "REDIS_"))} | {"REDIS_URL": redis_url}
+async def audit(redis_url: str, *args: str, **extra: str) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "REDIS_", "AUDIT_"))}
+    env |= {"REDIS_URL": redis_url, **extra}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "audit", *args, env=env, stdout=-1, stderr=-1
     )
@@ -70,3 +72,38 @@ async def test_bad_arguments_and_an_unreachable_redis_are_one_line_each(redis_ur
     assert (code, out) == (2, "") and err.strip().startswith("approval-bot: --since 'last tuesday' is not")
     code, _, err = await audit(f"redis://:hunter2@127.0.0.1:{free_port()}/0")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot reach Redis" in err and "hunter2" not in err
+
+
+async def test_verify_exits_0_when_intact_and_1_naming_the_altered_entry(store: ApprovalStore, redis_url: str) -> None:
+    approval = await store.create(
+        ApprovalKey("wf-verify", 1), prompt="Ship it?", requester="U0ALICE123", workflow="draft", timeout_s=60
+    )
+    await store.decide(approval.id, Outcome.APPROVED, "U0BOB45678")
+    code, out, err = await audit(redis_url, "--verify")
+    assert (code, err) == (0, ""), out
+    assert "intact: 2 entries" in out and "without AUDIT_HMAC_KEY" in out
+
+    stream = keys.audit_key(keys.bucket(approval.id))
+    (first_id, fields), *_ = await store.redis.xrange(stream)
+    await store.redis.delete(stream)
+    await store.redis.xadd(stream, {**fields, "prompt": "Delete everything?"}, id=first_id)
+    code, out, _ = await audit(redis_url, "--verify")
+    assert code == 1 and f"BROKEN at {first_id}: altered" in out
+
+
+async def test_verify_with_the_key_checks_the_seals_and_never_prints_the_key(redis_url: str) -> None:
+    key = "0123456789abcdef" * 4
+    store = await open_store(redis_url, StoreSettings(audit_hmac_key=key.encode()))
+    try:
+        await store.create(
+            ApprovalKey("wf-seal", 1), prompt="Ship it?", requester="U0ALICE123", workflow="draft", timeout_s=60
+        )
+        assert await store.seal_audit() == 1
+    finally:
+        await close_store(store)
+    code, out, err = await audit(redis_url, "--verify", AUDIT_HMAC_KEY=key)
+    assert (code, err) == (0, "") and "sealed with AUDIT_HMAC_KEY" in out and key not in out
+    code, out, _ = await audit(redis_url, "--verify", AUDIT_HMAC_KEY="f" * 64)
+    assert code == 1 and "bad seal" in out and "f" * 64 not in out
+    code, out, err = await audit(redis_url, "--verify", AUDIT_HMAC_KEY="short")
+    assert (code, out) == (2, "") and "AUDIT_HMAC_KEY must be at least 32 characters" in err and "short" not in err

@@ -271,3 +271,14 @@ def test_bad_redis_topology_names_the_variable_in_one_line(environ: dict[str, st
     assert error.variable == variable
     assert str(error).startswith(variable) and words in str(error)
     assert "\n" not in str(error) and "SECRET" not in str(error)
+
+
+def test_audit_hmac_key_is_a_secret_of_at_least_32_characters() -> None:
+    key = "0123456789abcdef" * 2
+    settings = load_settings({**TOKENS, "AUDIT_HMAC_KEY": f" {key} "})
+    assert settings.audit_hmac_key is not None and settings.audit_hmac_key.get() == key
+    assert key not in repr(settings) and load_settings(TOKENS).audit_hmac_key is None
+    for bad in (key[:-1], key[:16] + " " + key[16:]):
+        with pytest.raises(ConfigError) as caught:
+            load_settings({**TOKENS, "AUDIT_HMAC_KEY": bad})
+        assert caught.value.variable == "AUDIT_HMAC_KEY" and key[:16] not in str(caught.value)

@@ -12,9 +12,11 @@ from redis.exceptions import RedisClusterException
 
 from bot.approvals import ApprovalStore, Outcome, State, StoreSettings, claim_delivery, keys
 from bot.approvals.audit import read_audit
+from bot.approvals.chain import SealKey
 from bot.approvals.connection import TRANSIENT
 from bot.approvals.reads import RecordReader
 from bot.approvals.topology import Topology, open_client
+from bot.audit_verify import render, verify_audit
 from bot.config import load_settings
 from bot.service import open_redis
 from tests.conditions import until, waiting
@@ -32,6 +34,7 @@ from tests.redis_topology import (
 __all__ = ["cluster", "cluster_setup", "own_cluster", "sentinel", "sentinel_setup"]  # fixtures
 
 CHANNEL, TS = "C0APPROVAL", "1714000000.000100"
+SEAL_KEY = b"s" * 32
 
 
 def on_sentinel(setup: SentinelSetup) -> Topology:
@@ -185,6 +188,21 @@ async def test_cluster_claim_delivery_once_across_clients(cluster: ClusterSetup)
     assert not await claim_delivery(second, "Ev0REPLAY", 60)
     await first.aclose()
     await second.aclose()
+
+
+async def test_cluster_each_bucket_chains_and_seals_its_audit_in_its_slot(cluster: ClusterSetup) -> None:
+    store = await open_on(on_cluster(cluster), StoreSettings(audit_hmac_key=SEAL_KEY))
+    try:
+        for n in range(12):
+            approval = await ask(store, f"wf-slot{n}")
+            await store.decide(approval.id, Outcome.APPROVED, "U0BOB45678")
+        buckets = {keys.bucket(f"wf-slot{n}") for n in range(12)}
+        assert await store.seal_audit() == len(buckets)
+        verdict = await verify_audit(store.redis, SealKey(SEAL_KEY))
+        assert verdict.exit_code == 0, render(verdict)
+        assert sum(b.entries for b in verdict.buckets) == 24
+    finally:
+        await close_store(store)
 
 
 async def test_a_read_whose_pipeline_cannot_be_built_fails_its_readers_instead_of_hanging(

@@ -1,4 +1,5 @@
-"""Reading the audit trail: one Redis Stream per bucket, appended atomically by the Lua scripts."""
+"""Reading the audit trail: one Redis Stream per bucket, appended atomically by the Lua scripts, each one hash chain
+(``chain.py``; ``bot.audit_verify`` checks them)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,10 @@ class AuditEntry:
     (``revised``, ``cancelled``), "" (``expired``)."""
     count: int = 0
     """On ``approval_counted``: how many different people have approved so far."""
+    prev: str = ""
+    hash: str = ""
+    """The entry's place in its bucket's hash chain (``chain.py``): the previous entry's hash and its own; "" where
+    the Redis keeps no chain."""
 
 
 async def read_audit(redis: aioredis.Redis, *, since_ms: int = 0, count: int = 10_000) -> list[AuditEntry]:
@@ -93,6 +98,8 @@ def _entry(entry_id: bytes | str, raw: dict[bytes | str, bytes | str]) -> AuditE
         self_approval=fields.get("self_approval", ""),
         deciders=fields.get("deciders", ""),
         count=int(fields.get("count") or 0),
+        prev=fields.get("prev", ""),
+        hash=fields.get("hash", ""),
     )
 
 

@@ -19,7 +19,8 @@ DEFAULT_RETENTION_S = 7 * 24 * 3600
 """How long a record stays readable after its decision (and after its deadline, if never decided)."""
 
 DEFAULT_AUDIT_RETENTION_S = 90 * 24 * 3600
-"""Audit entries older than this are trimmed from the streams (``XADD ... MINID ~``)."""
+"""Audit entries older than this are trimmed from the streams by maintenance, which records an anchor where it cut
+(``audit_scripts.TRIM`` and ``SEAL``)."""
 
 
 def bucket(approval_id: str) -> str:
@@ -41,8 +42,26 @@ def pending_key(bucket_tag: str) -> str:
 
 
 def audit_key(bucket_tag: str) -> str:
-    """Stream of audit entries for one bucket."""
+    """Stream of audit entries for one bucket: one hash chain (``chain.py``)."""
     return f"{PREFIX}:{bucket_tag}:audit"
+
+
+def audit_chain_key(bucket_tag: str) -> str:
+    """Hash of the bucket's chain outside its stream: ``head_id``/``head_hash`` (the last entry appended, so a cut
+    tail shows) and ``anchor_id``/``anchor_hash`` (the last entry a retention trim removed, so a trim never looks
+    like a deletion). Like the stream, it has no TTL: one per bucket, of fixed size."""
+    return f"{PREFIX}:{bucket_tag}:audit:chain"
+
+
+def audit_seal_key(bucket_tag: str) -> str:
+    """Hash holding the bucket's latest seal (``chain.Seal`` and its ``mac``), written only by replicas holding
+    ``AUDIT_HMAC_KEY``. One per bucket, of fixed size, no TTL."""
+    return f"{PREFIX}:{bucket_tag}:audit:seal"
+
+
+def audit_keys(bucket_tag: str) -> list[str]:
+    """KEYS for the audit scripts (``audit_scripts.py``): stream, chain, seal (one slot)."""
+    return [audit_key(bucket_tag), audit_chain_key(bucket_tag), audit_seal_key(bucket_tag)]
 
 
 def unshown_key(bucket_tag: str) -> str:
@@ -71,9 +90,10 @@ def all_buckets() -> list[str]:
 
 
 def keys_for(approval_id: str) -> list[str]:
-    """KEYS for CREATE and TRANSITION: record, pending index, audit stream, unshown index (one slot)."""
+    """KEYS for CREATE and TRANSITION: record, pending index, audit stream, unshown index, audit chain (one
+    slot)."""
     tag = bucket(approval_id)
-    return [f"{PREFIX}:{tag}:{approval_id}", pending_key(tag), audit_key(tag), unshown_key(tag)]
+    return [f"{PREFIX}:{tag}:{approval_id}", pending_key(tag), audit_key(tag), unshown_key(tag), audit_chain_key(tag)]
 
 
 def card_keys_for(approval_id: str) -> list[str]:

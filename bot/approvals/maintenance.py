@@ -1,8 +1,10 @@
 """Background work that every replica runs, with no leader: each step is idempotent and atomic in Redis.
 
 A round every ``sweep_interval_s``: expire pending approvals whose deadline passed while nobody waited for them,
-re-report decisions whose card does not show them yet (``reconciler.py``), and every ``resync_interval_s`` re-read
-the records of all local waiters (pub/sub keeps nothing for a subscriber that was away).
+re-report decisions whose card does not show them yet (``reconciler.py``), trim the audit past its retention and,
+with ``AUDIT_HMAC_KEY``, seal it (``sealing.py``), and every ``resync_interval_s`` re-read the records of all local
+waiters (pub/sub keeps nothing for a subscriber that was away). Closing seals once more, so a bot stopped cleanly
+leaves nothing unsealed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from bot.approvals import keys
 from bot.approvals.connection import TRANSIENT
 from bot.approvals.errors import UnknownApproval
 from bot.approvals.models import Approval, as_text
+from bot.approvals.sealing import Sealer
 from bot.approvals.settings import StoreSettings
 from bot.approvals.subscriber import DecisionSubscriber
 
@@ -24,12 +27,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+FINAL_SEAL_S = 0.25
+"""How long closing may spend sealing what the last round left."""
+
 
 class Maintenance:
     def __init__(self, store: ApprovalStore, subscriber: DecisionSubscriber, settings: StoreSettings) -> None:
         self._store = store
         self._subscriber = subscriber
         self._settings = settings
+        self._sealer = Sealer(store.redis, settings)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -44,6 +51,12 @@ class Maintenance:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+            if self._settings.audit_hmac_key is not None:
+                try:
+                    async with asyncio.timeout(FINAL_SEAL_S):
+                        await self._sealer.run()
+                except (TimeoutError, *TRANSIENT) as exc:
+                    log.warning("the audit was not sealed on closing (%r); the next replica to run seals it", exc)
 
     async def expire_due(self, limit: int = 100) -> list[Approval]:
         """Expire up to ``limit`` overdue pending approvals per bucket; those this call expired."""
@@ -72,6 +85,10 @@ class Maintenance:
             await self._store.report(approval)
         return claimed
 
+    async def seal_audit(self) -> int:
+        """Trim the audit past its retention; with the key, seal what was appended. Buckets sealed."""
+        return await self._sealer.run()
+
     async def _run(self) -> None:
         interval = self._settings.sweep_interval_s
         every = max(1, round(self._settings.resync_interval_s / interval))
@@ -84,6 +101,7 @@ class Maintenance:
                 if expired:
                     log.info("expired %d orphaned approval(s)", len(expired))
                 await self.report_unshown()
+                await self._sealer.run()
                 if rounds % every == 0:
                     await self._subscriber.resync()
             except TRANSIENT as exc:

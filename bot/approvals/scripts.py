@@ -1,8 +1,12 @@
 """The Lua scripts that make every state change of an approval atomic.
 
-All of them read the clock with ``TIME`` so every replica agrees on "now". CREATE and TRANSITION take the same four
-KEYS (record, pending index, audit stream, unshown index), ATTACH, MARK_SHOWN and CLAIM_UNSHOWN the record and the
-unshown index: one approval's keys share a hash slot (see ``keys.py``).
+All of them read the clock with ``TIME`` so every replica agrees on "now". CREATE and TRANSITION take the same five
+KEYS (record, pending index, audit stream, unshown index, audit chain), ATTACH, MARK_SHOWN and CLAIM_UNSHOWN the
+record and the unshown index: one approval's keys share a hash slot (see ``keys.py``).
+
+Every audit entry is appended by ``audit()`` below, chained to the bucket's head (``chain.py`` says how the hash is
+made; ``audit_scripts.py`` trims and seals). Where Lua has no ``redis.sha1hex`` (fakeredis, the demo's embedded
+Redis) entries are appended unchained.
 
 Every call carries a nonce unique to the caller's call (``uuid4``). redis-py re-sends a script after a lost reply or
 a socket timeout; the re-run finds its own nonce on the record and answers what the first run answered, so the
@@ -25,33 +29,54 @@ local function int(x) return string.format('%d', x) end
 local function blank(x) return (not x) or x == '' end
 """
 
+_AUDIT = """
+-- Appends one audit entry ({name, value, ...}) to KEYS[3], chained to the head kept in KEYS[5] (chain.py).
+local function audit(fields)
+  for i = 1, #fields do
+    local value = fields[i]
+    if not value then fields[i] = '' elseif type(value) ~= 'string' then fields[i] = tostring(value) end
+  end
+  if not redis.sha1hex then
+    redis.call('XADD', KEYS[3], '*', unpack(fields))
+    return
+  end
+  fields[#fields + 1] = 'prev'
+  fields[#fields + 1] = redis.call('HGET', KEYS[5], 'head_hash') or ''
+  local hash = redis.sha1hex(cmsgpack.pack(fields))
+  fields[#fields + 1] = 'hash'
+  fields[#fields + 1] = hash
+  local id = redis.call('XADD', KEYS[3], '*', unpack(fields))
+  redis.call('HSET', KEYS[5], 'head_id', id, 'head_hash', hash)
+end
+"""
+
 CREATE = (
     _NOW
+    + _AUDIT
     + """
--- KEYS: record, pending, audit, unshown
--- ARGV: id, workflow_id, step, prompt, requester, workflow, timeout_ms, retention_ms, audit_retention_ms,
+-- KEYS: record, pending, audit, unshown, audit chain
+-- ARGV: id, workflow_id, step, prompt, requester, workflow, timeout_ms, retention_ms,
 --       prompt_sha256, nonce, digest (of what is asked: models.ask_digest),
 --       and the terms (models.Terms): quorum, self_approval (allow | deny), kind, tool, args, rule, risk
 -- Returns {created (1 | 0), now_ms, record...}; a re-run of the creating call answers 1 again. An existing record
 -- is returned as it is, terms and all.
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local mine = redis.call('HGET', KEYS[1], 'create_nonce') == ARGV[11]
+  local mine = redis.call('HGET', KEYS[1], 'create_nonce') == ARGV[10]
   return {mine and 1 or 0, int(now), redis.call('HGETALL', KEYS[1])}
 end
 local deadline = now + tonumber(ARGV[7])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[3], 'state', 'pending',
   'prompt', ARGV[4], 'requester', ARGV[5], 'workflow', ARGV[6],
-  'created_ms', int(now), 'deadline_ms', int(deadline), 'create_nonce', ARGV[11], 'digest', ARGV[12],
-  'quorum', ARGV[13], 'self_approval', ARGV[14], 'kind', ARGV[15], 'tool', ARGV[16], 'args', ARGV[17],
-  'rule', ARGV[18], 'risk', ARGV[19], 'approved_by', '')
+  'created_ms', int(now), 'deadline_ms', int(deadline), 'create_nonce', ARGV[10], 'digest', ARGV[11],
+  'quorum', ARGV[12], 'self_approval', ARGV[13], 'kind', ARGV[14], 'tool', ARGV[15], 'args', ARGV[16],
+  'rule', ARGV[17], 'risk', ARGV[18], 'approved_by', '')
 redis.call('PEXPIREAT', KEYS[1], int(deadline + tonumber(ARGV[8])))
 redis.call('ZADD', KEYS[2], int(deadline), ARGV[1])
-redis.call('XADD', KEYS[3], 'MINID', '~', int(now - tonumber(ARGV[9])), '*',
-  'event', 'created', 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[3], 'workflow', ARGV[6],
+audit({'event', 'created', 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[3], 'workflow', ARGV[6],
   'user', ARGV[5], 'at_ms', int(now), 'feedback', '', 'waited_ms', '0',
-  'prompt', ARGV[4], 'prompt_sha256', ARGV[10], 'digest', ARGV[12],
-  'kind', ARGV[15], 'tool', ARGV[16], 'args', ARGV[17], 'rule', ARGV[18], 'risk', ARGV[19], 'quorum', ARGV[13],
-  'self_approval', ARGV[14])
+  'prompt', ARGV[4], 'prompt_sha256', ARGV[9], 'digest', ARGV[11],
+  'kind', ARGV[14], 'tool', ARGV[15], 'args', ARGV[16], 'rule', ARGV[17], 'risk', ARGV[18], 'quorum', ARGV[12],
+  'self_approval', ARGV[13]})
 return {1, int(now), redis.call('HGETALL', KEYS[1])}
 """
 )
@@ -59,9 +84,10 @@ return {1, int(now), redis.call('HGETALL', KEYS[1])}
 TRANSITION = (
     _NOW
     + _RECORD
+    + _AUDIT
     + """
--- KEYS: record, pending, audit, unshown
--- ARGV: id, outcome, user, feedback, mode, retention_ms, audit_retention_ms, channel, nonce, grace_ms, publish
+-- KEYS: record, pending, audit, unshown, audit chain
+-- ARGV: id, outcome, user, feedback, mode, retention_ms, channel, nonce, grace_ms, publish
 --       (publish 'sharded': SPUBLISH on the bucket's shard channel, on Redis Cluster; else PUBLISH)
 -- mode 'decide': a person's decision; past the deadline it becomes 'expired' instead (audited with the clicker).
 --   An approval is refused if the terms forbid self-approval and the user is the requester ('refused'); with a
@@ -71,7 +97,7 @@ TRANSITION = (
 -- mode 'force': expire now (the local waiter gave up early).
 -- Returns {status, values of RECORD}: status is ok | expired | already | counted | refused | duplicate | missing |
 -- not_yet (then ms left). Refusals are audited and change nothing else.
-local outcome, user, feedback, nonce = ARGV[2], ARGV[3], ARGV[4], ARGV[9]
+local outcome, user, feedback, nonce = ARGV[2], ARGV[3], ARGV[4], ARGV[8]
 local f = redis.call('HMGET', KEYS[1], 'state', 'deadline_ms', 'created_ms', 'workflow_id', 'step', 'workflow',
   'channel', 'ts', 'shown', 'nonce', 'late_nonce', 'requester', 'quorum', 'self_approval', 'approved_by', 'kind',
   'tool', 'rule', 'refused_nonce', 'count_nonce:' .. user)
@@ -86,7 +112,6 @@ if approving and f[20] == nonce then
   -- our own counted approval, re-sent by the client after a lost reply: answer as the first run did
   return {'counted', redis.call('HMGET', KEYS[1], unpack(RECORD))}
 end
-local minid = int(now - tonumber(ARGV[7]))
 local kind, tool, rule = f[16] or '', f[17] or '', f[18] or ''
 if state ~= 'pending' then
   if f[10] == nonce then
@@ -95,9 +120,8 @@ if state ~= 'pending' then
   end
   if mode == 'decide' and state == 'expired' and f[11] ~= nonce then
     redis.call('HSET', KEYS[1], 'late_nonce', nonce)
-    redis.call('XADD', KEYS[3], 'MINID', '~', minid, '*',
-      'event', 'late_click', 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
-      'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', '0', 'late_click_by', user)
+    audit({'event', 'late_click', 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
+      'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', '0', 'late_click_by', user})
   end
   return {'already', redis.call('HMGET', KEYS[1], unpack(RECORD))}
 end
@@ -123,10 +147,9 @@ elseif approving then
   if refusal then
     if f[19] ~= nonce then  -- a re-sent refusal is audited once
       redis.call('HSET', KEYS[1], 'refused_nonce', nonce)
-      redis.call('XADD', KEYS[3], 'MINID', '~', minid, '*',
-        'event', refusal, 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
+      audit({'event', refusal, 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
         'user', user, 'at_ms', int(now), 'feedback', '', 'waited_ms', '0', 'kind', kind, 'tool', tool,
-        'rule', rule, 'deciders', approved_by)
+        'rule', rule, 'deciders', approved_by})
     end
     return {refusal == 'duplicate_approval' and 'duplicate' or 'refused',
       redis.call('HMGET', KEYS[1], unpack(RECORD))}
@@ -136,11 +159,10 @@ elseif approving then
   local quorum = tonumber(f[13]) or 1
   if count < quorum then
     redis.call('HSET', KEYS[1], 'approved_by', approved_by, 'count_nonce:' .. user, nonce)
-    redis.call('XADD', KEYS[3], 'MINID', '~', minid, '*',
-      'event', 'approval_counted', 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
+    audit({'event', 'approval_counted', 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
       'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', int(now - tonumber(f[3])),
       'kind', kind, 'tool', tool, 'rule', rule, 'deciders', approved_by, 'count', int(count),
-      'quorum', int(quorum))
+      'quorum', int(quorum)})
     return {'counted', redis.call('HMGET', KEYS[1], unpack(RECORD))}
   end
 end
@@ -149,20 +171,19 @@ redis.call('HSET', KEYS[1], 'state', outcome, 'decider', user, 'decided_ms', int
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('ZREM', KEYS[2], ARGV[1])
 if not blank(f[7]) and not blank(f[8]) and f[9] ~= outcome then
-  redis.call('ZADD', KEYS[4], int(now + tonumber(ARGV[10])), ARGV[1])
+  redis.call('ZADD', KEYS[4], int(now + tonumber(ARGV[9])), ARGV[1])
 end
 local deciders = user
 if outcome == 'approved' then deciders = approved_by end
-redis.call('XADD', KEYS[3], 'MINID', '~', minid, '*',
-  'event', outcome, 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
+audit({'event', outcome, 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
   'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', int(now - tonumber(f[3])),
-  'late_click_by', late_click_by, 'kind', kind, 'tool', tool, 'rule', rule, 'deciders', deciders)
+  'late_click_by', late_click_by, 'kind', kind, 'tool', tool, 'rule', rule, 'deciders', deciders})
 local decided = cjson.encode({id = ARGV[1], state = outcome, decider = user, decided_ms = int(now),
   feedback = feedback, approved_by = approved_by})
-if ARGV[11] == 'sharded' then
-  redis.call('SPUBLISH', ARGV[8], decided)  -- a shard channel of this bucket's slot (keys.decided_channel)
+if ARGV[10] == 'sharded' then
+  redis.call('SPUBLISH', ARGV[7], decided)  -- a shard channel of this bucket's slot (keys.decided_channel)
 else
-  redis.call('PUBLISH', ARGV[8], decided)
+  redis.call('PUBLISH', ARGV[7], decided)
 end
 local status = 'ok'
 if outcome == 'expired' then status = 'expired' end

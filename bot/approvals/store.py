@@ -142,7 +142,6 @@ class ApprovalStore:
                 workflow,
                 int(timeout_s * 1000),
                 int(self._settings.retention_s * 1000),
-                int(self._settings.audit_retention_s * 1000),
                 prompt_digest(prompt),
                 new_nonce(),
                 digest,
@@ -327,6 +326,11 @@ class ApprovalStore:
     async def report_unshown(self, limit: int = 100) -> list[Approval]:
         """Re-report due decisions whose card does not show them (what maintenance runs). Safe on every replica."""
         return await self._maintenance.report_unshown(limit)
+
+    async def seal_audit(self) -> int:
+        """Trim the audit past ``audit_retention_s`` and, with ``audit_hmac_key``, seal its chains (what maintenance
+        runs each round; ``sealing.py``). Safe on every replica. Returns how many buckets it sealed."""
+        return await self._maintenance.seal_audit()
 
     async def report(self, approval: Approval) -> None:
         """Hand ``approval`` to every transition listener (errors are logged, not raised)."""

@@ -79,7 +79,6 @@ def transition_args(
         feedback,
         mode,
         int(settings.retention_s * 1000),
-        int(settings.audit_retention_s * 1000),
         keys.decided_channel(keys.bucket(approval_id)) if sharded else keys.DECIDED_CHANNEL,
         nonce,
         int(settings.report_grace_s * 1000),

@@ -2,14 +2,11 @@
 
 ``post`` is the engine's prompt poster. ``show_outcome`` is registered as the store's transition listener, so
 every decision or expiry this process records (a click, a thread reply, a cancelled workflow, the sweeper)
-updates the card the same way. Updates to one message are coalesced: while one ``chat.update`` is in flight,
-newer versions replace each other and only the latest is sent, which keeps bursts within Slack's rate tiers.
+updates the card the same way (coalesced: ``bot.slack.updates``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,6 +22,7 @@ from bot.prompts import MessageRef
 from bot.slack import blocks
 from bot.slack.cards import CardGroups
 from bot.slack.posting import ChannelPoster, PostFailed, card_metadata
+from bot.slack.updates import CardUpdates
 from bot.standing import Standing, StandingApprovals, granted
 
 log = logging.getLogger(__name__)
@@ -68,8 +66,7 @@ class Prompter:
         self._poster = ChannelPoster(card_client or client)
         self._groups = groups or CardGroups(store.redis, store.settings.retention_s)
         self.on_posted: CardPosted | None = None
-        self._latest: dict[tuple[str, str], tuple[str, list[dict[str, Any]], Sequence[Approval]]] = {}
-        self._senders: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._updates = CardUpdates(client, store)
 
     async def post(
         self,
@@ -286,49 +283,14 @@ class Prompter:
     def update(
         self, channel: str, ts: str, text: str, card: list[dict[str, Any]], *, shows: Sequence[Approval] = ()
     ) -> None:
-        """Schedule ``chat.update``; of several updates to one message, only the latest still waiting is sent.
-        ``shows`` are the approvals whose outcome the update shows, recorded once Slack has taken it."""
-        key = (channel, ts)
-        self._latest[key] = (text, card, shows)
-        if key not in self._senders:
-            self._senders[key] = asyncio.create_task(self._send(key), name=f"card-update-{ts}")
+        """Schedule ``chat.update`` of a card (coalesced: ``bot.slack.updates``)."""
+        self._updates.update(channel, ts, text, card, shows=shows)
 
     async def flush(self) -> None:
-        """Wait until every scheduled update has been sent (or has failed and been logged)."""
-        while self._senders:
-            await asyncio.gather(*self._senders.values(), return_exceptions=True)
+        await self._updates.flush()
 
     async def aclose(self) -> None:
-        try:
-            await asyncio.wait_for(self.flush(), 10)
-        except TimeoutError:
-            for task in self._senders.values():
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*self._senders.values(), return_exceptions=True)
-
-    async def _send(self, key: tuple[str, str]) -> None:
-        try:
-            while key in self._latest:
-                text, card, shows = self._latest.pop(key)
-                try:
-                    await self.client.chat_update(channel=key[0], ts=key[1], text=text, blocks=card)
-                except SlackApiError as exc:  # the reconciler tries again: the card is not marked as shown
-                    log.warning("could not update card %s: %s", key[1], exc.response.get("error"))
-                    continue
-                except Exception:
-                    log.exception("could not update card %s", key[1])
-                    continue
-                for approval in shows:
-                    await self._mark_shown(approval)
-        finally:
-            del self._senders[key]
-
-    async def _mark_shown(self, approval: Approval) -> None:
-        try:
-            await self._store.mark_shown(approval.id, approval.state)
-        except (RedisError, OSError) as exc:  # the reconciler will update the card once more: harmless
-            log.warning("could not record that card %s shows %s: %s", approval.ts, approval.state, exc)
+        await self._updates.aclose()
 
     @property
     def _timebox_s(self) -> float:
