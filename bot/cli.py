@@ -24,13 +24,16 @@ from types import FrameType
 
 import redis.asyncio as aioredis
 
-from bot.approvals.audit import read_audit
+from bot.approvals.audit import audit_pages, read_audit
 from bot.approvals.chain import SealKey
 from bot.approvals.policy import PolicyError
 from bot.audit_export import FORMATS, SinceError, parse_since, render
 from bot.audit_verify import render as render_verdict
 from bot.audit_verify import verify_audit
 from bot.config import ConfigError, Settings, load_dotenv_file, load_settings
+from bot.policy_report import FORMATS as REPORT_FORMATS
+from bot.policy_report import Tally
+from bot.policy_report import render as render_report
 from bot.service import Service, load_model, open_redis
 from bot.slack.startup import StartupError
 from workflows.executor import make_undumpable
@@ -60,20 +63,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--auto", choices=["approve", "revise", "cancel"], help="decide without asking (smoke tests)")
     audit = commands.add_parser("audit", help="print, export or verify the audit trail (reads REDIS_URL)")
     audit.add_argument("--format", choices=FORMATS, default="text", help="text (default), jsonl, json or csv")
-    audit.add_argument("--since", help="an ISO 8601 date or time, or a duration back: 24h, 7d (default 7d)")
-    audit.add_argument("--limit", type=int, default=10_000, help="at most this many entries, oldest first")
     audit.add_argument(
+        "--since",
+        help="an ISO 8601 date or time, or a duration back: 24h, 7d (listing: default 7d; otherwise all kept)",
+    )
+    audit.add_argument("--limit", type=int, default=10_000, help="at most this many entries, oldest first")
+    checks = audit.add_mutually_exclusive_group()
+    checks.add_argument(
         "--verify",
         action="store_true",
         help="check the hash chains (and seals, with AUDIT_HMAC_KEY): exit 0 intact, 1 not, 3 no chain kept",
     )
+    checks.add_argument(
+        "--policy-report",
+        action="store_true",
+        help="per policy rule: requests matched, decisions, agreement with shadow rules (--format text or json)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "audit" and args.policy_report and args.format not in REPORT_FORMATS:
+        parser.error(f"--policy-report shows --format {' or '.join(REPORT_FORMATS)}, not {args.format}")
 
     try:
         if args.command == "audit":
             settings = load_settings(load_dotenv_file(), require_slack=False)
             if args.verify:
                 return run_loop(verify(settings, since=args.since))
+            if args.policy_report:
+                return run_loop(report_policy(settings, form=args.format, since=args.since))
             return run_loop(export_audit(settings, form=args.format, since=args.since or "7d", limit=args.limit))
         if args.command == "run":
             settings = load_settings(load_dotenv_file())
@@ -142,6 +158,20 @@ async def verify(settings: Settings, *, since: str | None) -> int:
         await redis.aclose()
     sys.stdout.write(render_verdict(verdict))
     return verdict.exit_code
+
+
+async def report_policy(settings: Settings, *, form: str, since: str | None) -> int:
+    """``audit --policy-report``: the whole audit kept (or from ``since``), read a page at a time."""
+    since_ms = parse_since(since) if since else 0
+    tally = Tally()
+    redis = await open_redis(settings)
+    try:
+        async for page in audit_pages(redis, since_ms=since_ms):
+            tally.add(page)
+    finally:
+        await redis.aclose()
+    sys.stdout.write(render_report(tally.reports(), form))
+    return 0
 
 
 async def _until_signalled() -> int:

@@ -22,7 +22,7 @@ def ruling_for(policy: Policy | None, request: Ask) -> Ruling:
     ruling = policy.rule_for(Request(request.kind, request.text, request.tool, request.args))
     if request.always_ask and ruling.action in (Action.AUTO, Action.DENY):
         return Ruling(ruling.rule, Action.ASK, ruling.risk, ruling.self_approval)
-    return ruling
+    return ruling  # a shadow rule's ruling asks already (``Ruling.shadow`` says what the rule would have done)
 
 
 def shown_text(request: Ask, ruling: Ruling) -> str:
@@ -37,6 +37,9 @@ def shown_text(request: Ask, ruling: Ruling) -> str:
         Action.ASK: "needs one approver",
         Action.ASK_TWO: "needs two different approvers",
     }[ruling.action]
+    if ruling.shadow:
+        would = "approved this without asking" if ruling.shadow == Action.AUTO else "refused this"
+        says = f"{says} (shadow: the rule would have {would})"
     return f"{request.text}\n\n_Policy rule `{ruling.rule}`{risk}: {says}._"
 
 
@@ -53,7 +56,7 @@ def digest_of(request: Ask, text: str, revision: int) -> str:
 def terms_for(request: Ask, ruling: Ruling, self_approval: bool) -> Terms:
     """What the engine enforces and audits for ``request`` under ``ruling``: two different approvers for
     ``ask_two``, whether the requester may approve (the rule's word, else ``self_approval``: ``SELF_APPROVAL``),
-    and the kind, tool, arguments and rule."""
+    and the kind, tool, arguments and rule, and what a shadow rule would have done."""
     args = json.dumps(dict(request.args), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return Terms(
         quorum=2 if ruling.action is Action.ASK_TWO else 1,
@@ -63,6 +66,7 @@ def terms_for(request: Ask, ruling: Ruling, self_approval: bool) -> Terms:
         args=args if request.tool else "",
         rule=ruling.rule,
         risk=ruling.risk,
+        shadow=ruling.shadow,
     )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.approvals.models import Terms
 from bot.approvals.policy import (
     SELECT,
     Action,
@@ -14,7 +15,9 @@ from bot.approvals.policy import (
     load_policy,
     parse_policy,
 )
+from bot.rulings import ruling_for, shown_text, terms_for
 from workflows.ops_db import READS
+from workflows.types import Ask
 
 RULES = r"""
 rules:
@@ -95,6 +98,9 @@ def test_the_digest_changes_with_the_rules_and_only_with_them() -> None:
         ("rules:\n  - name: a\n    action: ask\n  - name: a\n    action: deny", "two rules are named 'a'"),
         ("rules:\n  - name: a\n    action: ask\n    self_approval: maybe", "'self_approval' must be allow or deny"),
         ("rules:\n  - name: reads, writes\n    action: auto", "'name' may not contain a comma"),
+        ("rules:\n  - name: a\n    action: ask\n    shadow: true", "rule 1 (a): 'shadow' needs action auto or deny"),
+        ("rules:\n  - name: a\n    action: ask_two\n    shadow: true", "rule 1 (a): 'shadow' needs action auto"),
+        ("rules:\n  - name: a\n    action: auto\n    shadow: 'yes please'", "rule 1 (a): 'shadow' must be true or"),
     ],
 )
 def test_a_bad_policy_is_one_line_naming_the_rule_and_the_field(text: str, message: str, tmp_path: Path) -> None:
@@ -117,3 +123,47 @@ def test_a_final_semicolon_or_newline_is_one_statement() -> None:
     assert policy.rule_for(tool("run_sql", query="UPDATE customers SET status = 'x';\nDELETE FROM outbox")).action is (
         Action.DENY
     )
+
+
+SHADOW = """
+rules:
+  - name: reads
+    tool: "find_*"
+    action: auto
+    shadow: true
+  - name: wipes
+    tool: "delete_*"
+    action: deny
+    risk: high
+    shadow: true
+  - name: sends
+    tool: "send_*"
+    action: auto
+    shadow: false
+"""
+
+
+def test_a_shadow_rule_asks_a_person_and_keeps_what_it_would_have_done() -> None:
+    policy = parse_policy(SHADOW)
+    reads, wipes = policy.rule_for(tool("find_customers")), policy.rule_for(tool("delete_customers"))
+    assert (reads.rule, reads.action, reads.shadow) == ("reads", Action.ASK, "auto")
+    assert (wipes.rule, wipes.action, wipes.shadow, wipes.risk) == ("wipes", Action.ASK, "deny", "high")
+    assert (policy.rule_for(tool("send_email")).action, policy.rule_for(tool("send_email")).shadow) == (Action.AUTO, "")
+    assert policy.digest != parse_policy(SHADOW.replace("shadow: true", "shadow: false", 1)).digest
+
+
+def test_a_shadow_ruling_is_asked_says_so_on_the_card_and_is_kept_in_the_terms() -> None:
+    policy = parse_policy(SHADOW)
+    reads = Ask("tool", "Find inactive customers", tool="find_customers", args={"status": "inactive"})
+    ruling = ruling_for(policy, reads)
+    assert (ruling.action, ruling.shadow) == (Action.ASK, "auto")
+    assert shown_text(reads, ruling).endswith(
+        "_Policy rule `reads`: needs one approver (shadow: the rule would have approved this without asking)._"
+    )
+    assert terms_for(reads, ruling, self_approval=True) == Terms(
+        kind="tool", tool="find_customers", args='{"status":"inactive"}', rule="reads", shadow="auto"
+    )
+    wipes = Ask("tool", "Delete customer 3", tool="delete_customers", args={"ids": [3]})
+    assert "(shadow: the rule would have refused this)" in shown_text(wipes, ruling_for(policy, wipes))
+    plain = ruling_for(policy, Ask("tool", "Send it", tool="send_email"))
+    assert "shadow" not in shown_text(Ask("tool", "Send it", tool="send_email"), plain)

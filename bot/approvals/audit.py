@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -56,6 +58,8 @@ class AuditEntry:
     (``revised``, ``cancelled``), "" (``expired``)."""
     count: int = 0
     """On ``approval_counted``: how many different people have approved so far."""
+    shadow: str = ""
+    """On ``created`` and outcomes: what the shadow rule that asked would have done (``auto``, ``deny``), else ""."""
     prev: str = ""
     hash: str = ""
     """The entry's place in its bucket's hash chain (``chain.py``): the previous entry's hash and its own; "" where
@@ -70,6 +74,20 @@ async def read_audit(redis: aioredis.Redis, *, since_ms: int = 0, count: int = 1
     entries = [_entry(entry_id, fields) for stream in await pipe.execute() for entry_id, fields in stream]
     entries.sort(key=lambda entry: (entry.at_ms, _sequence(entry.entry_id)))
     return entries[:count]
+
+
+async def audit_pages(redis: aioredis.Redis, *, since_ms: int = 0, page: int = 1000) -> AsyncIterator[list[AuditEntry]]:
+    """Every entry at or after ``since_ms``, a page at a time, bucket after bucket (oldest first in each bucket,
+    not across them): for reading all of a long audit without holding it."""
+    for tag in keys.all_buckets():
+        start = f"{since_ms}-0"
+        while True:
+            batch: Any = await redis.xrange(keys.audit_key(tag), min=start, max="+", count=page)  # redis-py: Optional
+            if batch:
+                yield [_entry(entry_id, fields) for entry_id, fields in batch]
+            if len(batch) < page:
+                break
+            start = "(" + as_text(batch[-1][0])
 
 
 def _entry(entry_id: bytes | str, raw: dict[bytes | str, bytes | str]) -> AuditEntry:
@@ -98,6 +116,7 @@ def _entry(entry_id: bytes | str, raw: dict[bytes | str, bytes | str]) -> AuditE
         self_approval=fields.get("self_approval", ""),
         deciders=fields.get("deciders", ""),
         count=int(fields.get("count") or 0),
+        shadow=fields.get("shadow", ""),
         prev=fields.get("prev", ""),
         hash=fields.get("hash", ""),
     )

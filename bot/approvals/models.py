@@ -70,6 +70,8 @@ class Terms:
     rule: str = ""
     """The policy rule that asked (``default`` when none matched)."""
     risk: str = ""
+    shadow: str = ""
+    """What a shadow rule would have done without a person (``auto`` or ``deny``); "" for other rules."""
 
     def __post_init__(self) -> None:
         if self.quorum < 1:
@@ -173,6 +175,7 @@ class Approval:
                 args=fields.get("args", ""),
                 rule=fields.get("rule", ""),
                 risk=fields.get("risk", ""),
+                shadow=fields.get("shadow", ""),
             ),
         )
 
@@ -202,6 +205,7 @@ RECORD_FIELDS = (
     "args",
     "rule",
     "risk",
+    "shadow",
 )
 """The record's fields that make an ``Approval``: what TRANSITION answers with (its nonces and counters stay in
 Redis; fewer strings to format and parse on every decision)."""

@@ -4,7 +4,9 @@ A rule matches a request by kind (``draft``, ``plan``, ``code``, ``tool``), by a
 regular expression searched in the request's text (a draft's or plan's text, a code block) and, for a tool call,
 in each *decoded* string argument and in the canonical JSON of the arguments. Decoded matters: in JSON text a
 newline is ``\\n``, so ``...;\\nDROP TABLE`` has no word boundary before ``DROP`` and a pattern searched only in
-the JSON misses it. Pure: no I/O but reading the file in ``load_policy``.
+the JSON misses it. A rule marked ``shadow: true`` (``auto`` or ``deny`` only) asks a person instead and records what
+it would have done, so ``approval-bot audit --policy-report`` can show how often people agreed with it. Pure: no
+I/O but reading the file in ``load_policy``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ class Action(StrEnum):
 
 
 KINDS = frozenset({"draft", "plan", "code", "tool"})
-FIELDS = frozenset({"name", "kind", "tool", "pattern", "action", "risk", "self_approval"})
+FIELDS = frozenset({"name", "kind", "tool", "pattern", "action", "risk", "self_approval", "shadow"})
+SHADOWABLE = (Action.AUTO, Action.DENY)
+"""A shadow rule (``shadow: true``) asks a person instead, recording what it would have done: only an ``auto`` or
+a ``deny`` rule would have done something without one."""
 
 
 class PolicyError(ValueError):
@@ -61,6 +66,8 @@ class Rule:
     risk: str = ""
     self_approval: bool | None = None
     """False: the requester may not approve their own request under this rule; None: the bot's default."""
+    shadow: bool = False
+    """True: the rule's ``auto`` or ``deny`` is only recorded (``Ruling.shadow``); a person is asked."""
 
     def matches(self, request: Request) -> bool:
         if self.kind is not None and request.kind != self.kind:
@@ -80,6 +87,8 @@ class Ruling:
     action: Action
     risk: str = ""
     self_approval: bool | None = None
+    shadow: str = ""
+    """A shadow rule's own action (``auto`` or ``deny``), which it would have taken; ``action`` is then ``ask``."""
 
 
 DEFAULT_RULING = Ruling("default", Action.ASK)
@@ -94,6 +103,8 @@ class Policy:
     def rule_for(self, request: Request) -> Ruling:
         for rule in self.rules:
             if rule.matches(request):
+                if rule.shadow:  # asked, whoever reads the ruling: a shadow rule never decides
+                    return Ruling(rule.name, Action.ASK, rule.risk, rule.self_approval, shadow=rule.action.value)
                 return Ruling(rule.name, rule.action, rule.risk, rule.self_approval)
         return DEFAULT_RULING
 
@@ -200,6 +211,11 @@ def _rule(raw: object, number: int, where: str) -> Rule:
     self_approval = _optional_text(raw, "self_approval", label)
     if self_approval not in (None, "allow", "deny"):
         raise PolicyError(f"{label}: 'self_approval' must be allow or deny")
+    shadow = raw.get("shadow", False)
+    if not isinstance(shadow, bool):
+        raise PolicyError(f"{label}: 'shadow' must be true or false")
+    if shadow and action not in SHADOWABLE:
+        raise PolicyError(f"{label}: 'shadow' needs action auto or deny (an {action.value} rule asks a person already)")
     return Rule(
         name=name.strip(),
         action=action,
@@ -208,6 +224,7 @@ def _rule(raw: object, number: int, where: str) -> Rule:
         pattern=pattern,
         risk=_optional_text(raw, "risk", label) or "",
         self_approval=None if self_approval is None else self_approval == "allow",
+        shadow=shadow,
     )
 
 

@@ -57,7 +57,7 @@ CREATE = (
 -- KEYS: record, pending, audit, unshown, audit chain
 -- ARGV: id, workflow_id, step, prompt, requester, workflow, timeout_ms, retention_ms,
 --       prompt_sha256, nonce, digest (of what is asked: models.ask_digest),
---       and the terms (models.Terms): quorum, self_approval (allow | deny), kind, tool, args, rule, risk
+--       and the terms (models.Terms): quorum, self_approval (allow | deny), kind, tool, args, rule, risk, shadow
 -- Returns {created (1 | 0), now_ms, record...}; a re-run of the creating call answers 1 again. An existing record
 -- is returned as it is, terms and all.
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -69,14 +69,14 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[
   'prompt', ARGV[4], 'requester', ARGV[5], 'workflow', ARGV[6],
   'created_ms', int(now), 'deadline_ms', int(deadline), 'create_nonce', ARGV[10], 'digest', ARGV[11],
   'quorum', ARGV[12], 'self_approval', ARGV[13], 'kind', ARGV[14], 'tool', ARGV[15], 'args', ARGV[16],
-  'rule', ARGV[17], 'risk', ARGV[18], 'approved_by', '')
+  'rule', ARGV[17], 'risk', ARGV[18], 'shadow', ARGV[19], 'approved_by', '')
 redis.call('PEXPIREAT', KEYS[1], int(deadline + tonumber(ARGV[8])))
 redis.call('ZADD', KEYS[2], int(deadline), ARGV[1])
 audit({'event', 'created', 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[3], 'workflow', ARGV[6],
   'user', ARGV[5], 'at_ms', int(now), 'feedback', '', 'waited_ms', '0',
   'prompt', ARGV[4], 'prompt_sha256', ARGV[9], 'digest', ARGV[11],
   'kind', ARGV[14], 'tool', ARGV[15], 'args', ARGV[16], 'rule', ARGV[17], 'risk', ARGV[18], 'quorum', ARGV[12],
-  'self_approval', ARGV[13]})
+  'self_approval', ARGV[13], 'shadow', ARGV[19]})
 return {1, int(now), redis.call('HGETALL', KEYS[1])}
 """
 )
@@ -100,7 +100,7 @@ TRANSITION = (
 local outcome, user, feedback, nonce = ARGV[2], ARGV[3], ARGV[4], ARGV[8]
 local f = redis.call('HMGET', KEYS[1], 'state', 'deadline_ms', 'created_ms', 'workflow_id', 'step', 'workflow',
   'channel', 'ts', 'shown', 'nonce', 'late_nonce', 'requester', 'quorum', 'self_approval', 'approved_by', 'kind',
-  'tool', 'rule', 'refused_nonce', 'count_nonce:' .. user)
+  'tool', 'rule', 'refused_nonce', 'count_nonce:' .. user, 'shadow')
 local state = f[1]
 if not state then
   redis.call('ZREM', KEYS[2], ARGV[1])
@@ -177,7 +177,8 @@ local deciders = user
 if outcome == 'approved' then deciders = approved_by end
 audit({'event', outcome, 'id', ARGV[1], 'workflow_id', f[4], 'step', f[5], 'workflow', f[6],
   'user', user, 'at_ms', int(now), 'feedback', feedback, 'waited_ms', int(now - tonumber(f[3])),
-  'late_click_by', late_click_by, 'kind', kind, 'tool', tool, 'rule', rule, 'deciders', deciders})
+  'late_click_by', late_click_by, 'kind', kind, 'tool', tool, 'rule', rule, 'deciders', deciders,
+  'shadow', f[21] or ''})
 local decided = cjson.encode({id = ARGV[1], state = outcome, decider = user, decided_ms = int(now),
   feedback = feedback, approved_by = approved_by})
 if ARGV[10] == 'sharded' then

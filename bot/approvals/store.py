@@ -152,6 +152,7 @@ class ApprovalStore:
                 terms.args,
                 terms.rule,
                 terms.risk,
+                terms.shadow,
             ],
         )
         approval = Approval.from_hash(pairs(fields))
