@@ -292,9 +292,10 @@ def test_the_last_revision_allowed_says_so_and_a_revise_on_it_says_the_run_stopp
     last = make(id="wf1a2b.6", step=6)
     pending = prompt_blocks(last, previous=previous, revision=5, max_revisions=5)
     assert "a Revise here ends the run" in pending[2]["elements"][0]["text"]
-    assert "a Revise here ends the run" not in prompt_blocks(last, previous=previous, revision=4, max_revisions=5)[2][
-        "elements"
-    ][0]["text"]
+    assert (
+        "a Revise here ends the run"
+        not in prompt_blocks(last, previous=previous, revision=4, max_revisions=5)[2]["elements"][0]["text"]
+    )
 
     revised = dataclasses.replace(last, state=State.REVISED, decider="U0BOB45678", decided_ms=CREATED + 5)
     outcome = decided_blocks(revised, previous=previous, revision=5, max_revisions=5)[-1]["elements"][0]["text"]
@@ -415,7 +416,9 @@ def test_outcome_lines() -> None:
     assert lines[2] == f"🛑 Cancelled by <@U0BOB45678> at {at}"
     assert lines[3].startswith("🛑 Cancelled by the workflow at <!date^")
     assert lines[3].endswith(" — superseded: the run now asks &lt;something&gt; else")  # the bot says why
-    assert re.fullmatch(r"⌛ Expired at <!date\^\d+\^.*>, no decision; the workflow was cancelled", lines[4])
+    assert re.fullmatch(
+        r"⌛ Expired at <!date\^\d+\^.*>: nobody decided, so nothing was done \(an expiry is not a refusal\)", lines[4]
+    )
     assert decision_text(ALL_DECIDED[0]) == f"✅ Approved by <@U0BOB45678> at {at} (release-notes step 1)"
 
 

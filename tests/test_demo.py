@@ -24,7 +24,7 @@ from workflows.model import DEMO_DRAFTS
 
 FIRST_DRAFT = "Release 2.4 ships today with faster approvals and a new audit export."
 REVISED_DRAFT = "- audit logs can be exported"
-BUTTONS = "[ Approve ]  [ Revise ]  [ Cancel ]"
+BUTTONS = "[ Approve ]  [ Edit ]  [ Revise ]  [ Cancel ]"
 QUESTION = "Approve, Revise or Cancel? [a/r/c]"
 
 
@@ -96,7 +96,7 @@ def test_auto_revise_then_approve(tmp_path: Path) -> None:
         "↳ you, in the thread:\n        Shorter, and use bullet points",
         "approval-bot (edited):\n    ✏️ Revision requested",
         "step 1",
-        "This is a revision of the previous prompt",
+        "this is a revision of the previous version",
         REVISED_DRAFT,
         BUTTONS,
         f"{QUESTION} a",

@@ -66,7 +66,7 @@ class Editing:
         except EditRefused as refused:
             await self.say(client, click.channel, click.user, str(refused))
             return
-        if len(editable.content) > blocks.MAX_EDIT_CHARS:
+        if blocks.slack_len(editable.content) > blocks.MAX_EDIT_CHARS:  # Slack counts UTF-16 units
             text = "This is too long to edit in Slack (3000 characters at most); ask for a revision instead."
             await self.say(client, click.channel, click.user, text)
             return

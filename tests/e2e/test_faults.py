@@ -5,7 +5,15 @@ from __future__ import annotations
 from bot.sandbox import SlackEmulator
 from bot.slack import blocks
 from tests.e2e.conftest import DRAFT_1, People
-from tests.e2e.test_approval_flow import action_ids, decided_card, post_prompt, report_to, start_task, texts
+from tests.e2e.test_approval_flow import (
+    DECISION_BUTTONS,
+    action_ids,
+    decided_card,
+    post_prompt,
+    report_to,
+    start_task,
+    texts,
+)
 
 
 async def test_timeout_expires_the_card_and_refuses_late_clicks(
@@ -49,7 +57,7 @@ async def test_rate_limited_first_post_is_retried(slack: SlackEmulator, people: 
 
     statuses = [c.status for c in slack.calls_to("chat.postMessage")]
     assert statuses[:2] == [429, 200]
-    assert action_ids(card.blocks) == [blocks.ACTION_APPROVE, blocks.ACTION_REVISE, blocks.ACTION_CANCEL]
+    assert action_ids(card.blocks) == DECISION_BUTTONS
 
 
 async def test_empty_and_help_start_nothing(slack: SlackEmulator, people: People, start_bot) -> None:
