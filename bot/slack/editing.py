@@ -96,16 +96,15 @@ class Editing:
 
     async def _approve_edit(self, meta: dict[str, str], content: str, user: str) -> None:
         approval, editable = await self._editable(meta["approval_id"], meta["digest"], user)
-        if content.strip() == editable.content.strip():
+        if editable.kind == "tool":
+            edited = self._call(editable, content)
+            original = Request("tool", "", editable.tool, json.loads(editable.content))
+            unchanged = edited.args == original.args  # the same arguments, however they are laid out
+        else:
+            edited, original = Request(editable.kind, content), Request(editable.kind, editable.content)
+            unchanged = content.strip() == editable.content.strip()
+        if unchanged:
             raise EditRefused("Nothing was changed. Close this and use Approve on the card instead.")
-        edited = (
-            Request(editable.kind, content, editable.tool) if editable.kind != "tool" else self._call(editable, content)
-        )
-        original = (
-            Request(editable.kind, editable.content, editable.tool)
-            if editable.kind != "tool"
-            else Request("tool", "", editable.tool, json.loads(editable.content))
-        )
         self._allowed(original, edited)
         change = edits.encode(Edit(editable.content, content))
         nonce = new_nonce()
