@@ -39,6 +39,8 @@ DEFAULT_RUN_LEASE = 15.0
 DEFAULT_OPS_DB = Path("ops.sqlite3")
 DEFAULT_CODE_TIMEOUT = 60.0
 DEFAULT_MAX_REVISIONS = 5
+DEFAULT_ASK_AGAIN_WINDOW = 24 * 3600.0
+DEFAULT_STANDING_TIMEBOX = 15 * 60.0
 DEFAULT_AUDIT_RETENTION = 90 * 24 * 3600.0
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _CHANNEL_NAME = re.compile(r"^[^\s#<>&|@,.]{1,80}$")
@@ -107,6 +109,10 @@ class Settings:
     """Seconds an approved code block of ``plan`` may run before its whole process group is killed."""
     policy_file: Path | None = None
     """The risk policy (``POLICY_FILE``, YAML); None: the built-in default (``bot.approvals.policy``)."""
+    standing_timebox: float = DEFAULT_STANDING_TIMEBOX
+    """``STANDING_TIMEBOX``: seconds a time-boxed standing approval lasts (0: no standing approvals at all)."""
+    ask_again_window: float = DEFAULT_ASK_AGAIN_WINDOW
+    """``ASK_AGAIN_WINDOW``: seconds after a run expired during which an approver may ask its step again (0: never)."""
     max_revisions: int = DEFAULT_MAX_REVISIONS
     """``MAX_REVISIONS``: how many revisions in a row a person may ask for before the run ends."""
     self_approval: bool = True
@@ -201,6 +207,8 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
         policy_file=_parse(environ, "POLICY_FILE", None, Path),
         self_approval=_parse(environ, "SELF_APPROVAL", True, _self_approval),
         max_revisions=_parse(environ, "MAX_REVISIONS", DEFAULT_MAX_REVISIONS, _max_revisions),
+        ask_again_window=_parse(environ, "ASK_AGAIN_WINDOW", DEFAULT_ASK_AGAIN_WINDOW, _window("ASK_AGAIN_WINDOW")),
+        standing_timebox=_parse(environ, "STANDING_TIMEBOX", DEFAULT_STANDING_TIMEBOX, _window("STANDING_TIMEBOX")),
     )
 
 
@@ -402,6 +410,21 @@ def _flag(name: str) -> Callable[[str], bool]:
         if value not in _TRUE | _FALSE:
             raise ConfigError(name, f"must be true or false, got {raw!r}")
         return value in _TRUE
+
+    return parse
+
+
+def _window(name: str) -> Callable[[str], float]:
+    """Seconds, where 0 turns the feature off."""
+
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ConfigError(name, f"must be a number of seconds, got {raw!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(name, f"must be 0 (off) or a positive number of seconds, got {raw!r}")
+        return value
 
     return parse
 

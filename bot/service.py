@@ -30,10 +30,13 @@ from bot.approvals.topology import Topology, open_client
 from bot.config import Settings
 from bot.durable.store import RunStore
 from bot.durable.worker import Worker
+from bot.edits import Editables
 from bot.runner import WorkflowRunner
+from bot.slack.allowing import Allowing
 from bot.slack.app import build_app, card_client, web_client
 from bot.slack.approvers import Approvers
-from bot.slack.listeners import Listeners
+from bot.slack.editing import Editing
+from bot.slack.listeners import Listeners, ephemeral, refusal
 from bot.slack.names import UserNames
 from bot.slack.prompter import Prompter
 from bot.slack.redelivery import Redeliveries
@@ -41,7 +44,8 @@ from bot.slack.requester import RequesterLine
 from bot.slack.socket import AckingSocketModeHandler
 from bot.slack.startup import StartupError, Workspace, preflight
 from bot.slack.threads import ThreadMarks
-from workflows import DEFAULT_WORKFLOW, Models, registry
+from bot.standing import POLICY_KEY, StandingApprovals
+from workflows import DEFAULT_WORKFLOW, Models, argument_checks, registry
 from workflows.model import ModelConfigError, RoleModels, component_config, load_models, openai_config
 
 log = logging.getLogger(__name__)
@@ -195,6 +199,12 @@ class Service:
         seal_key = settings.audit_hmac_key.get().encode() if settings.audit_hmac_key else None
         store_settings = StoreSettings(settings.retention, settings.audit_retention, audit_hmac_key=seal_key)
         store = ApprovalStore(self.redis, store_settings)
+        standings = None
+        if settings.standing_timebox > 0:
+            standings = StandingApprovals(
+                self.redis, retention_s=settings.retention, timebox_s=settings.standing_timebox
+            )
+            await self.redis.set(POLICY_KEY, policy.digest, px=int(settings.retention * 1000))  # what grants bind to
         await store.start()
         self._closes("the approval store", STORE_S, _closing(store.aclose))
         prompter = Prompter(
@@ -206,14 +216,22 @@ class Service:
             approvers=approvers.named,
             mention_approvers=settings.mention_approvers,
             max_revisions=settings.max_revisions,
+            ask_again_s=settings.ask_again_window,
+            standings=standings,
         )
         store.on_transition(prompter.show_outcome)
         self._closes("card updates", CARDS_S, _closing(prompter.aclose))
 
-        offered = partial(registry, ops_db=settings.ops_db, code_timeout=settings.code_timeout)
+        offered = partial(
+            registry,
+            ops_db=settings.ops_db,
+            code_timeout=settings.code_timeout,
+            max_revisions=settings.max_revisions,
+        )
         workflows = offered(self.model)
         ordered = {DEFAULT_WORKFLOW: workflows[DEFAULT_WORKFLOW]} | workflows
         runs = RunStore(self.redis, retention_s=settings.retention, lease_s=settings.run_lease)
+        editables = Editables(self.redis, settings.retention)
         notices = RequesterLine(client, self.workspace.url, session=session)
         self.runner = WorkflowRunner(
             store,
@@ -225,6 +243,8 @@ class Service:
             policy=policy,
             self_approval=settings.self_approval,
             max_revisions=settings.max_revisions,
+            editables=editables,
+            standings=standings,
             notices=notices,
         )
         self.worker = Worker(runs, self.runner, notices)
@@ -246,8 +266,19 @@ class Service:
             threads=ThreadMarks(self.redis, settings.retention),
             names=UserNames(client),
             bot_user_id=self.workspace.bot_user_id,
+            reopen=partial(_reopen, runs, settings.ask_again_window) if settings.ask_again_window > 0 else None,
         )
-        app = build_app(client, listeners)
+        editing = Editing(
+            store=store,
+            editables=editables,
+            approvers=approvers,
+            policy=policy,
+            check_args=argument_checks(settings.ops_db),
+            refusal=refusal,
+            say=ephemeral,
+        )
+        allowing = Allowing(listeners, standings, policy.digest) if standings is not None else None
+        app = build_app(client, listeners, editing, allowing)
         handler = AckingSocketModeHandler(app, app_token, on_malformed=listeners.on_malformed)
         self._closes("Socket Mode", ACKS_S + SOCKET_CLOSE_S + LISTENERS_S, lambda: _close_socket(handler))
         await handler.connect_async()  # type: ignore[no-untyped-call]
@@ -257,6 +288,10 @@ class Service:
             settings.approvals_channel,
             self.workspace.approvals_channel_id,
         )
+
+
+async def _reopen(runs: RunStore, window_s: float, workflow_id: str, step: int) -> str:
+    return await runs.reopen(workflow_id, step, window_s)
 
 
 def _closing(close: Callable[[], Awaitable[None]]) -> Closing:

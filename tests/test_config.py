@@ -94,8 +94,13 @@ def test_normalisation() -> None:
             "CODE_TIMEOUT": "5",
             "SELF_APPROVAL": " Deny",
             "MAX_REVISIONS": "2",
+            "ASK_AGAIN_WINDOW": "0",
+            "STANDING_TIMEBOX": "60",
         }
     )
+    assert (settings.ask_again_window, settings.standing_timebox) == (0, 60)
+    defaults = load_settings(TOKENS)
+    assert (defaults.ask_again_window, defaults.standing_timebox) == (86400, 900)
     assert settings.max_revisions == 2 and load_settings(TOKENS).max_revisions == 5
     assert (settings.ops_db, settings.code_timeout) == (Path("/var/lib/bot/ops.db"), 5.0)
     assert settings.self_approval is False and load_settings(TOKENS).self_approval is True
@@ -160,6 +165,8 @@ def test_model_config_must_exist(tmp_path: Path) -> None:
         ({**TOKENS, "CODE_TIMEOUT": "0"}, "CODE_TIMEOUT", "positive number of seconds"),
         ({**TOKENS, "SELF_APPROVAL": "no"}, "SELF_APPROVAL", "must be allow or deny"),
         ({**TOKENS, "MAX_REVISIONS": "-1"}, "MAX_REVISIONS", "must be 0 or more"),
+        ({**TOKENS, "ASK_AGAIN_WINDOW": "-1"}, "ASK_AGAIN_WINDOW", "0 (off) or a positive number"),
+        ({**TOKENS, "STANDING_TIMEBOX": "soon"}, "STANDING_TIMEBOX", "number of seconds"),
         ({**TOKENS, "MAX_REVISIONS": "many"}, "MAX_REVISIONS", "whole number"),
         ({**TOKENS, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR"),
     ],
