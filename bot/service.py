@@ -64,6 +64,8 @@ async def load_model(settings: Settings, *, fallback: dict[str, object] | None =
 
 
 REDIS_PING_S = 5.0
+REOPEN_WAIT_S = 10.0
+"""How long an Ask again click waits for its run to record that it ended (it does a moment after the expiry)."""
 _REDIS_ADVICE = {
     "server": "check REDIS_URL",
     "sentinel": "check REDIS_SENTINELS and REDIS_SENTINEL_SERVICE",
@@ -291,7 +293,14 @@ class Service:
 
 
 async def _reopen(runs: RunStore, window_s: float, workflow_id: str, step: int) -> str:
-    return await runs.reopen(workflow_id, step, window_s)
+    """Reopen the run, waiting (a few seconds at most) for one whose card expired to record its end."""
+    backoff, give_up = 0.05, asyncio.get_running_loop().time() + REOPEN_WAIT_S
+    while (status := await runs.reopen(workflow_id, step, window_s)) == "finishing":
+        if asyncio.get_running_loop().time() + backoff > give_up:
+            break
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 0.5)
+    return status
 
 
 def _closing(close: Callable[[], Awaitable[None]]) -> Closing:

@@ -125,7 +125,8 @@ def test_other_endings_are_one_plain_message() -> None:
         [text] = outcome_report(outcome)
         assert_plain(text)
     assert outcome_report(cases[2]) == [
-        "⌛ Your *draft* (`wf-1`) expired: nobody decided before the deadline, so it was cancelled."
+        "⌛ Your *draft* (`wf-1`) expired: nobody decided before the deadline, so nothing was done (it was not"
+        " refused). An approver can still click *Ask again* on its card for a while."
     ]
 
 

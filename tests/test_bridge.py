@@ -34,7 +34,14 @@ class RecordingPoster:
         self.withdrawn: list[tuple[str, MessageRef, bool]] = []
         self.batches: asyncio.Queue[list[Approval]] = asyncio.Queue()
 
-    async def post(self, approval: Approval, previous: Approval | None, *, look_first: bool = False) -> MessageRef:
+    async def post(
+        self,
+        approval: Approval,
+        previous: Approval | None,
+        *,
+        look_first: bool = False,
+        reuse: MessageRef | None = None,
+    ) -> MessageRef:
         if self.fail:
             raise ConnectionError("Slack is unreachable")
         self.count += 1

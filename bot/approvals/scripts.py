@@ -192,6 +192,22 @@ return {status, redis.call('HMGET', KEYS[1], unpack(RECORD))}
 """
 )
 
+NOTE = (
+    _NOW
+    + _AUDIT
+    + """
+-- KEYS: record, pending, audit, unshown, audit chain (as TRANSITION's); ARGV: id, event, user, detail
+-- Appends an audit entry about an approval that changes nothing of it (someone asked an expired step again).
+-- Returns 1, or 0 if the record is gone.
+local f = redis.call('HMGET', KEYS[1], 'workflow_id', 'step', 'workflow', 'kind', 'tool', 'rule')
+if not f[1] then return 0 end
+audit({'event', ARGV[2], 'id', ARGV[1], 'workflow_id', f[1], 'step', f[2], 'workflow', f[3],
+  'user', ARGV[3], 'at_ms', int(now), 'feedback', ARGV[4], 'waited_ms', '0', 'kind', f[4], 'tool', f[5],
+  'rule', f[6]})
+return 1
+"""
+)
+
 ATTACH = (
     _NOW
     + """

@@ -77,6 +77,7 @@ class ApprovalStore:
         self._transition = EngineScript(redis, scripts.TRANSITION)
         self._attach = EngineScript(redis, scripts.ATTACH)
         self._mark_shown = EngineScript(redis, scripts.MARK_SHOWN)
+        self._note = EngineScript(redis, scripts.NOTE)
         self._listeners: list[TransitionListener] = []
         self.reconciler = CardReconciler(redis, self._settings)
         self._maintenance = Maintenance(self, self._subscriber, self._settings)
@@ -189,6 +190,11 @@ class ApprovalStore:
             raise UnknownApproval(approval_id)
         px = ttl_ms if ttl_ms > 0 else int(self._settings.retention_s * 1000)
         await self._redis.set(keys.message_key(channel, ts), approval_id, px=px)
+
+    async def note(self, approval_id: str, event: str, user: str, detail: str = "") -> bool:
+        """Append an audit entry about ``approval_id`` that changes nothing of it (for example ``asked_again``);
+        False if the record is gone."""
+        return bool(await self._note(keys=keys.keys_for(approval_id), args=[approval_id, event, user, detail]))
 
     async def mark_shown(self, approval_id: str, state: State) -> None:
         """The card now shows ``state`` (call it after a successful ``chat.update``). Once the card shows the

@@ -90,10 +90,11 @@ REOPEN = (
     + """
 -- ARGV: step, window_ms, retention_ms. Queues an expired run again to ask its step once more ("Ask again"):
 -- only a run that ended expired, at that step, within the window. Returns 'ok' | 'missing' | 'not_expired' |
--- 'other_step' | 'too_late' | 'running' (someone asked again already).
-local f = redis.call('HMGET', KEYS[1], 'status', 'ended', 'step', 'ended_ms')
+-- 'other_step' | 'too_late' | 'running' (someone asked again already) | 'finishing' (the run has not ended yet:
+-- its card shows the expiry a moment before the run records its end).
+local f = redis.call('HMGET', KEYS[1], 'status', 'ended', 'step', 'ended_ms', 'ask_again')
 if not f[1] then return 'missing' end
-if f[1] ~= 'done' then return 'running' end
+if f[1] ~= 'done' then return f[5] == ARGV[1] and 'running' or 'finishing' end
 if f[2] ~= 'expired' then return 'not_expired' end
 if f[3] ~= ARGV[1] then return 'other_step' end
 if now - tonumber(f[4] or '0') > tonumber(ARGV[2]) then return 'too_late' end

@@ -147,8 +147,9 @@ class RunStore:
 
     async def reopen(self, workflow_id: str, step: int, window_s: float) -> str:
         """Queue a run that ended expired at ``step`` to ask that step again ("Ask again"), within ``window_s``
-        of its end: ``ok``, or why not (``missing``, ``not_expired``, ``other_step``, ``too_late``, ``running``).
-        Nothing else ever runs a finished run again."""
+        of its end: ``ok``, or why not (``missing``, ``not_expired``, ``other_step``, ``too_late``, ``running``:
+        asked again already, ``finishing``: it has not recorded its end yet). Nothing else ever runs a finished run
+        again."""
         reply = await self._reopen(keys=[run_key(workflow_id)], args=[step, int(window_s * 1000), self.retention_ms])
         status = as_text(reply)
         if status == "ok":

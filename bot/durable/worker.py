@@ -175,6 +175,9 @@ class Worker:
 
     async def _take(self, entry_id: str, workflow_id: str) -> None:
         if workflow_id in self._active:
+            # Still ending here (reporting its end) when it was queued again (Ask again): try again at each claim
+            # tick, rather than leave the entry to be found idle a whole lease later.
+            self._held.setdefault(entry_id, (workflow_id, time.monotonic() + self.runs.lease_ms / 1000))
             return
         got = await self.runs.acquire(workflow_id, self.worker_id, entry_id)
         if isinstance(got, str):

@@ -184,6 +184,10 @@ class Listeners:
             return
         if status == "ok":
             log.info("approval %s asked again by %s", approval.id, click.user)
+            try:
+                await patiently(lambda: self.store.note(approval.id, "asked_again", click.user))
+            except StoreUnavailable:
+                log.error("could not audit that %s asked approval %s again", click.user, approval.id)
         await ephemeral(client, click.channel, click.user, blocks.ask_again_text(status))
 
     async def on_revise(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

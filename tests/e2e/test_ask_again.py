@@ -44,7 +44,7 @@ async def test_an_expired_draft_can_be_asked_again_on_the_same_card(
         events = [(e.approval_id.rsplit(".", 1)[1], e.event) for e in await read_audit(redis)]
     finally:
         await redis.aclose()
-    assert events == [("1", "created"), ("1", "expired"), ("1-1", "created"), ("1-1", "approved")]
+    assert events == [("1", "created"), ("1", "expired"), ("1", "asked_again"), ("1-1", "created"), ("1-1", "approved")]
 
 
 async def test_two_approvers_asking_again_at_once_resume_the_run_once(

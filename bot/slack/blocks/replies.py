@@ -111,6 +111,7 @@ ASK_AGAIN_REFUSALS = {
     "other_step": "The run went on past this step, so there is nothing to ask again here.",
     "too_late": "This expired too long ago to ask again (ASK_AGAIN_WINDOW); start a new task instead.",
     "running": "Someone asked again already: the run is picking this step up.",
+    "finishing": "The run is still ending after the expiry; click Ask again in a moment.",
 }
 
 
