@@ -3,6 +3,7 @@ each automatic answer is audited as the policy's, and a bad policy file stops th
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from bot.slack import blocks
 from tests.e2e.conftest import People
 from tests.e2e.test_approval_flow import report_to, start_task, texts
 from tests.model_server import ModelServer, tool_call
+from tests.test_audit_cli import audit
 
 EMAIL = {"to": "alan@example.com", "subject": "We miss you", "body": "Come back, Alan."}
 ANSWERS = [
@@ -76,3 +78,22 @@ async def test_a_policy_file_decides_what_needs_a_person(
     assert "customers" not in tables(database)  # this policy let the DROP run: the rule file is obeyed
     refused = [m.text for m in slack.ephemerals(people.alice) if m.text.startswith("🚫")]
     assert len(refused) == 1 and "`no-mail-to-alan`" in refused[0]
+
+
+async def test_a_shadow_rule_asks_a_person_and_the_report_shows_how_often_people_agreed(
+    slack: SlackEmulator, people: People, start_bot, redis_url: str, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text("rules:\n  - {name: reads, tool: 'find_*', action: auto, shadow: true}\n")
+    answers = [tool_call("find_customers", status="inactive"), "Two customers are inactive."]
+    await start_bot(answers=answers, OPS_DB=str(tmp_path / "ops.sqlite3"), POLICY_FILE=str(policy))
+
+    card = await start_task(slack, people, "ops: who is inactive?")  # a shadow auto rule still asks
+    assert "shadow: the rule would have approved this" in texts(card.blocks)
+    await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_APPROVE)
+    await report_to(slack, people.alice, "finished")
+
+    code, out, err = await audit(redis_url, "--policy-report", "--format", "json")
+    assert code == 0, err
+    [reads] = [row for row in json.loads(out) if row["rule"] == "reads"]
+    assert (reads["matched"], reads["approved"], reads["agreed"], reads["agreement"]) == (1, 1, 1, 1.0)
