@@ -97,6 +97,14 @@ async def start_task(slack: SlackEmulator, people: People, text: str = "Announce
     return slack.message(people.approvals, prompt.response["ts"])
 
 
+async def revise_in_thread(slack: SlackEmulator, people: People, ts: str, feedback: str) -> None:
+    """Bob clicks Revise on the card at ``ts`` and, once the bot asks in its thread, replies there."""
+    mark = slack.mark()
+    await slack.click(people.bob, people.approvals, ts, blocks.ACTION_REVISE)
+    await slack.next_call("chat.postMessage", since=mark, where=lambda c: c.params.get("thread_ts") == ts)
+    await slack.user_message(people.bob, people.approvals, feedback, thread_ts=ts)
+
+
 async def report_to(slack: SlackEmulator, user: str, word: str):
     return await slack.wait_for(
         lambda: next((m for m in slack.ephemerals(user) if word in m.text and "Your" in m.text), None), timeout=15
@@ -212,16 +220,14 @@ async def test_revised_cards_show_what_changed_and_max_revisions_ends_the_run(
     card = await start_task(slack, people)
 
     mark = slack.mark()
-    await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_REVISE)
-    await slack.user_message(people.bob, people.approvals, "mention #billing", thread_ts=card.ts)
+    await revise_in_thread(slack, people, card.ts, "mention #billing")
     second = slack.message(people.approvals, (await post_prompt(slack, people, mark)).response["ts"])
     shown = texts(second.blocks)
     assert "Revision 1 of at most 1" in shown and "a Revise here ends the run" in shown
     assert "-We launch the new billing page on Monday." in shown  # the diff: the line that went...
     assert "+Billing page: live Monday. Questions to #billing." in shown  # ...and the line that came
 
-    await slack.click(people.bob, people.approvals, second.ts, blocks.ACTION_REVISE)
-    await slack.user_message(people.bob, people.approvals, "shorter still", thread_ts=second.ts)
+    await revise_in_thread(slack, people, second.ts, "shorter still")
     report = await report_to(slack, people.alice, "cancelled")
     assert "MAX_REVISIONS is 1" in report.text
     last = await decided_card(slack, people, second.ts)

@@ -13,7 +13,7 @@ from pathlib import Path
 from bot.sandbox import SlackEmulator
 from bot.slack import blocks
 from tests.e2e.conftest import People
-from tests.e2e.test_approval_flow import post_prompt, report_to, start_task, texts
+from tests.e2e.test_approval_flow import post_prompt, report_to, revise_in_thread, start_task, texts
 from tests.model_server import Message, ModelRequest, ModelServer, Reply, Script, answers
 from workflows.plan import IMPLEMENTER_SYSTEM_MESSAGE, PLAN_HEADER, PLANNER_SYSTEM_MESSAGE
 
@@ -116,8 +116,7 @@ async def test_a_revised_plan_is_proposed_again_with_the_feedback_and_a_cancel_e
     plan_card = await start_task(slack, people, "plan: add a health check")
 
     mark = slack.mark()
-    await slack.click(people.bob, people.approvals, plan_card.ts, blocks.ACTION_REVISE)
-    await slack.user_message(people.bob, people.approvals, "add a rollback step", thread_ts=plan_card.ts)
+    await revise_in_thread(slack, people, plan_card.ts, "add a rollback step")
     second = slack.message(people.approvals, (await post_prompt(slack, people, mark)).response["ts"])
     assert second is not None and "Add a rollback step" in texts(second.blocks)
     await slack.click(people.bob, people.approvals, second.ts, blocks.ACTION_CANCEL)
