@@ -1,7 +1,8 @@
-"""``approval-bot run | demo | audit``: the one place that turns the environment into a running bot.
+"""``approval-bot run | demo | audit | doctor``: the one place that turns the environment into a running bot.
 
 Bad configuration ends with one line on stderr and exit status 2, never a traceback. ``audit --verify`` exits 0
-when the audit is intact, 1 when it is not, 3 when the Redis keeps no chain (``bot.audit_verify``).
+when the audit is intact, 1 when it is not, 3 when the Redis keeps no chain (``bot.audit_verify``). ``doctor``
+exits 0 when every check passes, 1 when one fails (``bot.doctor``).
 
 SIGTERM or Ctrl-C shuts the bot down gracefully (``Service.shutdown``) and exits within 10 s in every case: 0 when
 everything was handed over, 1 when something was left (the last log line says what). A second signal during the
@@ -31,6 +32,7 @@ from bot.audit_export import FORMATS, SinceError, parse_since, render
 from bot.audit_verify import render as render_verdict
 from bot.audit_verify import verify_audit
 from bot.config import ConfigError, Settings, load_dotenv_file, load_settings
+from bot.doctor import TOKENS, diagnose
 from bot.policy_report import FORMATS as REPORT_FORMATS
 from bot.policy_report import Tally
 from bot.policy_report import render as render_report
@@ -79,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="per policy rule: requests matched, decisions, agreement with shadow rules (--format text or json)",
     )
+    doctor = commands.add_parser("doctor", help="check the tokens, channel, Redis, model and policy; one line each")
+    doctor.add_argument("--model-call", action="store_true", help="also make one cheap (1-token) model call")
     args = parser.parse_args(argv)
     if args.command == "audit" and args.policy_report and args.format not in REPORT_FORMATS:
         parser.error(f"--policy-report shows --format {' or '.join(REPORT_FORMATS)}, not {args.format}")
@@ -91,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.policy_report:
                 return run_loop(report_policy(settings, form=args.format, since=args.since))
             return run_loop(export_audit(settings, form=args.format, since=args.since or "7d", limit=args.limit))
+        if args.command == "doctor":
+            environ = load_dotenv_file()
+            settings = load_settings({k: v for k, v in environ.items() if k not in TOKENS}, require_slack=False)
+            return run_loop(check_setup(settings, environ, model_call=args.model_call))
         if args.command == "run":
             settings = load_settings(load_dotenv_file())
             _configure_logging(settings)
@@ -133,6 +141,14 @@ async def run(settings: Settings) -> int:
         return 1
     log.info("shut down in %.1f s; everything handed over", elapsed)
     return 0
+
+
+async def check_setup(settings: Settings, environ: dict[str, str], *, model_call: bool) -> int:
+    """``doctor``: the tokens are checked from ``environ`` (a wrong kind is a failed check, not exit 2)."""
+    checks = await diagnose(settings, environ, model_call=model_call)
+    for check in checks:
+        print(check.line())
+    return 0 if all(check.ok for check in checks) else 1
 
 
 async def export_audit(settings: Settings, *, form: str, since: str, limit: int) -> int:
