@@ -24,7 +24,7 @@ from bot.config import ConfigError, Secret, Settings, load_settings
 from bot.service import load_model, open_redis
 from bot.slack.app import web_client
 from bot.slack.scopes import REQUIRED_SCOPES
-from bot.slack.startup import StartupError, _resolve
+from bot.slack.startup import StartupError, resolve_channel
 from workflows.model import DEFAULT_MODEL, ModelConfigError
 
 TOKENS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
@@ -127,7 +127,7 @@ async def channel_check(client: AsyncWebClient, settings: Settings) -> Check:
     channel = settings.approvals_channel
     name = "approvals channel"
     try:
-        channel_id = channel if settings.approvals_channel_name is None else await _resolve(client, channel[1:])
+        channel_id = channel if settings.approvals_channel_name is None else await resolve_channel(client, channel[1:])
         info = await client.conversations_info(channel=channel_id)
     except StartupError as exc:
         return Check(name, False, str(exc).split(":")[0], _after_colon(str(exc)))

@@ -41,7 +41,7 @@ async def preflight(client: AsyncWebClient, app_token: str, channel: str, channe
             await client.apps_connections_open(app_token=app_token)
         except SlackApiError as exc:
             raise _rejected("SLACK_APP_TOKEN", exc) from exc
-        channel_id = channel if channel_name is None else await _resolve(client, channel_name)
+        channel_id = channel if channel_name is None else await resolve_channel(client, channel_name)
         await _join(client, channel_id, channel)
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         problem = type(exc).__name__
@@ -54,7 +54,7 @@ def _rejected(variable: str, exc: SlackApiError) -> StartupError:
     return StartupError(f"{variable} was rejected by Slack ({error}); copy it again from your Slack app's settings")
 
 
-async def _resolve(client: AsyncWebClient, name: str) -> str:
+async def resolve_channel(client: AsyncWebClient, name: str) -> str:
     """The ID of the channel called ``name`` (without ``#``)."""
     channel = f"#{name}"
     cursor = ""
