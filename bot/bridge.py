@@ -31,6 +31,7 @@ from bot.approvals import (
 from bot.approvals.connection import raise_if_cancelled
 from bot.approvals.policy import Action, Policy, Ruling
 from bot.edits import EDITABLE_KINDS, Editable, Editables
+from bot.logs import APPROVAL_ID
 from bot.prompts import MessageRef, PromptPoster
 from bot.rulings import decider_for, denial, digest_of, ruling_for, shown_text, terms_for
 from bot.standing import DECIDER as STANDING
@@ -81,6 +82,8 @@ class ApprovalInput:
     """Where what people may edit of each request is kept for the Edit button (None: nothing is editable)."""
     standings: StandingApprovals | None = None
     """Standing approvals that may answer a tool call for a person (None: every call is asked)."""
+    on_resumed: Callable[[Approval], None] | None = None
+    """Told of each decision a wait of this run returned (metrics: how long a decision took to resume it)."""
     ask_again: int = 0
     """A step whose approval expired and that an approver asked again: it gets a new attempt on the same card."""
     _reuse: dict[str, MessageRef] = field(default_factory=dict, init=False, repr=False)
@@ -225,6 +228,7 @@ class ApprovalInput:
         attempt = 0
         while True:
             key = ApprovalKey(self.workflow_id, self.step, attempt)
+            APPROVAL_ID.set(key.approval_id)  # the run's lines from here name the approval it asks
             approval = await self.store.create(
                 key,
                 prompt=prompt,
@@ -299,8 +303,12 @@ class ApprovalInput:
 
     async def _await(self, approval: Approval) -> Approval:
         """The decision of ``approval``; a vanished record withdraws its card and counts as cancelled."""
+        APPROVAL_ID.set(approval.id)  # gather runs each wait in a task of its own: this names it in its log lines
         try:
-            return await self.store.wait(approval.id)
+            decided = await self.store.wait(approval.id)
+            if self.on_resumed is not None:
+                self.on_resumed(decided)
+            return decided
         except StoreClosed:  # the process is shutting down under this run: leave the approval pending
             self.detach()
             raise asyncio.CancelledError from None

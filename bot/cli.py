@@ -33,6 +33,7 @@ from bot.audit_verify import render as render_verdict
 from bot.audit_verify import verify_audit
 from bot.config import ConfigError, Settings, load_dotenv_file, load_settings
 from bot.doctor import TOKENS, diagnose
+from bot.logs import formatter
 from bot.policy_report import FORMATS as REPORT_FORMATS
 from bot.policy_report import Tally
 from bot.policy_report import render as render_report
@@ -273,9 +274,9 @@ async def _close_redis(redis: aioredis.Redis) -> list[str]:
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level_number, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(settings.log_format))
+    logging.basicConfig(level=settings.log_level_number, handlers=[handler])
     if settings.log_level_number > logging.DEBUG:  # AutoGen logs every message between agents at INFO
         for noisy in ("autogen_core", "autogen_core.events", "autogen_agentchat"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -109,6 +109,12 @@ class Settings:
     """Seconds an approved code block of ``plan`` may run before its whole process group is killed."""
     policy_file: Path | None = None
     """The risk policy (``POLICY_FILE``, YAML); None: the built-in default (``bot.approvals.policy``)."""
+    health_port: int | None = None
+    """``HEALTH_PORT``: serve ``/healthz`` and ``/metrics`` there (0 picks a free port); None: no such server."""
+    health_host: str = "0.0.0.0"
+    """``HEALTH_HOST``: where that server listens (every interface by default, for containers)."""
+    log_format: str = "text"
+    """``LOG_FORMAT``: ``text`` lines, or ``json`` objects (one per line, with the run's and approval's ids)."""
     standing_timebox: float = DEFAULT_STANDING_TIMEBOX
     """``STANDING_TIMEBOX``: seconds a time-boxed standing approval lasts (0: no standing approvals at all)."""
     ask_again_window: float = DEFAULT_ASK_AGAIN_WINDOW
@@ -209,6 +215,9 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
         max_revisions=_parse(environ, "MAX_REVISIONS", DEFAULT_MAX_REVISIONS, _max_revisions),
         ask_again_window=_parse(environ, "ASK_AGAIN_WINDOW", DEFAULT_ASK_AGAIN_WINDOW, _window("ASK_AGAIN_WINDOW")),
         standing_timebox=_parse(environ, "STANDING_TIMEBOX", DEFAULT_STANDING_TIMEBOX, _window("STANDING_TIMEBOX")),
+        health_port=_parse(environ, "HEALTH_PORT", None, _port),
+        health_host=_parse(environ, "HEALTH_HOST", "0.0.0.0", str.strip),
+        log_format=_parse(environ, "LOG_FORMAT", "text", _log_format),
     )
 
 
@@ -412,6 +421,23 @@ def _flag(name: str) -> Callable[[str], bool]:
         return value in _TRUE
 
     return parse
+
+
+def _port(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError("HEALTH_PORT", f"must be a port number, got {raw!r}") from None
+    if not 0 <= value <= 65535:
+        raise ConfigError("HEALTH_PORT", f"must be between 0 and 65535, got {raw!r}")
+    return value
+
+
+def _log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("text", "json"):
+        raise ConfigError("LOG_FORMAT", f"must be text or json, got {raw!r}")
+    return value
 
 
 def _window(name: str) -> Callable[[str], float]:

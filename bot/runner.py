@@ -68,6 +68,7 @@ class WorkflowRunner:
         max_revisions: int | None = None,
         editables: Editables | None = None,
         standings: StandingApprovals | None = None,
+        on_resumed: Callable[[Approval], None] | None = None,
         notices: Notices | None = None,
     ) -> None:
         """``policy`` may answer steps for people (``bot.rulings``); ``self_approval``: whether a requester may
@@ -84,6 +85,7 @@ class WorkflowRunner:
         self._max_revisions = max_revisions
         self._editables = editables
         self._standings = standings
+        self._on_resumed = on_resumed
         self._notices = notices
         self._humans: dict[str, ApprovalInput] = {}
 
@@ -132,6 +134,7 @@ class WorkflowRunner:
             editables=self._editables,
             ask_again=lease.ask_again,
             standings=self._standings,
+            on_resumed=self._on_resumed,
             on_denied=denied,
         )
 

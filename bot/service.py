@@ -31,6 +31,7 @@ from bot.config import Settings
 from bot.durable.store import RunStore
 from bot.durable.worker import Worker
 from bot.edits import Editables
+from bot.operations import HealthServer, Metrics
 from bot.runner import WorkflowRunner
 from bot.slack.allowing import Allowing
 from bot.slack.app import build_app, card_client, web_client
@@ -65,6 +66,7 @@ async def load_model(settings: Settings, *, fallback: dict[str, object] | None =
 
 REDIS_PING_S = 5.0
 REOPEN_WAIT_S = 10.0
+HEALTH_S = 0.5
 """How long an Ask again click waits for its run to record that it ended (it does a moment after the expiry)."""
 _REDIS_ADVICE = {
     "server": "check REDIS_URL",
@@ -190,7 +192,8 @@ class Service:
         # opens a session, so a connection and a TLS handshake, per call. Closed last.
         session = aiohttp.ClientSession()
         self._closes("the HTTP session", SESSION_S, _closing(session.close))
-        client = web_client(bot_token, settings.slack_api_url, session)
+        metrics = self.metrics = Metrics()
+        client = web_client(bot_token, settings.slack_api_url, session, on_error=metrics.slack_error)
         self.workspace = await preflight(client, app_token, settings.approvals_channel, settings.approvals_channel_name)
         approvers = Approvers(client, settings.approver_users, settings.approver_groups)
         if approvers.anyone:
@@ -214,7 +217,7 @@ class Service:
             store,
             self.workspace.approvals_channel_id,
             self.workspace.url,
-            card_client=card_client(bot_token, settings.slack_api_url, session),
+            card_client=card_client(bot_token, settings.slack_api_url, session, on_error=metrics.slack_error),
             approvers=approvers.named,
             mention_approvers=settings.mention_approvers,
             max_revisions=settings.max_revisions,
@@ -222,6 +225,8 @@ class Service:
             standings=standings,
         )
         store.on_transition(prompter.show_outcome)
+        store.on_transition(metrics.on_transition)
+        metrics.waits.set_function(lambda: store.subscriber.waiting)
         self._closes("card updates", CARDS_S, _closing(prompter.aclose))
 
         offered = partial(
@@ -247,6 +252,7 @@ class Service:
             max_revisions=settings.max_revisions,
             editables=editables,
             standings=standings,
+            on_resumed=metrics.resumed,
             notices=notices,
         )
         self.worker = Worker(runs, self.runner, notices)
@@ -283,13 +289,40 @@ class Service:
         app = build_app(client, listeners, editing, allowing)
         handler = AckingSocketModeHandler(app, app_token, on_malformed=listeners.on_malformed)
         self._closes("Socket Mode", ACKS_S + SOCKET_CLOSE_S + LISTENERS_S, lambda: _close_socket(handler))
+        handler.client.on_close_listeners.append(_counting_reconnects(metrics))
         await handler.connect_async()  # type: ignore[no-untyped-call]
+        if settings.health_port is not None:
+            await self._serve_health(settings, metrics, handler)
         log.info(
             "approval-bot is connected to team %s; approvals go to %s (%s)",
             self.workspace.team,
             settings.approvals_channel,
             self.workspace.approvals_channel_id,
         )
+
+    async def _serve_health(self, settings: Settings, metrics: Metrics, handler: AckingSocketModeHandler) -> None:
+        """``/healthz`` and ``/metrics`` on ``HEALTH_PORT``: ready while Socket Mode is connected and Redis answers."""
+        assert settings.health_port is not None and self.worker is not None
+        worker, redis = self.worker, self.redis
+        metrics.runs.set_function(lambda: worker.running)
+
+        async def slack() -> bool:
+            return bool(await handler.client.is_connected())
+
+        async def pinged() -> bool:
+            return bool(await redis.ping())
+
+        server = HealthServer(metrics, slack=slack, redis=pinged, host=settings.health_host, port=settings.health_port)
+        await server.start()
+        self.health = server
+        self._closes("the health server", HEALTH_S, _closing(server.aclose))
+
+
+def _counting_reconnects(metrics: Metrics) -> Callable[[object], Awaitable[None]]:
+    async def closed(message: object) -> None:  # the client reconnects on its own; a shutdown closes differently
+        metrics.reconnects.inc()
+
+    return closed
 
 
 async def _reopen(runs: RunStore, window_s: float, workflow_id: str, step: int) -> str:

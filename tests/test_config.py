@@ -96,8 +96,12 @@ def test_normalisation() -> None:
             "MAX_REVISIONS": "2",
             "ASK_AGAIN_WINDOW": "0",
             "STANDING_TIMEBOX": "60",
+            "HEALTH_PORT": "9102",
+            "LOG_FORMAT": "JSON",
         }
     )
+    assert (settings.health_port, settings.health_host, settings.log_format) == (9102, "0.0.0.0", "json")
+    assert (load_settings(TOKENS).health_port, load_settings(TOKENS).log_format) == (None, "text")
     assert (settings.ask_again_window, settings.standing_timebox) == (0, 60)
     defaults = load_settings(TOKENS)
     assert (defaults.ask_again_window, defaults.standing_timebox) == (86400, 900)
@@ -167,6 +171,8 @@ def test_model_config_must_exist(tmp_path: Path) -> None:
         ({**TOKENS, "MAX_REVISIONS": "-1"}, "MAX_REVISIONS", "must be 0 or more"),
         ({**TOKENS, "ASK_AGAIN_WINDOW": "-1"}, "ASK_AGAIN_WINDOW", "0 (off) or a positive number"),
         ({**TOKENS, "STANDING_TIMEBOX": "soon"}, "STANDING_TIMEBOX", "number of seconds"),
+        ({**TOKENS, "HEALTH_PORT": "70000"}, "HEALTH_PORT", "between 0 and 65535"),
+        ({**TOKENS, "LOG_FORMAT": "xml"}, "LOG_FORMAT", "text or json"),
         ({**TOKENS, "MAX_REVISIONS": "many"}, "MAX_REVISIONS", "whole number"),
         ({**TOKENS, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL", "DEBUG, INFO, WARNING, ERROR"),
     ],

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from bot.approvals import Approval
 from bot.approvals.connection import raise_if_cancelled
 from bot.durable.store import Lease, RunStore
+from bot.logs import RUN_ID
 from bot.prompts import MessageRef
 from bot.runner import RunInterrupted, WorkflowRunner
 from bot.runs import Notices, RunRequest
@@ -133,6 +134,11 @@ class Worker:
         await self.runs.drop(entry_id)
         return True
 
+    @property
+    def running(self) -> int:
+        """Runs this worker is executing now."""
+        return len(self._active)
+
     async def _take_runs(self) -> None:
         # Lapsed runs are looked for at least every CLAIM_EVERY_S (a read of the queue blocks no longer than
         # until then), so a dead worker's run is taken over within about a lease and a second.
@@ -144,7 +150,7 @@ class Worker:
                 if time.monotonic() >= next_claim:
                     next_claim = time.monotonic() + claim_every
                     await self._take_all(await self.runs.idle_entries(self.worker_id, 10) + self._recheck())
-                room = CAPACITY - len(self._active)
+                room = CAPACITY - self.running
                 if room <= 0:
                     await asyncio.sleep(min(0.5, claim_every))
                     continue
@@ -201,6 +207,7 @@ class Worker:
         task.add_done_callback(lambda _: self._active.pop(workflow_id, None))
 
     async def _execute(self, lease: Lease, token: CancellationToken) -> None:
+        RUN_ID.set(lease.workflow_id)  # this task's context: every line it (and what it starts) logs names the run
         renewing = asyncio.create_task(self._renew(lease, token), name=f"{lease.workflow_id}-lease")
         try:
             outcome = await self.runner.execute(lease, token)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.slack import blocks
 from bot.slack.allowing import Allowing
@@ -23,17 +27,46 @@ from bot.slack.scopes import SLASH_COMMAND
 log = logging.getLogger(__name__)
 
 
-def web_client(token: str, base_url: str, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+ApiErrors = Callable[[str, str], None]
+"""Told of every Web API call that failed: (method, Slack's error or the failure's kind)."""
+
+
+class CountingWebClient(AsyncWebClient):
+    """slack-sdk's client, telling ``on_error`` of each failed call (for metrics) before the failure propagates."""
+
+    def __init__(self, *args: Any, on_error: ApiErrors | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_error = on_error
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        try:
+            return await super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            self._failed(api_method, str(exc.response.get("error") or exc.response.status_code))
+            raise
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            self._failed(api_method, type(exc).__name__)
+            raise
+
+    def _failed(self, method: str, error: str) -> None:
+        if self._on_error is not None:
+            self._on_error(method, error)
+
+
+def web_client(
+    token: str, base_url: str, session: aiohttp.ClientSession | None = None, on_error: ApiErrors | None = None
+) -> AsyncWebClient:
     """slack-sdk's client with its own retry handlers for rate limits, connection errors and 5xx answers.
 
     Fit for calls that are safe to repeat (updates, lookups, private answers); cards use ``card_client``.
     ``session``: without one, slack-sdk opens (and closes) an aiohttp session, so a new connection and TLS
     handshake, for every call; the service gives every client one session for the process.
     """
-    return AsyncWebClient(
+    return CountingWebClient(
         token=token,
         base_url=base_url,
         session=session,
+        on_error=on_error,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
@@ -42,10 +75,12 @@ def web_client(token: str, base_url: str, session: aiohttp.ClientSession | None 
     )
 
 
-def card_client(token: str, base_url: str, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+def card_client(
+    token: str, base_url: str, session: aiohttp.ClientSession | None = None, on_error: ApiErrors | None = None
+) -> AsyncWebClient:
     """A client with no retry handlers: a ``chat.postMessage`` re-sent blindly after a lost answer can post a
     second live card. ``bot.slack.posting`` retries cards itself, looking before it posts again."""
-    return AsyncWebClient(token=token, base_url=base_url, session=session, retry_handlers=[])
+    return CountingWebClient(token=token, base_url=base_url, session=session, retry_handlers=[], on_error=on_error)
 
 
 def build_app(

@@ -34,6 +34,7 @@ from bot.approvals import (
 )
 from bot.approvals.errors import ApprovalError
 from bot.approvals.transitions import new_nonce
+from bot.logs import APPROVAL_ID, RUN_ID
 from bot.runs import RunRequest, StartRun
 from bot.slack import blocks
 from bot.slack.approvers import Approvers
@@ -147,6 +148,8 @@ class Listeners:
         """Record ``click.user``'s decision on ``approval_id`` as shown (``digest``); None when it counted, else
         the private answer."""
         nonce = new_nonce()  # one nonce: every retry is the same decision
+        APPROVAL_ID.set(approval_id)  # this click's log lines name the approval and its run
+        RUN_ID.set(approval_id.rsplit(".", 1)[0])
         try:
             decided = await patiently(
                 lambda: self.store.decide(approval_id, outcome, click.user, nonce=nonce, digest=digest)
