@@ -15,6 +15,7 @@ from bot.approvals import (
     ApprovalStore,
     Expired,
     Outcome,
+    StaleVersion,
     State,
     StoreSettings,
     UnknownApproval,
@@ -288,3 +289,21 @@ async def test_sweeper_drops_index_entries_whose_record_is_gone(store: ApprovalS
     assert [a.id for a in swept] == [orphan.id]
     for tag in keys.all_buckets():
         assert await store.redis.zcard(keys.pending_key(tag)) == 0
+
+
+async def test_a_decision_bound_to_another_digest_is_refused_and_records_nothing(store: ApprovalStore) -> None:
+    approval = await store.create(
+        ApprovalKey("wf-digest", 1),
+        prompt="Send the release email?",
+        requester="U0ALICE123",
+        workflow="draft",
+        timeout_s=60,
+        digest="ab" * 32,
+    )
+
+    with pytest.raises(StaleVersion) as stale:
+        await store.decide(approval.id, Outcome.APPROVED, "U0BOB45678", digest="cd" * 8)
+    assert stale.value.approval.pending
+    assert [e.event for e in await read_audit(store.redis)] == ["created"]  # nothing recorded, not even a refusal
+    decided = await store.decide(approval.id, Outcome.APPROVED, "U0BOB45678", digest="ab" * 8)
+    assert decided.state is State.APPROVED

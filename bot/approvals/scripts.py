@@ -95,16 +95,21 @@ TRANSITION = (
 --   second one by the same person is refused ('duplicate'). Revise and cancel end it at once, quorum or not.
 -- mode 'expire': expire if the deadline has passed, else say how long is left.
 -- mode 'force': expire now (the local waiter gave up early).
--- Returns {status, values of RECORD}: status is ok | expired | already | counted | refused | duplicate | missing |
--- not_yet (then ms left). Refusals are audited and change nothing else.
+-- ARGV[11]: the start of the digest the decider saw ('' for any): another digest answers 'stale', changing nothing.
+-- Returns {status, values of RECORD}: status is ok | expired | already | counted | refused | duplicate | stale |
+-- missing | not_yet (then ms left). Refusals are audited and change nothing else.
 local outcome, user, feedback, nonce = ARGV[2], ARGV[3], ARGV[4], ARGV[8]
 local f = redis.call('HMGET', KEYS[1], 'state', 'deadline_ms', 'created_ms', 'workflow_id', 'step', 'workflow',
   'channel', 'ts', 'shown', 'nonce', 'late_nonce', 'requester', 'quorum', 'self_approval', 'approved_by', 'kind',
-  'tool', 'rule', 'refused_nonce', 'count_nonce:' .. user, 'shadow')
+  'tool', 'rule', 'refused_nonce', 'count_nonce:' .. user, 'shadow', 'digest')
 local state = f[1]
 if not state then
   redis.call('ZREM', KEYS[2], ARGV[1])
   return {'missing'}
+end
+local seen = ARGV[11] or ''
+if seen ~= '' and string.sub(f[22] or '', 1, #seen) ~= seen then
+  return {'stale', redis.call('HMGET', KEYS[1], unpack(RECORD))}
 end
 local mode = ARGV[5]
 local approving = mode == 'decide' and outcome == 'approved'

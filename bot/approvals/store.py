@@ -38,6 +38,7 @@ from bot.approvals.transitions import (
     DUPLICATE,
     OK,
     REFUSED,
+    STALE,
     Mode,
     TransitionResult,
     new_nonce,
@@ -235,20 +236,16 @@ class ApprovalStore:
         """
         if outcome is Outcome.APPROVED and (not user or "," in user):
             raise ValueError(f"an approver must be named, without commas (approved_by is a list): {user!r}")
-        if digest:  # bound to the version the person saw: a record's digest never changes, so no race here
-            current = await self.get(approval_id)
-            if current is None:
-                raise UnknownApproval(approval_id)
-            if not current.digest.startswith(digest):
-                log.warning("click by %s on another version of approval %s refused", user, approval_id)
-                raise StaleVersion(current)
         result = await self._run_transition(
-            approval_id, outcome.value, user, feedback or "", "decide", nonce or new_nonce()
+            approval_id, outcome.value, user, feedback or "", "decide", nonce or new_nonce(), digest
         )
         approval = result.record()
         status = result.status
         if status == OK:
             return approval
+        if status == STALE:
+            log.warning("click by %s on another version of approval %s refused", user, approval_id)
+            raise StaleVersion(approval)
         if status == COUNTED and approval.state in (State.PENDING, State.APPROVED):
             return approval  # counted (a re-send may find the quorum completed since, by someone else)
         if status == REFUSED:
@@ -348,14 +345,20 @@ class ApprovalStore:
                 log.exception("transition listener failed for approval %s", approval.id)
 
     async def _run_transition(
-        self, approval_id: str, outcome: str, user: str, feedback: str, mode: Mode, nonce: str
+        self, approval_id: str, outcome: str, user: str, feedback: str, mode: Mode, nonce: str, digest: str = ""
     ) -> TransitionResult:
-        reply = await self._transition(
-            keys=transition_keys(approval_id),
-            args=transition_args(
-                approval_id, outcome, user, feedback, mode, nonce=nonce, settings=self._settings, sharded=self._sharded
-            ),
+        args = transition_args(
+            approval_id,
+            outcome,
+            user,
+            feedback,
+            mode,
+            nonce=nonce,
+            settings=self._settings,
+            sharded=self._sharded,
+            digest=digest,
         )
+        reply = await self._transition(keys=transition_keys(approval_id), args=args)
         result = parse_transition(approval_id, reply)
         if result.changed:
             approval = result.record()

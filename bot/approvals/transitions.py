@@ -34,6 +34,8 @@ REFUSED = "refused"
 """The requester's own approval, which the terms forbid (audited ``self_approval_refused``)."""
 DUPLICATE = "duplicate"
 """This person's approval is counted already (audited ``duplicate_approval``)."""
+STALE = "stale"
+"""The decider saw another version of the request (another digest): nothing was recorded."""
 NOT_YET = "not_yet"
 
 
@@ -70,8 +72,10 @@ def transition_args(
     nonce: str,
     settings: StoreSettings,
     sharded: bool = False,
+    digest: str = "",
 ) -> list[str | int]:
-    """``sharded``: publish the decision on the bucket's shard channel (Redis Cluster), not the classic one."""
+    """``sharded``: publish the decision on the bucket's shard channel (Redis Cluster), not the classic one.
+    ``digest``: the start of the digest the decider was shown; another one is refused (``stale``)."""
     return [
         approval_id,
         outcome,
@@ -83,6 +87,7 @@ def transition_args(
         nonce,
         int(settings.report_grace_s * 1000),
         "sharded" if sharded else "classic",
+        digest,
     ]
 
 
