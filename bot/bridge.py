@@ -46,6 +46,24 @@ SUPERSEDED = "superseded: the run now asks something else at this step, so this 
 NOT_POSTED = "the approval card could not be posted in full"
 
 
+@dataclass(frozen=True, slots=True)
+class AskingRules:
+    """How a bot asks, the same for every run it executes (its settings and shared stores)."""
+
+    policy: Policy | None = None
+    """The risk policy: a rule may answer a step (``auto``, ``deny``) instead of a person; None asks people."""
+    self_approval: bool = True
+    """Whether the requester may approve where the policy's rule says nothing (``SELF_APPROVAL``)."""
+    max_revisions: int | None = None
+    """``MAX_REVISIONS``: a Revise past this many in a row ends the run (None: no limit)."""
+    editables: Editables | None = None
+    """Where what people may edit of each request is kept for the Edit button (None: nothing is editable)."""
+    standings: StandingApprovals | None = None
+    """Standing approvals that may answer a tool call for a person (None: every call is asked)."""
+    on_resumed: Callable[[Approval], None] | None = None
+    """Told of each decision a wait returned (metrics: how long a decision took to resume its run)."""
+
+
 @dataclass
 class ApprovalInput:
     """The input function of one workflow run; call it as AutoGen does: ``await f(prompt, token)``.
@@ -69,21 +87,11 @@ class ApprovalInput:
     before_post: Callable[[Approval, str], Awaitable[None]] | None = None
     """Called before a card is posted with the step's checkpointed state as JSON ("" if the workflow gave none):
     a durable run records both, fenced (it raises if the run's lease is lost, and then no card is posted)."""
-    policy: Policy | None = None
-    """The risk policy: a rule may answer a step (``auto``, ``deny``) instead of a person; None asks people."""
+    rules: AskingRules = field(default_factory=lambda: AskingRules())
+    """How this bot asks (the same for every run)."""
     on_denied: Callable[[Approval, Ruling], Awaitable[None]] | None = None
     """Called when the policy refuses a step (the requester is told)."""
     _state: str = field(default="", init=False, repr=False)
-    self_approval: bool = True
-    """Whether the requester may approve where the policy's rule says nothing (``SELF_APPROVAL``)."""
-    max_revisions: int | None = None
-    """``MAX_REVISIONS``: a Revise past this many in a row ends the run (None: no limit)."""
-    editables: Editables | None = None
-    """Where what people may edit of each request is kept for the Edit button (None: nothing is editable)."""
-    standings: StandingApprovals | None = None
-    """Standing approvals that may answer a tool call for a person (None: every call is asked)."""
-    on_resumed: Callable[[Approval], None] | None = None
-    """Told of each decision a wait of this run returned (metrics: how long a decision took to resume it)."""
     ask_again: int = 0
     """A step whose approval expired and that an approver asked again: it gets a new attempt on the same card."""
     _reuse: dict[str, MessageRef] = field(default_factory=dict, init=False, repr=False)
@@ -125,9 +133,9 @@ class ApprovalInput:
             steps: list[tuple[Ruling, Approval]] = []
             for request in requests:
                 self.step += 1
-                ruling = ruling_for(self.policy, request)
+                ruling = ruling_for(self.rules.policy, request)
                 prompt = shown_text(request, ruling)
-                terms = terms_for(request, ruling, self.self_approval)
+                terms = terms_for(request, ruling, self.rules.self_approval)
                 approval = await self._ask(prompt, digest_of(request, prompt, revision), terms)
                 if request.editable and request.kind in EDITABLE_KINDS:
                     self._editable[approval.id] = Editable(request.kind, request.tool, request.editable)
@@ -150,11 +158,11 @@ class ApprovalInput:
         if (
             decided.state is State.REVISED
             and decided.terms.kind != "tool"  # a tool call's Revise is feedback for the agent, not a new version
-            and self.max_revisions is not None
-            and _revised_in_a_row(self.decisions) > self.max_revisions
+            and self.rules.max_revisions is not None
+            and _revised_in_a_row(self.decisions) > self.rules.max_revisions
         ):
-            log.info("run %s reached MAX_REVISIONS (%d); stopping it", self.workflow_id, self.max_revisions)
-            return format_reply(Verdict.CANCEL, f"no more revisions: MAX_REVISIONS is {self.max_revisions}")
+            log.info("run %s reached MAX_REVISIONS (%d); stopping it", self.workflow_id, self.rules.max_revisions)
+            return format_reply(Verdict.CANCEL, f"no more revisions: MAX_REVISIONS is {self.rules.max_revisions}")
         return reply_for(decided)
 
     async def _by_people(self, approvals: list[Approval], token: CancellationToken | None) -> list[Approval]:
@@ -181,15 +189,20 @@ class ApprovalInput:
 
     async def _standing_for(self, request: Ask, ruling: Ruling) -> Standing | None:
         """A standing approval that answers this tool call for a person (only where one person would decide)."""
-        if self.standings is None or ruling.action is not Action.ASK or request.kind != "tool" or request.always_ask:
+        if (
+            self.rules.standings is None
+            or ruling.action is not Action.ASK
+            or request.kind != "tool"
+            or request.always_ask
+        ):
             return None
-        return await self.standings.find(
+        return await self.rules.standings.find(
             tool=request.tool,
             args=canonical_args(request.args),
             workflow_id=self.workflow_id,
             workflow=self.workflow,
             requester=self.requester,
-            policy_digest=self.policy.digest if self.policy is not None else "",
+            policy_digest=self.rules.policy.digest if self.rules.policy is not None else "",
         )
 
     async def _by_standing(self, approval: Approval, standing: Standing) -> str:
@@ -276,10 +289,10 @@ class ApprovalInput:
         if self.before_post is not None:
             for approval in unposted:
                 await self.before_post(approval, self._state)
-        if self.editables is not None:
+        if self.rules.editables is not None:
             for approval in unposted:
                 if (editable := self._editable.get(approval.id)) is not None:
-                    await self.editables.put(approval.id, editable)
+                    await self.rules.editables.put(approval.id, editable)
         raise_if_cancelled()
         try:
             if len(approvals) == 1:
@@ -306,8 +319,8 @@ class ApprovalInput:
         APPROVAL_ID.set(approval.id)  # gather runs each wait in a task of its own: this names it in its log lines
         try:
             decided = await self.store.wait(approval.id)
-            if self.on_resumed is not None:
-                self.on_resumed(decided)
+            if self.rules.on_resumed is not None:
+                self.rules.on_resumed(decided)
             return decided
         except StoreClosed:  # the process is shutting down under this run: leave the approval pending
             self.detach()

@@ -13,15 +13,13 @@ from collections.abc import Callable, Mapping
 from autogen_core import CancellationToken
 
 from bot.approvals import AlreadyDecided, Approval, ApprovalKey, ApprovalStore, Outcome, State
-from bot.approvals.policy import Policy, Ruling
-from bot.bridge import WORKFLOW_CANCELLED_BY, ApprovalInput
+from bot.approvals.policy import Ruling
+from bot.bridge import WORKFLOW_CANCELLED_BY, ApprovalInput, AskingRules
 from bot.durable.recording import RecordingClient
 from bot.durable.store import Lease, LeaseLost, RunStore
 from bot.durable.tools import ToolRecorder
-from bot.edits import Editables
 from bot.prompts import PromptPoster
 from bot.runs import Notices, RunOutcome, RunStatus
-from bot.standing import StandingApprovals
 from workflows import ModelFactory, Models, ToolWrapper, Verdict, Workflow
 
 log = logging.getLogger(__name__)
@@ -63,29 +61,18 @@ class WorkflowRunner:
         models: Models,
         timeout_s: float,
         *,
-        policy: Policy | None = None,
-        self_approval: bool = True,
-        max_revisions: int | None = None,
-        editables: Editables | None = None,
-        standings: StandingApprovals | None = None,
-        on_resumed: Callable[[Approval], None] | None = None,
+        rules: AskingRules | None = None,
         notices: Notices | None = None,
     ) -> None:
-        """``policy`` may answer steps for people (``bot.rulings``); ``self_approval``: whether a requester may
-        approve their own run's requests where the policy says nothing; ``notices`` hears of the steps the policy
-        refuses."""
+        """``rules``: how every run asks (the policy may answer steps for people: ``bot.rulings``); ``notices``
+        hears of the steps the policy refuses."""
         self._store = store
         self._poster = poster
         self._runs = runs
         self._workflows = workflows
         self._models = models
         self._timeout_s = timeout_s
-        self._policy = policy
-        self._self_approval = self_approval
-        self._max_revisions = max_revisions
-        self._editables = editables
-        self._standings = standings
-        self._on_resumed = on_resumed
+        self._rules = rules or AskingRules()
         self._notices = notices
         self._humans: dict[str, ApprovalInput] = {}
 
@@ -128,13 +115,8 @@ class WorkflowRunner:
             timeout_s=self._timeout_s,
             before_post=checkpoint,
             resumed=lease.resumed,
-            policy=self._policy,
-            self_approval=self._self_approval,
-            max_revisions=self._max_revisions,
-            editables=self._editables,
+            rules=self._rules,
             ask_again=lease.ask_again,
-            standings=self._standings,
-            on_resumed=self._on_resumed,
             on_denied=denied,
         )
 

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from bot.approvals import ApprovalStore, StoreSettings
 from bot.approvals.policy import load_policy
 from bot.approvals.topology import Topology, open_client
+from bot.bridge import AskingRules
 from bot.config import Settings
 from bot.durable.store import RunStore
 from bot.durable.worker import Worker
@@ -247,12 +248,14 @@ class Service:
             offered,
             self.model,
             settings.approval_timeout,
-            policy=policy,
-            self_approval=settings.self_approval,
-            max_revisions=settings.max_revisions,
-            editables=editables,
-            standings=standings,
-            on_resumed=metrics.resumed,
+            rules=AskingRules(
+                policy=policy,
+                self_approval=settings.self_approval,
+                max_revisions=settings.max_revisions,
+                editables=editables,
+                standings=standings,
+                on_resumed=metrics.resumed,
+            ),
             notices=notices,
         )
         self.worker = Worker(runs, self.runner, notices)

@@ -10,8 +10,8 @@ import pytest
 from autogen_core import CancellationToken
 
 from bot.approvals import AlreadyCounted, ApprovalStore, Outcome, SelfApprovalRefused, State
-from bot.approvals.policy import load_policy, parse_policy
-from bot.bridge import ApprovalInput
+from bot.approvals.policy import Policy, load_policy, parse_policy
+from bot.bridge import ApprovalInput, AskingRules
 from tests.test_bridge import RecordingPoster
 from workflows.types import Ask
 
@@ -22,7 +22,14 @@ def call(tool: str, **args: object) -> Ask:
     return Ask("tool", f"Run the tool `{tool}`? {args}", tool=tool, args=args)
 
 
-def human(store: ApprovalStore, poster: RecordingPoster, **options: object) -> ApprovalInput:
+def human(
+    store: ApprovalStore,
+    poster: RecordingPoster,
+    *,
+    policy: Policy | None = None,
+    self_approval: bool = True,
+    resumed: bool = False,
+) -> ApprovalInput:
     return ApprovalInput(
         store=store,
         poster=poster,
@@ -30,8 +37,8 @@ def human(store: ApprovalStore, poster: RecordingPoster, **options: object) -> A
         workflow="ops",
         requester=REQUESTER,
         timeout_s=60,
-        policy=options.pop("policy", load_policy(None)),  # type: ignore[arg-type]
-        **options,  # type: ignore[arg-type]
+        resumed=resumed,
+        rules=AskingRules(policy=policy or load_policy(None), self_approval=self_approval),
     )
 
 
