@@ -1,0 +1,137 @@
+"""What a person does on the sandbox page, turned into the emulator's own inputs.
+
+Each action is a JSON ``POST /page/<action>`` naming who does it (``as``, a user id of ``state.people``). The
+answer is ``{"ok": true}`` once the envelope is on its way to the app; what the app then does reaches the page
+over its stream. A request Slack's client would not make (an unknown user, a view that is not theirs, a
+required input left empty...) gets a 400 with a plain sentence, and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from bot.sandbox.emulator import SlackEmulator
+
+logger = logging.getLogger(__name__)
+
+Body = dict[str, Any]
+Action = Callable[["SlackEmulator", str, Body], Awaitable[None]]
+DEFAULT_COMMANDS = ("/agent-task",)
+# The bound Slack puts on a message's text (chat.postMessage: "truncated ... after 40,000 characters",
+# docs.slack.dev/reference/methods/chat.postMessage), refused here rather than cut.
+MAX_TEXT = 40_000
+
+
+class Refused(Exception):
+    """A request the page answers with 400 and this sentence."""
+
+
+def commands(hints: Iterable[str]) -> frozenset[str]:
+    """The slash commands the page offers: ``/agent-task`` and the first word of each hint that is one."""
+    named = {hint.split()[0] for hint in hints if hint.startswith("/") and hint.split()}
+    return frozenset(DEFAULT_COMMANDS) | named
+
+
+def text(body: Body, key: str, *, optional: bool = False) -> str | None:
+    value = body.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value:
+        raise Refused(f"{key} must be a non-empty string")
+    return value
+
+
+def required(body: Body, key: str) -> str:
+    value = text(body, key)
+    assert value is not None
+    return value
+
+
+async def send(slack: SlackEmulator, offered: frozenset[str], viewer: str, body: Body) -> None:
+    """The message box: ``/command text`` runs a command the page offers, anything else is a message (in a
+    thread with ``thread_ts``)."""
+    typed = required(body, "text")
+    if len(typed) > MAX_TEXT:
+        raise Refused(f"a message holds at most {MAX_TEXT} characters")
+    channel = required(body, "channel")
+    thread_ts = text(body, "thread_ts", optional=True)
+    if typed.startswith("/"):
+        command, _, rest = typed.partition(" ")
+        if thread_ts is not None:
+            # "Slash commands created by developers cannot, however, be invoked in message threads."
+            # (api.slack.com/interactivity/slash-commands)
+            raise Refused(f"{command} cannot be used in a thread: type it in the channel")
+        if command not in offered:
+            raise Refused(f"{command} is not a valid command (the page offers {', '.join(sorted(offered))})")
+        await slack.slash_command(viewer, rest.strip(), channel_id=channel, command=command)
+        return
+    await slack.user_message(viewer, channel, typed, thread_ts=thread_ts)
+
+
+async def click(slack: SlackEmulator, viewer: str, body: Body) -> None:
+    """A button in a message (or in the viewer's ephemeral message)."""
+    value = text(body, "value", optional=True)
+    await slack.click(viewer, required(body, "channel"), required(body, "ts"), required(body, "action_id"), value)
+
+
+async def submit(slack: SlackEmulator, viewer: str, body: Body) -> None:
+    """Submit on the viewer's modal, with what they typed: ``values`` block_id -> action_id -> text."""
+    values = body.get("values") or {}
+    if not isinstance(values, dict) or not all(
+        isinstance(by_action, dict) and all(isinstance(v, str) for v in by_action.values())
+        for by_action in values.values()
+    ):
+        raise Refused("values must map block ids to action ids to text")
+    await slack.submit_view(viewer, required(body, "view_id"), values)
+
+
+async def close(slack: SlackEmulator, viewer: str, body: Body) -> None:
+    """Cancel (or the close x) on the viewer's modal."""
+    await slack.close_view(viewer, required(body, "view_id"))
+
+
+async def home_open(slack: SlackEmulator, viewer: str, body: Body) -> None:
+    """The viewer opens the app's Home tab: Slack sends ``app_home_opened``."""
+    opening = getattr(slack, "open_app_home", None)
+    if opening is None:
+        raise Refused("this emulator has no App Home yet")
+    await opening(viewer)
+
+
+async def home_click(slack: SlackEmulator, viewer: str, body: Body) -> None:
+    """A button in the viewer's Home tab (a ``block_actions`` payload from a view: no channel, no message)."""
+    clicking = getattr(slack, "click_home", None)
+    if clicking is None:
+        raise Refused("this emulator has no App Home yet")
+    value, block_id = text(body, "value", optional=True), text(body, "block_id", optional=True)
+    await clicking(viewer, required(body, "action_id"), value, block_id=block_id)
+
+
+async def answer(slack: SlackEmulator, request: web.Request, act: Action) -> web.Response:
+    """Run one action for the request's ``as`` user; its refusal as a 400 with a plain sentence."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return refusal("the request is not JSON")
+    if not isinstance(body, dict):
+        return refusal("the request is not a JSON object")
+    viewer = body.get("as")
+    user = slack.workspace.users.get(viewer) if isinstance(viewer, str) else None
+    if user is None or user.is_bot:
+        return refusal("as must be the id of a person in the workspace")
+    try:
+        await act(slack, user.id, body)
+    except (Refused, ValueError, LookupError, PermissionError) as exc:
+        return refusal(str(exc))
+    except TimeoutError:
+        return refusal("the app is not connected (no Socket Mode connection): nothing was sent", status=503)
+    return web.json_response({"ok": True})
+
+
+def refusal(why: str, status: int = 400) -> web.Response:
+    return web.json_response({"ok": False, "error": why}, status=status)
