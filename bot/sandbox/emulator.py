@@ -184,6 +184,11 @@ class SlackEmulator(Inputs, Observations):
         return f"{self.url}/"
 
     @property
+    def page_streams(self) -> int:
+        """How many sandbox pages have their live stream open now (0 without the page)."""
+        return 0 if self._page is None else len(self._page.streams.open)
+
+    @property
     def api_url(self) -> str:
         """The ``base_url`` for ``AsyncWebClient`` and ``SLACK_API_URL``: ``http://127.0.0.1:<port>/api/``."""
         return f"{self.url}/api/"
