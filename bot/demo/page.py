@@ -27,7 +27,7 @@ PAGE_HINTS = (
 
 TRY = (
     "Try, in #general:  /agent-task Draft the announcement email for release 2.4\n"
-    "                   /agent-task ops: win back inactive customers     (a tool card)\n"
+    "                   /agent-task ops: win back inactive customers     (its email needs two approvers)\n"
     "                   /agent-task plan: count the customers in the export file\n"
     "Click Revise, then reply in the card's thread with what to change. Ctrl-C stops everything."
 )

@@ -15,6 +15,7 @@ from typing import TextIO
 import fakeredis.aioredis
 import redis.asyncio as aioredis
 
+from bot.approvals.policy import DEFAULT_POLICY_YAML
 from bot.config import DEFAULT_OPS_DB, DEFAULT_REDIS_URL, Secret, Settings
 from bot.demo.page import PAGE_HINTS, PAGE_PEOPLE, serve_page
 from bot.demo.terminal import Terminal
@@ -100,6 +101,7 @@ async def _sandbox(
                     approvals_channel=f"#{APPROVALS}",
                     approvers=frozenset(ids.values()),  # you decide; the card names you as its approver
                     ops_db=settings.ops_db if settings.ops_db != DEFAULT_OPS_DB else Path(scratch) / "ops.sqlite3",
+                    policy_file=settings.policy_file or _demo_policy(Path(scratch), quorum=page),
                 )
                 async with Service(demo_settings, redis, model):
                     try:
@@ -115,6 +117,24 @@ async def _sandbox(
 
 
 # --- setup ---
+
+
+QUORUM_RULE = """
+  - name: emails-need-two
+    tool: send_email
+    action: ask_two
+    risk: medium
+"""
+"""In the browser, ``ops``'s email waits for two of alice, bob and carol: the user switcher shows a quorum."""
+
+
+def _demo_policy(scratch: Path, *, quorum: bool) -> Path | None:
+    """The built-in policy, plus (in the browser) the quorum rule; None (the built-in one) in the terminal."""
+    if not quorum:
+        return None
+    path = scratch / "policy.yml"
+    path.write_text(DEFAULT_POLICY_YAML.rstrip() + "\n" + QUORUM_RULE)
+    return path
 
 
 async def _open_redis(settings: Settings) -> tuple[aioredis.Redis, str]:
