@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.sandbox import payloads
 from bot.sandbox.clock import Clock
 from bot.sandbox.delivery import ACK_DEADLINE_S, Delivery
+from bot.sandbox.home import HomeViews
 from bot.sandbox.inputs import Inputs
 from bot.sandbox.methods import Methods
 from bot.sandbox.modals import Modals
@@ -59,6 +60,11 @@ class SlackEmulator(Inputs, Observations):
     ``clock`` (or ``advance``) moves the emulator's time for expiry, rate limits and the ack deadline.
     ``enterprise_id`` makes it an Enterprise Grid workspace (``enterprise`` objects in payloads).
     ``rate_limits=False`` lifts the Web API rate limits (for benchmarks of the bot's own throughput only).
+    ``home_tab=False`` is an app whose manifest leaves the Home tab off (views.publish answers ``not_enabled``).
+
+    App Home: ``await slack.open_app_home(alice)`` sends ``app_home_opened``; the app publishes with
+    views.publish; ``slack.home_view(alice)`` is what she sees and ``await slack.click_home(alice, action_id,
+    value)`` clicks in it (``block_actions`` with a ``view`` container: no channel, no response_url).
 
     Envelopes wait up to 10 s for an open connection, then raise ``TimeoutError``; events caused by Web
     API calls (the bot's own posts and edits, in channels the bot is in) are delivered in the background.
@@ -82,6 +88,7 @@ class SlackEmulator(Inputs, Observations):
         host: str = "127.0.0.1",
         port: int = 0,
         rate_limits: bool = True,
+        home_tab: bool = True,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -106,6 +113,8 @@ class SlackEmulator(Inputs, Observations):
         self._hub = SocketHub(app_id, self.recorder, lambda ack: self._delivery.on_ack(ack))
         self._delivery = Delivery(self._hub, self.recorder, self.clock, self._respond, self._failed)
         self._modals = Modals(self.workspace, self.recorder, self.clock)
+        self._home = HomeViews(self.workspace, self.recorder, self.clock, self._modals)
+        self._home.enabled = home_tab
         self._methods = Methods(
             self.workspace,
             self.recorder,
@@ -115,6 +124,7 @@ class SlackEmulator(Inputs, Observations):
             self.grants,
             self._modals,
         )
+        self._methods.table.update(self._home.table())
         limiter = RateLimiter(self.clock, self._channel_key, enabled=rate_limits)
         self._web = WebApi(self._methods, self.recorder, limiter, bot_token=bot_token, app_token=app_token)
         self._responses = ResponseUrls(self._methods, lambda: self.url, self.clock)
