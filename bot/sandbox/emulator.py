@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.sandbox import payloads
 from bot.sandbox.clock import Clock
 from bot.sandbox.delivery import ACK_DEADLINE_S, Delivery
+from bot.sandbox.home import HomeViews
 from bot.sandbox.inputs import Inputs
 from bot.sandbox.methods import Methods
 from bot.sandbox.modals import Modals
@@ -63,6 +64,11 @@ class SlackEmulator(Inputs, Observations):
     ``page=True`` also serves the sandbox page, a small Slack in the browser, at ``slack.page_url``; what a person
     does there goes through the same inputs as a test's. ``page_hints`` are commands it suggests in the message
     box (e.g. ``["/agent-task draft: ...", ...]``).
+    ``home_tab=False`` is an app whose manifest leaves the Home tab off (views.publish answers ``not_enabled``).
+
+    App Home: ``await slack.open_app_home(alice)`` sends ``app_home_opened``; the app publishes with
+    views.publish; ``slack.home_view(alice)`` is what she sees and ``await slack.click_home(alice, action_id,
+    value)`` clicks in it (``block_actions`` with a ``view`` container: no channel, no response_url).
 
     Envelopes wait up to 10 s for an open connection, then raise ``TimeoutError``; events caused by Web
     API calls (the bot's own posts and edits, in channels the bot is in) are delivered in the background.
@@ -88,6 +94,7 @@ class SlackEmulator(Inputs, Observations):
         rate_limits: bool = True,
         page: bool = False,
         page_hints: Sequence[str] = (),
+        home_tab: bool = True,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -112,6 +119,8 @@ class SlackEmulator(Inputs, Observations):
         self._hub = SocketHub(app_id, self.recorder, lambda ack: self._delivery.on_ack(ack))
         self._delivery = Delivery(self._hub, self.recorder, self.clock, self._respond, self._failed)
         self._modals = Modals(self.workspace, self.recorder, self.clock)
+        self._home = HomeViews(self.workspace, self.recorder, self.clock, self._modals)
+        self._home.enabled = home_tab
         self._methods = Methods(
             self.workspace,
             self.recorder,
@@ -121,6 +130,7 @@ class SlackEmulator(Inputs, Observations):
             self.grants,
             self._modals,
         )
+        self._methods.table.update(self._home.table())
         limiter = RateLimiter(self.clock, self._channel_key, enabled=rate_limits)
         self._web = WebApi(self._methods, self.recorder, limiter, bot_token=bot_token, app_token=app_token)
         self._responses = ResponseUrls(self._methods, lambda: self.url, self.clock)
