@@ -47,7 +47,6 @@ def test_app_identity(manifest: dict[str, Any]) -> None:
     assert manifest["features"]["bot_user"] == {"display_name": "approval-bot", "always_online": True}
 
 
-
 def test_app_home_has_the_home_tab_and_a_read_only_messages_tab(manifest: dict[str, Any]) -> None:
     assert manifest["features"]["app_home"] == {
         "home_tab_enabled": True,  # views.publish answers not_enabled without it
