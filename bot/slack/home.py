@@ -38,6 +38,8 @@ Permalink = Callable[[MessageRef], Awaitable[str]]
 OPENED_TTL_S = 24 * 3600.0
 """How long a person who opened Home keeps getting refreshes (each opening sends app_home_opened again)."""
 PENDING_READ = 200
+SUBMIT_PATIENCE_S = 1.5
+"""How long the Revise modal's submission waits for Redis: its answer must reach Slack within 3 s."""
 UNAVAILABLE_TEXT = "The approval store is not answering, so this list may be out of date. Open Home again soon."
 
 
@@ -77,6 +79,7 @@ class HomeTab:
     """The plain words for an engine refusal (the listeners' own)."""
     visitors: Visitors
     _links: dict[str, str] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     # --- listeners --------------------------------------------------------------------------------------------
@@ -112,7 +115,8 @@ class HomeTab:
         nonce = new_nonce()
         try:
             await patiently(
-                lambda: self.store.decide(approval_id, Outcome.REVISED, user, feedback, nonce=nonce, digest=digest)
+                lambda: self.store.decide(approval_id, Outcome.REVISED, user, feedback, nonce=nonce, digest=digest),
+                patience_s=SUBMIT_PATIENCE_S,
             )
         except ApprovalError as refused:
             return self.refusal(refused) + " Your feedback was not sent to the agent."
@@ -138,17 +142,22 @@ class HomeTab:
     # --- publishing -------------------------------------------------------------------------------------------
 
     async def publish(self, user: str, notice: str | None = None) -> None:
-        """Publish ``user``'s Home as the engine has it now; failures are logged, never raised."""
-        try:
-            view = await self._view(user, notice)
-        except StoreUnavailable:
-            view = home_blocks.home_view([], [], [], approver=False, notice=UNAVAILABLE_TEXT)
-        try:
-            await self.client.views_publish(user_id=user, view=view)
-        except SlackApiError as exc:
-            log.warning("could not publish the Home of %s: %s", user, exc.response.get("error"))
-        except (OSError, TimeoutError) as exc:
-            log.warning("could not publish the Home of %s: %s", user, type(exc).__name__)
+        """Publish ``user``'s Home as the engine has it now; failures are logged, never raised. One person's Homes
+        are read and published one at a time, so an older read never overwrites a newer one (in this process)."""
+        lock = self._locks.setdefault(user, asyncio.Lock())
+        async with lock:
+            try:
+                view = await self._view(user, notice)
+            except StoreUnavailable:
+                view = home_blocks.home_view([], [], [], approver=False, notice=UNAVAILABLE_TEXT)
+            try:
+                await self.client.views_publish(user_id=user, view=view)
+            except SlackApiError as exc:
+                log.warning("could not publish the Home of %s: %s", user, exc.response.get("error"))
+            except (OSError, TimeoutError) as exc:
+                log.warning("could not publish the Home of %s: %s", user, type(exc).__name__)
+        if not lock.locked() and len(self._locks) > 1000:
+            self._locks.pop(user, None)
 
     async def _view(self, user: str, notice: str | None) -> dict[str, Any]:
         redis = self.store.redis
