@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -18,6 +18,7 @@ from bot.sandbox.inputs import Inputs
 from bot.sandbox.methods import Methods
 from bot.sandbox.modals import Modals
 from bot.sandbox.observations import Observations
+from bot.sandbox.page import Page
 from bot.sandbox.ratelimits import RateLimiter
 from bot.sandbox.recorder import Recorder
 from bot.sandbox.records import Envelope, Failure
@@ -60,6 +61,9 @@ class SlackEmulator(Inputs, Observations):
     ``clock`` (or ``advance``) moves the emulator's time for expiry, rate limits and the ack deadline.
     ``enterprise_id`` makes it an Enterprise Grid workspace (``enterprise`` objects in payloads).
     ``rate_limits=False`` lifts the Web API rate limits (for benchmarks of the bot's own throughput only).
+    ``page=True`` also serves the sandbox page, a small Slack in the browser, at ``slack.page_url``; what a person
+    does there goes through the same inputs as a test's. ``page_hints`` are commands it suggests in the message
+    box (e.g. ``["/agent-task draft: ...", ...]``).
     ``home_tab=False`` is an app whose manifest leaves the Home tab off (views.publish answers ``not_enabled``).
 
     App Home: ``await slack.open_app_home(alice)`` sends ``app_home_opened``; the app publishes with
@@ -88,6 +92,8 @@ class SlackEmulator(Inputs, Observations):
         host: str = "127.0.0.1",
         port: int = 0,
         rate_limits: bool = True,
+        page: bool = False,
+        page_hints: Sequence[str] = (),
         home_tab: bool = True,
     ) -> None:
         self.bot_token = bot_token
@@ -128,6 +134,7 @@ class SlackEmulator(Inputs, Observations):
         limiter = RateLimiter(self.clock, self._channel_key, enabled=rate_limits)
         self._web = WebApi(self._methods, self.recorder, limiter, bot_token=bot_token, app_token=app_token)
         self._responses = ResponseUrls(self._methods, lambda: self.url, self.clock)
+        self._page = Page(self, page_hints) if page else None
 
     # -- lifetime --------------------------------------------------------------------------------------
 
@@ -137,6 +144,8 @@ class SlackEmulator(Inputs, Observations):
         app.router.add_get("/link/", self._hub.handle)
         app.router.add_get("/link", self._hub.handle)
         app.router.add_post("/response/{key}", self._responses.handle)
+        if self._page is not None:
+            self._page.mount(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
@@ -151,6 +160,8 @@ class SlackEmulator(Inputs, Observations):
         return self
 
     async def aclose(self) -> None:
+        if self._page is not None:
+            await self._page.aclose()  # its live streams end first, so the server stops at once
         await self._delivery.aclose()
         if self._site is not None:
             await self._site.stop()  # first stop listening: clients told to go away must not get back in
@@ -174,6 +185,13 @@ class SlackEmulator(Inputs, Observations):
         if self._runner is None:
             raise RuntimeError("the emulator is not started")
         return f"http://{self._host}:{self._port}"
+
+    @property
+    def page_url(self) -> str:
+        """The sandbox page, ``http://127.0.0.1:<port>/`` (only with ``SlackEmulator(page=True)``)."""
+        if self._page is None:
+            raise RuntimeError("the sandbox page is off: start the emulator with SlackEmulator(page=True)")
+        return f"{self.url}/"
 
     @property
     def api_url(self) -> str:
