@@ -38,6 +38,7 @@ from bot.logs import APPROVAL_ID, RUN_ID
 from bot.runs import RunRequest, StartRun
 from bot.slack import blocks
 from bot.slack.approvers import Approvers
+from bot.slack.home import HomeTab
 from bot.slack.names import UserNames
 from bot.slack.patience import StoreUnavailable, patiently
 from bot.slack.payloads import (
@@ -81,6 +82,8 @@ class Listeners:
     bot_user_id: str
     reopen: Reopen | None = None
     """Queues a run that expired at a step to ask that step again ("Ask again"); None: never."""
+    home: HomeTab | None = None
+    """The App Home: where clicks made in Home are answered (they have no channel); None: no Home tab."""
 
     @property
     def default_workflow(self) -> str:
@@ -124,7 +127,7 @@ class Listeners:
         except StoreUnavailable:
             refused = UNAVAILABLE_TEXT
         if refused is not None:
-            await ephemeral(client, click.channel, click.user, refused)
+            await self.answer(client, click.channel, click.user, refused)
 
     async def on_approve_all(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         """ "Approve all" on a card of several calls: approves each call still pending, as one click on each."""
@@ -142,7 +145,7 @@ class Listeners:
         except StoreUnavailable:
             refusals.append(UNAVAILABLE_TEXT)
         if refusals:
-            await ephemeral(client, click.channel, click.user, blocks.approve_all_refused_text(refusals))
+            await self.answer(client, click.channel, click.user, blocks.approve_all_refused_text(refusals))
 
     async def _decide(self, click: Click, approval_id: str, outcome: Outcome, digest: str) -> str | None:
         """Record ``click.user``'s decision on ``approval_id`` as shown (``digest``); None when it counted, else
@@ -160,12 +163,14 @@ class Listeners:
             return refusal(refused)
         except ApprovalError as refused:
             return refusal(refused)
-        if not decided.ts:  # clicked before the bot had recorded where the card is: the click says where
+        if not decided.ts and not click.in_home:  # clicked before the card's place was recorded: the click says
             await patiently(lambda: self.store.attach_message(decided.id, click.channel, click.message_ts))
             decided = replace(decided, channel=click.channel, ts=click.message_ts)
             await self.prompter.show_outcome(decided)
-        elif decided.pending:  # one of the approvals a quorum needs: the card shows the progress
+        elif decided.pending:  # one of the approvals a quorum needs: the card (and Home) show the progress
             await self.prompter.show_outcome(decided)
+        if decided.pending and self.home is not None:  # no transition is reported for it: refresh Home here
+            self.home.refresh(decided)
         return None
 
     async def on_ask_again(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -178,12 +183,12 @@ class Listeners:
             approval = await patiently(lambda: self.store.get(click.approval_id))
             if approval is None or approval.state is not State.EXPIRED or self.reopen is None:
                 text = blocks.already_decided_text(approval) if approval else blocks.unknown_approval_text()
-                await ephemeral(client, click.channel, click.user, text)
+                await self.answer(client, click.channel, click.user, text)
                 return
             reopen = self.reopen
             status = await patiently(lambda: reopen(approval.workflow_id, approval.step))
         except StoreUnavailable:
-            await ephemeral(client, click.channel, click.user, UNAVAILABLE_TEXT)
+            await self.answer(client, click.channel, click.user, UNAVAILABLE_TEXT)
             return
         if status == "ok":
             log.info("approval %s asked again by %s", approval.id, click.user)
@@ -191,7 +196,7 @@ class Listeners:
                 await patiently(lambda: self.store.note(approval.id, "asked_again", click.user))
             except StoreUnavailable:
                 log.error("could not audit that %s asked approval %s again", click.user, approval.id)
-        await ephemeral(client, click.channel, click.user, blocks.ask_again_text(status))
+        await self.answer(client, click.channel, click.user, blocks.ask_again_text(status))
 
     async def on_revise(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -203,14 +208,17 @@ class Listeners:
             if approval is None or not approval.pending or not approval.digest.startswith(click.digest):
                 text = refusal(StaleVersion(approval)) if approval and approval.pending else None
                 text = text or (blocks.already_decided_text(approval) if approval else blocks.unknown_approval_text())
-                await ephemeral(client, click.channel, click.user, text)
+                await self.answer(client, click.channel, click.user, text)
+                return
+            if click.in_home:  # no thread to reply in: a modal asks for the feedback
+                await self._ask_feedback(body, approval, click, client)
                 return
             asked_by = await patiently(lambda: self.threads.ask_revision(approval.id, click.user))
         except StoreUnavailable:
-            await ephemeral(client, click.channel, click.user, UNAVAILABLE_TEXT)
+            await self.answer(client, click.channel, click.user, UNAVAILABLE_TEXT)
             return
         if asked_by is not None:
-            await ephemeral(client, click.channel, click.user, blocks.revise_already_asked_text(asked_by))
+            await self.answer(client, click.channel, click.user, blocks.revise_already_asked_text(asked_by))
             return
         what = ""
         if approval.terms.kind == "tool":
@@ -219,6 +227,15 @@ class Listeners:
             what = f"call {numbers[0]} (`{approval.terms.tool}`)" if numbers else ""
         text = blocks.revise_request_text(click.user, bot_user=self.bot_user_id, what=what)
         await self.prompter.say_in_thread(click.channel, click.message_ts, text)
+
+    async def _ask_feedback(
+        self, body: dict[str, Any], approval: Approval, click: Click, client: AsyncWebClient
+    ) -> None:
+        trigger = body.get("trigger_id")
+        if self.home is None or not isinstance(trigger, str) or not trigger:
+            await self._answer_unknown(client, body)
+            return
+        await self.home.ask_feedback(trigger, approval, click.digest, click.user)
 
     async def on_unknown_action(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -299,7 +316,7 @@ class Listeners:
             who = clicker(body) if isinstance(body, dict) else None
             if who is not None:
                 text = "Something went wrong on our side; your click may not have been recorded."
-                await ephemeral(client, who[1], who[0], text)
+                await self.answer(client, who[1], who[0], text)
         return BoltResponse(status=200, body="") if response is not None else None
 
     # --- helpers ----------------------------------------------------------------------------------------------
@@ -314,14 +331,24 @@ class Listeners:
         if not await self.redeliveries.first(body):
             return None
         if not await self.approvers.allows(click.user):
-            await ephemeral(client, click.channel, click.user, blocks.not_an_approver_text())
+            await self.answer(client, click.channel, click.user, blocks.not_an_approver_text())
             return None
         return click
+
+    async def answer(self, client: AsyncWebClient, channel: str, user: str, text: str) -> None:
+        """Answer a click privately: ephemerally in its channel, or on the clicker's Home for a click made there
+        (no channel: chat.postEphemeral has nowhere to go)."""
+        if channel:
+            await ephemeral(client, channel, user, text)
+        elif self.home is not None:
+            await self.home.tell(user, text)
+        else:
+            log.warning("cannot answer %s: a click with no channel and no App Home", user)
 
     async def _answer_unknown(self, client: AsyncWebClient, body: dict[str, Any]) -> None:
         who = clicker(body)
         if who is not None:
-            await ephemeral(client, who[1], who[0], UNKNOWN_BUTTON_TEXT)
+            await self.answer(client, who[1], who[0], UNKNOWN_BUTTON_TEXT)
 
 
 def refusal(refused: ApprovalError) -> str:
