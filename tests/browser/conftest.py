@@ -53,8 +53,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def sandbox(browser: Browser, slack: SlackEmulator) -> AsyncIterator[SandboxPage]:
-    """A fresh tab on the sandbox page at a fixed viewport; it records every script error and dialog."""
-    context = await browser.new_context(viewport=VIEWPORT)
+    """A fresh tab on the sandbox page (fixed viewport, UTC, en-US); it records every script error and dialog."""
+    context = await browser.new_context(viewport=VIEWPORT, timezone_id="UTC", locale="en-US")
     tab = await context.new_page()
     page = SandboxPage(tab, slack)
 

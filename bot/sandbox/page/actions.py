@@ -96,20 +96,17 @@ async def close(slack: SlackEmulator, viewer: str, body: Body) -> None:
 
 
 async def home_open(slack: SlackEmulator, viewer: str, body: Body) -> None:
-    """The viewer opens the app's Home tab: Slack sends ``app_home_opened``."""
-    opening = getattr(slack, "open_app_home", None)
-    if opening is None:
-        raise Refused("this emulator has no App Home yet")
-    await opening(viewer)
+    """The viewer opens the app's Home (or Messages) tab: Slack sends ``app_home_opened`` with that ``tab``."""
+    tab = text(body, "tab", optional=True) or "home"
+    if tab not in ("home", "messages"):
+        raise Refused("tab must be home or messages")
+    await slack.open_app_home(viewer, tab)
 
 
 async def home_click(slack: SlackEmulator, viewer: str, body: Body) -> None:
     """A button in the viewer's Home tab (a ``block_actions`` payload from a view: no channel, no message)."""
-    clicking = getattr(slack, "click_home", None)
-    if clicking is None:
-        raise Refused("this emulator has no App Home yet")
     value, block_id = text(body, "value", optional=True), text(body, "block_id", optional=True)
-    await clicking(viewer, required(body, "action_id"), value, block_id=block_id)
+    await slack.click_home(viewer, required(body, "action_id"), value, block_id=block_id)
 
 
 async def answer(slack: SlackEmulator, request: web.Request, act: Action) -> web.Response:

@@ -128,9 +128,6 @@ def modal(slack: SlackEmulator, viewer: str) -> Data | None:
 
 
 def home(slack: SlackEmulator, viewer: str) -> Data | None:
-    """The viewer's published App Home view, once the emulator has App Home (``home_view``) and one exists."""
-    home_view = getattr(slack, "home_view", None)
-    if home_view is None:
-        return None
-    view = home_view(viewer)
-    return dict(view) if isinstance(view, dict) else None
+    """The viewer's published App Home view (its ``blocks``), or None before the app published one."""
+    view = slack.home_view(viewer)
+    return None if view is None else {"id": view["id"], "hash": view.get("hash"), "blocks": view["blocks"]}

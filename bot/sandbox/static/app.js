@@ -15,6 +15,7 @@ const ui = {
   source: null,
   modalKey: null,
   shownPlace: null,
+  opened: null, // "viewer:tab" of the app tab last opened
 };
 
 // -- talking to the emulator -----------------------------------------------------------------------------------
@@ -76,6 +77,7 @@ function render() {
   renderNav(state);
   $("status").textContent = state.connected ? `${state.bot.name} is connected` : `${state.bot.name} is not connected`;
   $("status").className = state.connected ? "status online" : "status offline";
+  openApp(state);
   renderMain(state);
   renderThread(state);
   renderModal(state);
@@ -121,8 +123,16 @@ function go(place) {
   sessionStorage.setItem("sandbox.place", JSON.stringify(place));
   if (ui.thread && (place.type !== "channel" || place.id !== ui.thread.channel)) ui.thread = null;
   $("composer-error").textContent = "";
-  if (place.type === "app" && place.tab === "home") post("home_open", {}, $("composer-error"));
+  ui.opened = null;
   render();
+}
+
+// Opening the app's Home or Messages tab is something Slack tells the app of (app_home_opened), once per visit.
+function openApp(state) {
+  const visit = ui.place.type === "app" ? `${state.viewer}:${ui.place.tab}` : null;
+  if (visit === ui.opened) return;
+  ui.opened = visit;
+  if (visit) post("home_open", { tab: ui.place.tab }, $("composer-error"));
 }
 
 function currentChannel(state) {

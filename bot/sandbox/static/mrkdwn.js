@@ -7,7 +7,7 @@
 //
 // Rules, in Slack's order: ``` code blocks ```, `inline code` and <control sequences> are read first and are never
 // formatted inside; then *bold*, _italic_ and ~strike~ (markers at word edges, as Slack's client does); lines
-// starting with &gt; are a quote; the entities &lt; &gt; &amp; are unescaped last, in text nodes, so escaped text
+// starting with > (or &gt;) are a quote; the entities &lt; &gt; &amp; are unescaped last, in text nodes, so escaped text
 // never turns into a mention or a link.
 
 const TOKENS = /```([\s\S]*?)```|`([^`\n]+)`|<([^<>\n]*)>/g;
@@ -19,6 +19,7 @@ const STYLES = [
 const MARK = 0xe000; // tokens stand in the text as private-use characters while styles are found
 const MARKS = /[\ue000-\uf8ff]/g;
 const MAX_TOKENS = 0xf8ff - MARK;
+const QUOTE = /^(?:&gt;|>) ?/; // a quoted line: as an app sends it (>) or as Slack stores typed text (&gt;)
 const BROADCASTS = { "!here": "@here", "!channel": "@channel", "!everyone": "@everyone" };
 
 export function unescapeEntities(text) {
@@ -66,15 +67,15 @@ export function mrkdwn(text, names) {
   const out = document.createDocumentFragment();
   const lines = marked.split("\n");
   for (let i = 0; i < lines.length; ) {
-    if (lines[i].startsWith("&gt;")) {
+    if (QUOTE.test(lines[i])) {
       const quote = element("blockquote", "quote");
       const quoted = [];
-      while (i < lines.length && lines[i].startsWith("&gt;")) quoted.push(lines[i++].replace(/^&gt; ?/, ""));
+      while (i < lines.length && QUOTE.test(lines[i])) quoted.push(lines[i++].replace(QUOTE, ""));
       styled(quoted.join("\n"), tokens, names, quote);
       out.append(quote);
     } else {
       const plain = [];
-      while (i < lines.length && !lines[i].startsWith("&gt;")) plain.push(lines[i++]);
+      while (i < lines.length && !QUOTE.test(lines[i])) plain.push(lines[i++]);
       styled(plain.join("\n"), tokens, names, out);
     }
   }
