@@ -232,3 +232,41 @@ async def test_requests_from_another_site_or_not_in_json_are_refused(
     assert cross_site[0] == 403 and rebound[0] == 403 and form_status == 415
     assert garbled_status == 400 and garbled_answer["error"] == "the request is not JSON"
     assert slack.messages(approvals) == [] and slack.envelopes == []
+
+
+async def test_the_home_tab_opens_shows_the_published_view_and_its_buttons_click_from_the_view(
+    slack: SlackEmulator, http: aiohttp.ClientSession, people: tuple[str, str], connect: Connect, client: AsyncWebClient
+) -> None:
+    alice, _ = people
+    app = new_app(slack)
+    seen: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    @app.event("app_home_opened")
+    async def on_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        await client.views_publish(user_id=event["user"], view={"type": "home", "blocks": BUTTONS})
+        await seen.put(event)
+
+    @app.action("approval_cancel")
+    async def on_click(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await seen.put(body)
+
+    await connect(app)
+
+    assert (await act(http, slack, "home_open", {"as": alice}))[0] == 200
+    opened = await next_item(seen)
+    home = await slack.wait_for(lambda: slack.home_view(alice))
+    async with http.get(f"{slack.page_url}page/state", params={"as": alice}) as response:
+        shown = (await response.json())["home"]
+    click = {"as": alice, "action_id": "approval_cancel", "value": "apr_7f3c", "block_id": "approval_actions"}
+    assert (await act(http, slack, "home_click", click))[0] == 200
+    clicked = await next_item(seen)
+    messages_tab = await act(http, slack, "home_open", {"as": alice, "tab": "messages"})
+    other_tab = await act(http, slack, "home_open", {"as": alice, "tab": "settings"})
+
+    assert opened["tab"] == "home" and opened["user"] == alice
+    assert shown == {"id": home["id"], "hash": home["hash"], "blocks": home["blocks"]}
+    assert clicked["container"] == {"type": "view", "view_id": home["id"]} and "channel" not in clicked
+    assert clicked["actions"][0]["value"] == "apr_7f3c" and clicked["user"]["id"] == alice
+    assert messages_tab[0] == 200 and (await next_item(seen))["tab"] == "messages"
+    assert other_tab[0] == 400 and "home or messages" in other_tab[1]["error"]
