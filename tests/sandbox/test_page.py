@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
+import sys
+import zipfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,6 +23,7 @@ from bot.sandbox.page import stream as live
 from tests.sandbox.support import BUTTONS, SANDBOX_SCOPES
 
 HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="alert(1)"> <javascript:alert(2)|click>'
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = {"index.html", "app.js", "blocks.js", "mrkdwn.js", "style.css"}
 
 
@@ -220,3 +226,20 @@ async def test_a_page_that_went_away_is_forgotten_by_its_next_heartbeat(
     assert slack.page_streams == 1
 
     await slack.wait_for(lambda: slack.page_streams == 0, timeout=5)
+
+
+def test_a_built_wheel_carries_the_page_files(tmp_path: Path) -> None:
+    """What ``pip install`` of a wheel (not of this checkout) gets: the static files, as package data."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for package in ("bot", "workflows"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path)]
+    subprocess.run([*command, str(source)], check=True, capture_output=True, timeout=120)
+
+    [wheel] = tmp_path.glob("slack_approval_bot-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {Path(name).name for name in archive.namelist() if name.startswith("bot/sandbox/static/")}
+    assert shipped == set(assets.names()) and shipped >= SHIPPED
