@@ -123,3 +123,30 @@ async def test_blocks_are_drawn_and_a_confirm_dialog_comes_before_the_click(
     await expect(dialog).to_have_count(0)
     assert len(slack.envelopes) == mark  # denied: no click was sent
     assert sandbox.errors == []
+
+
+async def test_links_inside_the_workspace_open_in_the_page_and_new_messages_mark_a_channel_unread(
+    sandbox: SandboxPage, slack: SlackEmulator, people: People
+) -> None:
+    slack.join(people.approvals)
+    slack.join(people.general)
+    web = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+    card = await web.chat_postMessage(channel=people.approvals, text="the card")
+    link = (await web.chat_getPermalink(channel=people.approvals, message_ts=card["ts"]))["permalink"]
+    await web.chat_postMessage(channel=people.general, text=f"See <{link}|the card> in <#{people.approvals}>.")
+    await sandbox.open("alice")
+    await sandbox.go("general")
+    approvals = sandbox.tab.locator('.nav-item[data-nav="approvals"]')
+    await expect(approvals).not_to_have_class("nav-item unread")  # what was there when the page opened
+
+    await web.chat_postMessage(channel=people.approvals, text="something new")
+    await expect(approvals).to_have_class("nav-item unread", timeout=TIMEOUT_MS)
+    await sandbox.message_with("See the card").locator(".channel-link").click()
+    await expect(sandbox.tab.locator("#title")).to_have_text("# approvals")
+    await expect(approvals).to_have_class("nav-item active")
+    await sandbox.go("general")
+    await sandbox.message_with("See the card").get_by_role("link", name="the card").click()
+    await expect(sandbox.tab.locator("#title")).to_have_text("# approvals")
+    await expect(sandbox.tab.locator(f'#messages .message[data-ts="{card["ts"]}"]')).to_be_in_viewport()
+    assert len(sandbox.tab.context.pages) == 1  # no tab opened on slack.com
+    assert sandbox.errors == []

@@ -39,6 +39,7 @@ def snapshot(slack: SlackEmulator, viewer: str, hints: Iterable[str] = ()) -> Da
     channels = sidebar(slack, viewer, {m.channel for m in own})
     return {
         "team": ws.team_name,
+        "domain": f"{ws.team_domain}.slack.com",
         "viewer": viewer,
         "bot": {"id": ws.bot.id, "name": ws.bot.name},
         "people": people(slack),

@@ -15,6 +15,7 @@ const ui = {
   source: null,
   modalKey: null,
   shownPlace: null,
+  seen: {}, // viewer -> channel -> the newest ts they have seen there
   opened: null, // "viewer:tab" of the app tab last opened
 };
 
@@ -71,9 +72,10 @@ function render() {
   renderViewerPicker(state);
   const channels = state.channels;
   if (!ui.place || (ui.place.type === "channel" && !channels.some((c) => c.id === ui.place.id))) {
-    const first = channels.find((c) => c.name === "approvals") ?? channels[0];
+    const first = channels.find((c) => c.name === "general") ?? channels[0];
     ui.place = first ? { type: "channel", id: first.id } : { type: "app", tab: "home" };
   }
+  markRead(state);
   renderNav(state);
   $("status").textContent = state.connected ? `${state.bot.name} is connected` : `${state.bot.name} is not connected`;
   $("status").className = state.connected ? "status online" : "status offline";
@@ -95,8 +97,29 @@ function renderViewerPicker(state) {
   select.value = state.viewer;
 }
 
-function navButton(label, active, onClick, name) {
-  const button = element("button", active ? "nav-item active" : "nav-item", label);
+// The newest message (or reply) of a conversation, for the sidebar's unread marks.
+function latest(channel) {
+  let newest = 0;
+  for (const message of channel?.messages ?? []) {
+    for (const m of [message, ...(message.replies ?? [])]) newest = Math.max(newest, Number(m.ts));
+  }
+  return newest;
+}
+
+// Unread: something arrived in a conversation since the viewer last had it open (what was there when the page
+// loaded counts as read).
+function unread(channel) {
+  return latest(channel) > (ui.seen[ui.state.viewer][channel.id] ?? 0);
+}
+
+function markRead(state) {
+  ui.seen[state.viewer] ??= Object.fromEntries(state.channels.map((c) => [c.id, latest(c)]));
+  const channel = currentChannel(state);
+  if (channel) ui.seen[state.viewer][channel.id] = latest(channel);
+}
+
+function navButton(label, active, onClick, name, isUnread = false) {
+  const button = element("button", `nav-item${active ? " active" : ""}${isUnread && !active ? " unread" : ""}`, label);
   button.type = "button";
   button.dataset.nav = name;
   button.addEventListener("click", onClick);
@@ -111,10 +134,19 @@ function renderNav(state) {
   for (const channel of rooms) {
     const prefix = channel.kind === "private" ? "⊘ " : "# ";
     const active = here.type === "channel" && here.id === channel.id;
-    items.push(navButton(prefix + channel.name, active, () => go({ type: "channel", id: channel.id }), channel.name));
+    const open = () => go({ type: "channel", id: channel.id });
+    items.push(navButton(prefix + channel.name, active, open, channel.name, unread(channel)));
+  }
+  const dm = state.channels.find((c) => c.kind === "im");
+  if (dm) {
+    // the bot's DM with the viewer (once the bot opened it): its Messages tab, as in Slack
+    items.push(element("div", "nav-section", "Direct messages"));
+    const reading = here.type === "app" && here.tab === "messages";
+    items.push(navButton(state.bot.name, reading, () => go({ type: "app", tab: "messages" }), "dm", unread(dm)));
   }
   items.push(element("div", "nav-section", "Apps"));
-  items.push(navButton(state.bot.name, here.type === "app", () => go({ type: "app", tab: "home" }), "app"));
+  const home = here.type === "app" && here.tab === "home";
+  items.push(navButton(state.bot.name, home, () => go({ type: "app", tab: "home" }), "app"));
   nav.replaceChildren(...items);
 }
 
@@ -188,7 +220,7 @@ function renderTabs(state) {
 }
 
 function renderHints(state, channel) {
-  const hints = channel.kind === "im" ? [] : ["/agent-task help", ...state.hints];
+  const hints = channel.kind === "im" ? [] : state.hints.length ? state.hints : ["/agent-task help"];
   const chips = hints.map((hint) => {
     const chip = element("button", "hint", hint);
     chip.type = "button";
@@ -398,7 +430,42 @@ function sendFrom(box, errorBox, extra) {
   });
 }
 
+// Links inside the workspace stay in the page: a channel name opens the channel, a message permalink
+// (https://<domain>/archives/<channel>/p<ts>[?thread_ts=…], chat.getPermalink's shape) opens it and its thread.
+function follow(event) {
+  const channelLink = event.target.closest(".channel-link[data-channel]");
+  const anchor = event.target.closest("a.link");
+  let channel = channelLink?.dataset.channel;
+  let ts = null;
+  let thread = null;
+  if (!channel && anchor && ui.state) {
+    const url = new URL(anchor.href);
+    const found = url.hostname === ui.state.domain && url.pathname.match(/^\/archives\/(\w+)\/p(\d+)(\d{6})$/);
+    if (!found) return;
+    [channel, ts] = [found[1], `${found[2]}.${found[3]}`];
+    thread = url.searchParams.get("thread_ts");
+  }
+  if (!channel || !ui.state?.channels.some((c) => c.id === channel)) return;
+  event.preventDefault();
+  go({ type: "channel", id: channel });
+  if (thread || ts) {
+    const parent = thread ?? ts;
+    const shown = ui.state.channels.find((c) => c.id === channel).messages.some((m) => m.ts === parent);
+    if (thread && shown) {
+      ui.thread = { channel, ts: parent };
+      render();
+    }
+    const target = document.querySelector(`#messages .message[data-ts="${CSS.escape(parent)}"]`);
+    if (target) {
+      target.scrollIntoView({ block: "center" });
+      target.classList.add("flash");
+      setTimeout(() => target.classList.remove("flash"), 1500);
+    }
+  }
+}
+
 function setUp() {
+  document.addEventListener("click", follow);
   $("viewer").addEventListener("change", (event) => {
     ui.viewer = event.target.value;
     sessionStorage.setItem("sandbox.as", ui.viewer);

@@ -5,7 +5,7 @@
 //
 // `ctx`: {names, press(button, block) -> Promise, values: {block_id: {action_id: {value}}}, errors: {block_id: text}}
 
-import { element, formatDate, link, mrkdwn, safeUrl } from "./mrkdwn.js";
+import { channelLink, element, formatDate, link, mrkdwn, safeUrl } from "./mrkdwn.js";
 
 export function renderBlocks(blocks, ctx) {
   const out = element("div", "blocks");
@@ -180,7 +180,7 @@ function inlineNode(item, ctx) {
     case "usergroup":
       return element("span", "mention", "@" + (names.usergroups[item.usergroup_id] ?? item.usergroup_id));
     case "channel":
-      return element("span", "channel-link", "#" + (names.channels[item.channel_id] ?? item.channel_id));
+      return channelLink(item.channel_id, null, names);
     case "broadcast":
       return element("span", "mention broadcast", "@" + String(item.range ?? ""));
     case "emoji":

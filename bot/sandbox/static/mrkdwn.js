@@ -54,6 +54,13 @@ export function link(url, label) {
   return a;
 }
 
+// #name of a channel; the page opens it when clicked (data-channel)
+export function channelLink(id, label, names) {
+  const node = element("span", "channel-link", "#" + (names.channels[id] ?? (label || id)));
+  node.dataset.channel = id;
+  return node;
+}
+
 // `names`: {users: {U…: name}, channels: {C…: name}, usergroups: {S…: handle}}.
 export function mrkdwn(text, names) {
   const tokens = [];
@@ -139,10 +146,7 @@ function controlSequence(body, names) {
     const id = target.slice(1);
     return element("span", "mention", "@" + (names.users[id] ?? label ?? id));
   }
-  if (target.startsWith("#")) {
-    const id = target.slice(1);
-    return element("span", "channel-link", "#" + (names.channels[id] ?? (label || id)));
-  }
+  if (target.startsWith("#")) return channelLink(target.slice(1), label, names);
   if (target.startsWith("!subteam^")) {
     const id = target.slice("!subteam^".length);
     return element("span", "mention", "@" + (names.usergroups[id] ?? (label ? label.replace(/^@/, "") : id)));
