@@ -24,7 +24,7 @@ from tests.sandbox.support import BUTTONS, SANDBOX_SCOPES
 
 HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="alert(1)"> <javascript:alert(2)|click>'
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = {"index.html", "app.js", "blocks.js", "mrkdwn.js", "style.css"}
+SHIPPED = {"index.html", "app.js", "blocks.js", "dialogs.js", "mrkdwn.js", "style.css"}
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 // (/page/send, /page/click, /page/submit, /page/close, /page/home_open, /page/home_click), which the emulator
 // turns into the Socket Mode envelopes Slack would send. No HTML is ever parsed from data (see mrkdwn.js).
 
-import { renderBlocks, textObject } from "./blocks.js";
+import { renderBlocks } from "./blocks.js";
+import { askToConfirm, ModalLayer } from "./dialogs.js";
 import { element, mrkdwn } from "./mrkdwn.js";
 
 const $ = (id) => document.getElementById(id);
@@ -13,7 +14,7 @@ const ui = {
   thread: null, // {channel, ts}
   state: null,
   source: null,
-  modalKey: null,
+  modal: null, // the ModalLayer, made in setUp
   shownPlace: null,
   seen: {}, // viewer -> channel -> the newest ts they have seen there
   opened: null, // "viewer:tab" of the app tab last opened
@@ -82,7 +83,7 @@ function render() {
   openApp(state);
   renderMain(state);
   renderThread(state);
-  renderModal(state);
+  ui.modal.show(state.modal, state.names);
   document.body.dataset.viewer = state.viewer;
   document.body.dataset.ready = "1";
 }
@@ -311,104 +312,6 @@ function renderThread(state) {
   if (stick) box.scrollTop = box.scrollHeight;
 }
 
-// -- modals and confirm dialogs --------------------------------------------------------------------------------
-
-function renderModal(state) {
-  const layer = $("modal-layer");
-  const modal = state.modal;
-  const key = modal ? JSON.stringify([modal.id, modal.hash, modal.errors, modal.shown_error, modal.depth]) : null;
-  if (key === ui.modalKey) return;
-  const typed = modal && ui.modalId === modal.id ? typedValues(layer) : {};
-  ui.modalKey = key;
-  ui.modalId = modal?.id ?? null;
-  if (!modal) {
-    layer.hidden = true;
-    layer.replaceChildren();
-    return;
-  }
-  const dialog = element("div", "modal");
-  dialog.setAttribute("role", "dialog");
-  dialog.setAttribute("aria-modal", "true");
-  dialog.dataset.viewId = modal.id;
-  const header = element("div", "modal-header");
-  header.append(element("h2", "modal-title", modal.title?.text ?? ""));
-  const shut = element("button", "icon-button", "×");
-  shut.type = "button";
-  shut.setAttribute("aria-label", "Close");
-  shut.addEventListener("click", () => closeModal(modal));
-  header.append(shut);
-  const problem = element("div", "modal-error", modal.shown_error ?? "");
-  problem.setAttribute("role", "alert");
-  const body = renderBlocks(modal.blocks, { names: state.names, values: modal.values, errors: modal.errors, confirm });
-  body.classList.add("modal-body");
-  for (const field of body.querySelectorAll(".input-field")) {
-    const kept = typed[field.dataset.blockId]?.[field.dataset.actionId];
-    if (kept !== undefined) field.value = kept;
-  }
-  const footer = element("div", "modal-footer");
-  const cancel = element("button", "button", modal.close?.text ?? "Cancel");
-  cancel.type = "button";
-  cancel.addEventListener("click", () => closeModal(modal));
-  footer.append(cancel);
-  if (modal.submit) {
-    const submit = element("button", "button primary", modal.submit.text ?? "Submit");
-    submit.type = "button";
-    submit.dataset.role = "submit";
-    submit.addEventListener("click", async () => {
-      submit.disabled = true;
-      await post("submit", { view_id: modal.id, values: typedValues(layer) }, problem);
-      submit.disabled = false;
-    });
-    footer.append(submit);
-  }
-  dialog.append(header, problem, body, footer);
-  layer.replaceChildren(dialog);
-  layer.hidden = false;
-}
-
-function typedValues(layer) {
-  const values = {};
-  for (const field of layer.querySelectorAll(".input-field")) {
-    (values[field.dataset.blockId] ??= {})[field.dataset.actionId] = field.value;
-  }
-  return values;
-}
-
-function closeModal(modal) {
-  post("close", { view_id: modal.id }, $("modal-layer").querySelector(".modal-error"));
-}
-
-// A confirmation dialog object (docs.slack.dev/reference/block-kit/composition-objects/confirmation-dialog-object):
-// resolves true only when the person presses its confirm button.
-function confirm(dialog) {
-  const layer = $("confirm-layer");
-  return new Promise((resolve) => {
-    const box = element("div", "modal confirm");
-    box.setAttribute("role", "alertdialog");
-    box.append(element("h2", "modal-title", dialog.title?.text ?? "Are you sure?"));
-    box.append(textObject(dialog.text, { names: ui.state?.names ?? { users: {}, channels: {}, usergroups: {} } }));
-    const done = (answer) => {
-      layer.hidden = true;
-      layer.replaceChildren();
-      resolve(answer);
-    };
-    const footer = element("div", "modal-footer");
-    const deny = element("button", "button", dialog.deny?.text ?? "Cancel");
-    deny.type = "button";
-    deny.dataset.role = "deny";
-    deny.addEventListener("click", () => done(false));
-    const yes = element("button", `button ${dialog.style === "danger" ? "danger" : "primary"}`, dialog.confirm?.text ?? "Yes");
-    yes.type = "button";
-    yes.dataset.role = "confirm";
-    yes.addEventListener("click", () => done(true));
-    footer.append(deny, yes);
-    box.append(footer);
-    layer.replaceChildren(box);
-    layer.hidden = false;
-    yes.focus();
-  });
-}
-
 // -- small things ----------------------------------------------------------------------------------------------
 
 function clock(ts) {
@@ -464,13 +367,24 @@ function follow(event) {
   }
 }
 
+const NO_NAMES = { users: {}, channels: {}, usergroups: {} };
+
+function confirm(dialog) {
+  return askToConfirm($("confirm-layer"), dialog, ui.state?.names ?? NO_NAMES);
+}
+
 function setUp() {
+  ui.modal = new ModalLayer($("modal-layer"), {
+    submit: (viewId, values, errorBox) => post("submit", { view_id: viewId, values }, errorBox),
+    close: (viewId, errorBox) => post("close", { view_id: viewId }, errorBox),
+    confirm,
+  });
   document.addEventListener("click", follow);
   $("viewer").addEventListener("change", (event) => {
     ui.viewer = event.target.value;
     sessionStorage.setItem("sandbox.as", ui.viewer);
     ui.thread = null;
-    ui.modalKey = null;
+    ui.modal.forget();
     connect();
   });
   $("composer").addEventListener("submit", (event) => {
