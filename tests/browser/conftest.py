@@ -11,7 +11,7 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, Dialog, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Dialog, async_playwright
 
 from bot.sandbox import SlackEmulator
 from bot.slack.scopes import REQUIRED_SCOPES
@@ -53,7 +53,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def sandbox(browser: Browser, slack: SlackEmulator) -> AsyncIterator[SandboxPage]:
-    """A fresh tab on the sandbox page (fixed viewport, UTC, en-US); it records every script error and dialog."""
+    """A fresh tab on the sandbox page (fixed viewport, UTC, en-US); it records every script error, console error and dialog."""
     context = await browser.new_context(viewport=VIEWPORT, timezone_id="UTC", locale="en-US")
     tab = await context.new_page()
     page = SandboxPage(tab, slack)
@@ -62,7 +62,12 @@ async def sandbox(browser: Browser, slack: SlackEmulator) -> AsyncIterator[Sandb
         page.errors.append(f"a {dialog.type} dialog opened: {dialog.message}")
         await dialog.dismiss()
 
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":  # a refused request, a blocked resource, a Content-Security-Policy violation
+            page.errors.append(f"console error: {message.text}")
+
     tab.on("pageerror", lambda error: page.errors.append(f"script error: {error}"))
+    tab.on("console", on_console)
     tab.on("dialog", on_dialog)
     try:
         yield page
