@@ -53,7 +53,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def sandbox(browser: Browser, slack: SlackEmulator) -> AsyncIterator[SandboxPage]:
-    """A fresh tab on the sandbox page (fixed viewport, UTC, en-US); it records every script error, console error and dialog."""
+    """A fresh tab on the sandbox page (fixed viewport, UTC, en-US), recording script and console errors and dialogs."""
     context = await browser.new_context(viewport=VIEWPORT, timezone_id="UTC", locale="en-US")
     tab = await context.new_page()
     page = SandboxPage(tab, slack)

@@ -25,7 +25,7 @@ async def posted(sandbox: SandboxPage, slack: SlackEmulator, people: People) -> 
     mrkdwn = (
         f"*bold* _italic_ ~struck~ `a <b>code</b>` <@{people.bob}> <#{people.approvals}> <!subteam^{group}> <!here> "
         f"<https://example.com/page|the page> <!date^{WHEN}^{{date_num}} {{time}}|a fallback> &lt;not a tag&gt; &amp;\n"
-        "```\nline one\n*not bold*\n```\n> a quote"
+        "```\nline one\n*not bold*\n```\n> a quote\nbare https://example.org/a?b=1&amp;c=2."
     )
     confirm = {
         "title": {"type": "plain_text", "text": "Cancel the request?"},
@@ -40,7 +40,11 @@ async def posted(sandbox: SandboxPage, slack: SlackEmulator, people: People) -> 
         {
             "type": "section",
             "text": {"type": "mrkdwn", "text": mrkdwn},
-            "fields": [{"type": "mrkdwn", "text": "*Field one*"}, {"type": "plain_text", "text": "*not mrkdwn*"}],
+            "fields": [
+                {"type": "mrkdwn", "text": "*Field one*"},
+                {"type": "plain_text", "text": "*not mrkdwn*"},
+                {"type": "mrkdwn", "text": "verbatim https://example.net", "verbatim": True},
+            ],
             "accessory": button,
         },
         {"type": "divider"},
@@ -95,8 +99,9 @@ async def test_mrkdwn_is_drawn_as_slack_draws_it(posted: Locator, people: People
     await expect(section.locator("blockquote")).to_have_text("a quote")
     await expect(section.locator(".mention")).to_have_text(["@bob", "@oncall", "@here"])
     await expect(section.locator(".channel-link")).to_have_text("#approvals")
-    await expect(section.locator("a")).to_have_attribute("href", "https://example.com/page")
-    await expect(section.locator("a")).to_have_text("the page")
+    await expect(section.locator("a")).to_have_text(["the page", "https://example.org/a?b=1&c=2"])
+    await expect(section.locator("a").first).to_have_attribute("href", "https://example.com/page")
+    await expect(section.locator("a").last).to_have_attribute("href", "https://example.org/a?b=1&c=2")  # not the "."
     await expect(section.locator(".date")).to_have_text("2023-11-14 10:13 PM")  # in the reader's zone (UTC)
     await expect(section).to_contain_text("<not a tag> &")
 
@@ -105,7 +110,9 @@ async def test_blocks_are_drawn_and_a_confirm_dialog_comes_before_the_click(
     posted: Locator, sandbox: SandboxPage, slack: SlackEmulator
 ) -> None:
     await expect(posted.locator(".block-header")).to_have_text("A header")
-    await expect(posted.locator(".section-fields > .text")).to_have_text(["Field one", "*not mrkdwn*"])
+    fields = posted.locator(".section-fields > .text")
+    await expect(fields).to_have_text(["Field one", "*not mrkdwn*", "verbatim https://example.net"])
+    await expect(fields.locator("a")).to_have_count(0)  # verbatim: a bare URL stays text
     await expect(posted.locator(".accessory")).to_have_text("Details")
     await expect(posted.locator(".block-divider")).to_have_count(1)
     await expect(posted.locator(".block-context")).to_have_text("context note")

@@ -47,7 +47,7 @@ function withClass(node, className) {
 export function textObject(text, ctx) {
   const node = element("div", "text");
   if (!text) return node;
-  if (text.type === "mrkdwn") node.append(mrkdwn(text.text, ctx.names));
+  if (text.type === "mrkdwn") node.append(mrkdwn(text.text, ctx.names, { verbatim: text.verbatim === true }));
   else node.textContent = String(text.text ?? "");
   return node;
 }

@@ -19,6 +19,7 @@ const STYLES = [
 const MARK = 0xe000; // tokens stand in the text as private-use characters while styles are found
 const MARKS = /[\ue000-\uf8ff]/g;
 const MAX_TOKENS = 0xf8ff - MARK;
+const BARE_URL = /\bhttps?:\/\/[^\s<>]+/g;
 const QUOTE = /^(?:&gt;|>) ?/; // a quoted line: as an app sends it (>) or as Slack stores typed text (&gt;)
 const BROADCASTS = { "!here": "@here", "!channel": "@channel", "!everyone": "@everyone" };
 
@@ -61,8 +62,9 @@ export function channelLink(id, label, names) {
   return node;
 }
 
-// `names`: {users: {U…: name}, channels: {C…: name}, usergroups: {S…: handle}}.
-export function mrkdwn(text, names) {
+// `names`: {users: {U…: name}, channels: {C…: name}, usergroups: {S…: handle}}; `verbatim` (a text object's
+// flag) leaves bare URLs as text.
+export function mrkdwn(text, names, { verbatim = false } = {}) {
   const tokens = [];
   const marked = String(text ?? "")
     .replace(MARKS, "\ufffd")
@@ -71,6 +73,7 @@ export function mrkdwn(text, names) {
       tokens.push({ block, code, control });
       return String.fromCharCode(MARK + tokens.length - 1);
     });
+  const ctx = { tokens, names, autolink: !verbatim };
   const out = document.createDocumentFragment();
   const lines = marked.split("\n");
   for (let i = 0; i < lines.length; ) {
@@ -78,18 +81,18 @@ export function mrkdwn(text, names) {
       const quote = element("blockquote", "quote");
       const quoted = [];
       while (i < lines.length && QUOTE.test(lines[i])) quoted.push(lines[i++].replace(QUOTE, ""));
-      styled(quoted.join("\n"), tokens, names, quote);
+      styled(quoted.join("\n"), ctx, quote);
       out.append(quote);
     } else {
       const plain = [];
       while (i < lines.length && !QUOTE.test(lines[i])) plain.push(lines[i++]);
-      styled(plain.join("\n"), tokens, names, out);
+      styled(plain.join("\n"), ctx, out);
     }
   }
   return out;
 }
 
-function styled(text, tokens, names, parent) {
+function styled(text, ctx, parent) {
   let rest = text;
   while (rest) {
     let first = null;
@@ -98,22 +101,22 @@ function styled(text, tokens, names, parent) {
       if (match && (first === null || match.index < first.match.index)) first = { tag, match };
     }
     if (first === null) break;
-    plain(rest.slice(0, first.match.index), tokens, names, parent);
+    plain(rest.slice(0, first.match.index), ctx, parent);
     const node = document.createElement(first.tag);
-    styled(first.match[1], tokens, names, node);
+    styled(first.match[1], ctx, node);
     parent.append(node);
     rest = rest.slice(first.match.index + first.match[0].length);
   }
-  plain(rest, tokens, names, parent);
+  plain(rest, ctx, parent);
 }
 
-function plain(text, tokens, names, parent) {
+function plain(text, { tokens, names, autolink }, parent) {
   let run = "";
   const flush = () => {
     const lines = unescapeEntities(run).split("\n");
     lines.forEach((line, n) => {
       if (n > 0) parent.append(document.createElement("br"));
-      if (line) parent.append(document.createTextNode(line));
+      if (line) parent.append(autolink ? autolinked(line) : document.createTextNode(line));
     });
     run = "";
   };
@@ -127,6 +130,21 @@ function plain(text, tokens, names, parent) {
     }
   }
   flush();
+}
+
+// Bare http(s) URLs become links, as Slack links them in mrkdwn that is not `verbatim`
+// (docs.slack.dev/reference/block-kit/composition-objects/text-object: "verbatim ... URLs will be auto-converted
+// into links"); a closing punctuation mark stays text.
+function autolinked(line) {
+  const out = document.createDocumentFragment();
+  let last = 0;
+  for (const match of line.matchAll(BARE_URL)) {
+    const url = match[0].replace(/[.,;:!?)\]'"]+$/, "");
+    out.append(document.createTextNode(line.slice(last, match.index)), link(url, url));
+    last = match.index + url.length;
+  }
+  out.append(document.createTextNode(line.slice(last)));
+  return out;
 }
 
 function token({ block, code, control }, names) {
