@@ -118,11 +118,11 @@ class Reminders:
                     continue
                 reply = await self._claim(
                     keys=keys.reminder_keys(ids.split(",")),
-                    args=[member, self._lease_ms, MAX_ATTEMPTS, FAILED[kind]],  # type: ignore[index]
+                    args=[member, self._lease_ms, MAX_ATTEMPTS, FAILED[kind]],
                 )
                 if reply:
                     approvals = tuple(Approval.from_hash(pairs(record)) for record in reply[1:])
-                    claims.append(Claim(kind, member, approvals, int(reply[0])))  # type: ignore[arg-type]
+                    claims.append(Claim(kind, member, approvals, int(reply[0])))
         return claims
 
     async def done(self, claim: Claim, *, sent: bool, detail: str = "") -> bool:
