@@ -18,6 +18,7 @@ from bot.slack import blocks
 from tests.conditions import until
 from tests.e2e.conftest import People
 from tests.e2e.test_approval_flow import decided_card, start_task
+from tests.e2e.test_shutdown import terminate
 from tests.test_audit_cli import audit
 
 FAST = {"REMIND_AFTER": "1", "ESCALATE_AFTER": "2"}
@@ -175,3 +176,42 @@ async def test_a_card_decided_before_the_due_time_gets_neither(
 
     assert reminders_in(slack, people, card.ts) == [] and escalations_in(slack, oncall) == []
     assert await audited(redis) == []
+
+
+async def test_shutdown_stops_a_reminder_stuck_on_a_rate_limit_and_keeps_it_claimed(
+    slack: SlackEmulator, people: People, start_bot, redis: aioredis.Redis
+) -> None:
+    bot = await start_bot(REMIND_AFTER="1")
+    card = await start_task(slack, people)
+    await scheduled(redis, 1)
+    slack.fail_next("chat.postMessage", status=429, retry_after=30)  # the reminder waits it out
+
+    await until(
+        lambda: any(
+            c.status == 429 and c.params.get("thread_ts") == card.ts for c in slack.calls_to("chat.postMessage")
+        ),
+        10,
+    )
+    status, elapsed = await terminate(bot)
+
+    assert status == 0 and elapsed < 7.5, bot.output()
+    assert "leaving:" not in bot.output()
+    assert reminders_in(slack, people, card.ts) == []
+    [(member, _)] = await Reminders(redis).entries()  # still claimed: another replica sends it after the lease
+    assert member.startswith("remind:")
+
+
+async def test_an_escalation_slack_refuses_is_audited_as_failed_once(
+    slack: SlackEmulator, people: People, start_bot, redis: aioredis.Redis
+) -> None:
+    elsewhere = slack.add_channel("elsewhere", members=[people.mallory])  # the bot was never invited
+    bot = await start_bot(**FAST, ESCALATE_TO=elsewhere)
+    card = await start_task(slack, people)
+
+    await settled(redis, lambda: any(c.error == "not_in_channel" for c in slack.calls_to("chat.postMessage")))
+
+    assert len(reminders_in(slack, people, card.ts)) == 1 and escalations_in(slack, elsewhere) == []
+    failed = [(e.event, e.feedback) for e in await read_audit(redis) if e.event == "escalation_failed"]
+    assert failed == [("escalation_failed", "Slack refused it: not_in_channel")]
+    assert "Slack refused the escalation of approval" in bot.output()
+    assert bot.process is not None and bot.process.returncode is None  # still running
