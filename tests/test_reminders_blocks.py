@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.approvals import Approval, State
-from bot.slack.blocks.reminders import escalation_text, reminder_text
+from bot.slack.blocks.reminders import escalation_text, reminder_text, still_to_decide
 
 DEADLINE_MS = 1_800_000_000_000
 
@@ -54,3 +56,10 @@ def test_an_escalation_links_the_card_and_mentions_only_its_group() -> None:
     assert "asked by <@U0ALICE123> in <#C0APPROVAL>, has waited 30 minutes" in text
     assert text.endswith(f"<{link}|Open the card>")
     assert "<!subteam" not in escalation_text([approval()], link, waited_s=5)
+
+
+def test_an_approver_who_approved_towards_a_quorum_is_not_reminded() -> None:
+    counted = replace(approval(), approved_by=("U0ALICE123",))
+    assert still_to_decide(["U0ALICE123", "U0BOB12345", "S0REVIEWRS"], [counted]) == ["U0BOB12345", "S0REVIEWRS"]
+    assert still_to_decide(["U0ALICE123"], [counted]) == ["U0ALICE123"]  # nobody else could: all are reminded
+    assert still_to_decide([], [counted]) == []

@@ -27,7 +27,7 @@ from bot.approvals.connection import TRANSIENT
 from bot.approvals.reminders import Claim, Reminders
 from bot.config import USER_ID, USERGROUP_ID
 from bot.prompts import MessageRef
-from bot.slack.blocks.reminders import escalation_text, reminder_text
+from bot.slack.blocks.reminders import escalation_text, reminder_text, still_to_decide
 from bot.slack.posting import ChannelPoster, PostFailed
 
 log = logging.getLogger(__name__)
@@ -134,8 +134,9 @@ class Reminding:
 
     async def _remind(self, claim: Claim) -> str:
         card = claim.first
-        await self._post(channel=card.channel, thread_ts=card.ts, text=reminder_text(claim.approvals, self._approvers))
-        return f"mentioned {', '.join(self._approvers)}" if self._approvers else "anyone may decide: nobody mentioned"
+        who = still_to_decide(self._approvers, claim.approvals)
+        await self._post(channel=card.channel, thread_ts=card.ts, text=reminder_text(claim.approvals, who))
+        return f"mentioned {', '.join(who)}" if who else "anyone may decide: nobody mentioned"
 
     async def _escalate(self, claim: Claim) -> str:
         target = self._escalate_to

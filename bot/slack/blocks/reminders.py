@@ -26,6 +26,13 @@ def _expires(approvals: Sequence[Approval]) -> str:
     return slack_relative_date(min(a.deadline_ms for a in approvals))
 
 
+def still_to_decide(approvers: Sequence[str], approvals: Sequence[Approval]) -> list[str]:
+    """The approvers to remind: those who have not approved already (a quorum counts approvals one by one);
+    every approver if that leaves nobody."""
+    approved = {user for approval in approvals for user in approval.approved_by}
+    return [who for who in approvers if who not in approved] or list(approvers)
+
+
 def reminder_text(approvals: Sequence[Approval], approvers: Sequence[str]) -> str:
     """The one reminder posted in a card's thread: who should decide, what waits, and when it expires."""
     who = f"{mentions(approvers)}: " if approvers else ""
