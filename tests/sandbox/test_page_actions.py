@@ -192,9 +192,15 @@ async def test_the_page_state_shows_the_modal_and_the_apps_errors_under_its_inpu
     ],
 )
 async def test_what_a_slack_client_would_not_send_is_refused_in_plain_words(
-    slack: SlackEmulator, http: aiohttp.ClientSession, people: tuple[str, str], body: dict[str, Any], why: str
+    slack: SlackEmulator,
+    http: aiohttp.ClientSession,
+    people: tuple[str, str],
+    connect: Connect,
+    body: dict[str, Any],
+    why: str,
 ) -> None:
     alice, approvals = people
+    await connect(recording_app(slack)[0])
     mark = len(slack.envelopes)
 
     status, answer = await act(http, slack, "send", {"as": alice, "channel": approvals, **body})
@@ -204,9 +210,10 @@ async def test_what_a_slack_client_would_not_send_is_refused_in_plain_words(
 
 
 async def test_the_bot_cannot_be_impersonated_and_a_view_must_be_the_viewers(
-    slack: SlackEmulator, http: aiohttp.ClientSession, people: tuple[str, str]
+    slack: SlackEmulator, http: aiohttp.ClientSession, people: tuple[str, str], connect: Connect
 ) -> None:
     alice, approvals = people
+    await connect(recording_app(slack)[0])
 
     as_bot = await act(http, slack, "send", {"as": slack.bot_user_id, "channel": approvals, "text": "hi"})
     not_theirs = await act(http, slack, "submit", {"as": alice, "view_id": "V0NOTHERS1"})
@@ -270,3 +277,15 @@ async def test_the_home_tab_opens_shows_the_published_view_and_its_buttons_click
     assert clicked["actions"][0]["value"] == "apr_7f3c" and clicked["user"]["id"] == alice
     assert messages_tab[0] == 200 and (await next_item(seen))["tab"] == "messages"
     assert other_tab[0] == 400 and "home or messages" in other_tab[1]["error"]
+
+
+async def test_with_the_app_not_connected_the_page_is_told_at_once(
+    slack: SlackEmulator, http: aiohttp.ClientSession, people: tuple[str, str]
+) -> None:
+    alice, approvals = people
+
+    async with asyncio.timeout(1):  # not the emulator's 10 s wait for a connection
+        status, answer = await act(http, slack, "send", {"as": alice, "channel": approvals, "text": "/agent-task x"})
+
+    assert status == 503 and "approval-bot is not connected" in answer["error"] and "dispatch_failed" in answer["error"]
+    assert slack.envelopes == []

@@ -31,6 +31,20 @@ class Refused(Exception):
     """A request the page answers with 400 and this sentence."""
 
 
+class Offline(Refused):
+    """No app socket is open: answered with 503 at once, rather than after the emulator's wait for one."""
+
+
+def online(slack: SlackEmulator) -> SlackEmulator:
+    """``slack``, once checked to have an app connected; with none, Slack answers at once: a command "failed with
+    the error "dispatch_failed"" (a Bolt maintainer on why: "Your Bolt app is no longer connected",
+    slackapi/bolt-js#2216)."""
+    if not slack.connections:
+        bot = slack.workspace.bot.name
+        raise Offline(f'{bot} is not connected: Slack answers "dispatch_failed" and nothing was sent')
+    return slack
+
+
 def commands(hints: Iterable[str]) -> frozenset[str]:
     """The slash commands the page offers: ``/agent-task`` and the first word of each hint that is one."""
     named = {hint.split()[0] for hint in hints if hint.startswith("/") and hint.split()}
@@ -68,15 +82,15 @@ async def send(slack: SlackEmulator, offered: frozenset[str], viewer: str, body:
             raise Refused(f"{command} cannot be used in a thread: type it in the channel")
         if command not in offered:
             raise Refused(f"{command} is not a valid command (the page offers {', '.join(sorted(offered))})")
-        await slack.slash_command(viewer, rest.strip(), channel_id=channel, command=command)
+        await online(slack).slash_command(viewer, rest.strip(), channel_id=channel, command=command)
         return
-    await slack.user_message(viewer, channel, typed, thread_ts=thread_ts)
+    await online(slack).user_message(viewer, channel, typed, thread_ts=thread_ts)
 
 
 async def click(slack: SlackEmulator, viewer: str, body: Body) -> None:
     """A button in a message (or in the viewer's ephemeral message)."""
-    value = text(body, "value", optional=True)
-    await slack.click(viewer, required(body, "channel"), required(body, "ts"), required(body, "action_id"), value)
+    channel, ts, action_id = required(body, "channel"), required(body, "ts"), required(body, "action_id")
+    await online(slack).click(viewer, channel, ts, action_id, text(body, "value", optional=True))
 
 
 async def submit(slack: SlackEmulator, viewer: str, body: Body) -> None:
@@ -87,12 +101,12 @@ async def submit(slack: SlackEmulator, viewer: str, body: Body) -> None:
         for by_action in values.values()
     ):
         raise Refused("values must map block ids to action ids to text")
-    await slack.submit_view(viewer, required(body, "view_id"), values)
+    await online(slack).submit_view(viewer, required(body, "view_id"), values)
 
 
 async def close(slack: SlackEmulator, viewer: str, body: Body) -> None:
     """Cancel (or the close x) on the viewer's modal."""
-    await slack.close_view(viewer, required(body, "view_id"))
+    await slack.close_view(viewer, required(body, "view_id"))  # it closes even with the app away, as in Slack
 
 
 async def home_open(slack: SlackEmulator, viewer: str, body: Body) -> None:
@@ -100,13 +114,13 @@ async def home_open(slack: SlackEmulator, viewer: str, body: Body) -> None:
     tab = text(body, "tab", optional=True) or "home"
     if tab not in ("home", "messages"):
         raise Refused("tab must be home or messages")
-    await slack.open_app_home(viewer, tab)
+    await online(slack).open_app_home(viewer, tab)
 
 
 async def home_click(slack: SlackEmulator, viewer: str, body: Body) -> None:
     """A button in the viewer's Home tab (a ``block_actions`` payload from a view: no channel, no message)."""
     value, block_id = text(body, "value", optional=True), text(body, "block_id", optional=True)
-    await slack.click_home(viewer, required(body, "action_id"), value, block_id=block_id)
+    await online(slack).click_home(viewer, required(body, "action_id"), value, block_id=block_id)
 
 
 async def answer(slack: SlackEmulator, request: web.Request, act: Action) -> web.Response:
@@ -123,10 +137,12 @@ async def answer(slack: SlackEmulator, request: web.Request, act: Action) -> web
         return refusal("as must be the id of a person in the workspace")
     try:
         await act(slack, user.id, body)
+    except Offline as exc:
+        return refusal(str(exc), status=503)
     except (Refused, ValueError, LookupError, PermissionError) as exc:
         return refusal(str(exc))
-    except TimeoutError:
-        return refusal("the app is not connected (no Socket Mode connection): nothing was sent", status=503)
+    except TimeoutError:  # its connection went away while the envelope waited
+        return refusal(f"{slack.workspace.bot.name} did not take it (no Socket Mode connection): nothing was sent", 503)
     return web.json_response({"ok": True})
 
 
