@@ -183,9 +183,10 @@ async def test_the_page_state_shows_the_modal_and_the_apps_errors_under_its_inpu
 @pytest.mark.parametrize(
     ("body", "why"),
     [
-        ({"text": "/deploy now"}, "/deploy is not a valid command"),
+        ({"text": "/deploy now"}, "/deploy is not a valid command here (/agent-task); to send a message that"),
         ({"text": "/agent-task draft: x", "thread_ts": "1700000000.000100"}, "cannot be used in a thread"),
         ({"text": ""}, "text must be a non-empty string"),
+        ({"text": "  \n "}, "text must be a non-empty string"),
         ({"text": "x" * 40_001}, "at most 40000 characters"),
         ({"text": "hello", "channel": "C0NOWHERE1"}, "no channel"),
         ({"text": "hello", "as": "U0NOBODY01"}, "as must be the id of a person"),
@@ -289,3 +290,16 @@ async def test_with_the_app_not_connected_the_page_is_told_at_once(
 
     assert status == 503 and "approval-bot is not connected" in answer["error"] and "dispatch_failed" in answer["error"]
     assert slack.envelopes == []
+
+
+async def test_a_message_may_start_with_a_slash_after_a_space(
+    slack: SlackEmulator, http: aiohttp.ClientSession, people: tuple[str, str], connect: Connect
+) -> None:
+    alice, approvals = people
+    app, seen = recording_app(slack)
+    await connect(app)
+
+    status, _ = await act(http, slack, "send", {"as": alice, "channel": approvals, "text": " /etc/hosts is wrong "})
+    event = await next_item(seen)
+
+    assert status == 200 and event["text"] == "/etc/hosts is wrong" and "command" not in event

@@ -81,10 +81,16 @@ async def send(slack: SlackEmulator, offered: frozenset[str], viewer: str, body:
             # (api.slack.com/interactivity/slash-commands)
             raise Refused(f"{command} cannot be used in a thread: type it in the channel")
         if command not in offered:
-            raise Refused(f"{command} is not a valid command (the page offers {', '.join(sorted(offered))})")
+            offers = ", ".join(sorted(offered))
+            raise Refused(
+                f"{command} is not a valid command here ({offers}); to send a message that starts with /, "
+                "begin it with a space"
+            )
         await online(slack).slash_command(viewer, rest.strip(), channel_id=channel, command=command)
         return
-    await online(slack).user_message(viewer, channel, typed, thread_ts=thread_ts)
+    if not typed.strip():
+        raise Refused("text must be a non-empty string")
+    await online(slack).user_message(viewer, channel, typed.strip(), thread_ts=thread_ts)
 
 
 async def click(slack: SlackEmulator, viewer: str, body: Body) -> None:

@@ -325,8 +325,8 @@ function hue(id) {
 }
 
 function sendFrom(box, errorBox, extra) {
-  const text = box.value.trim();
-  if (!text) return;
+  const text = box.value.trimEnd(); // a leading space is how a message may start with "/" (see actions.py)
+  if (!text.trim()) return;
   const channel = extra.channel;
   post("send", { channel, text, ...extra }, errorBox).then((ok) => {
     if (ok) box.value = "";
