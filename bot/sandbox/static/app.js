@@ -302,7 +302,8 @@ function renderThread(state) {
   const box = $("thread-messages");
   const stick = box.dataset.ts !== parent.ts || box.scrollHeight - box.scrollTop - box.clientHeight < 60;
   const replies = parent.replies ?? [];
-  const count = element("div", "thread-count", `${replies.length} ${replies.length === 1 ? "reply" : "replies"}`);
+  const n = parent.reply_count ?? 0; // the thread's replies; the viewer's own ephemerals in it are not counted
+  const count = element("div", "thread-count", `${n} ${n === 1 ? "reply" : "replies"}`);
   box.replaceChildren(
     messageNode(parent, channel, state, true),
     count,
