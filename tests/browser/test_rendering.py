@@ -4,6 +4,8 @@ mentions, dates, entities), the way Slack's client shows them."""
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 import pytest
@@ -49,6 +51,13 @@ async def posted(sandbox: SandboxPage, slack: SlackEmulator, people: People) -> 
         },
         {"type": "divider"},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "context _note_"}]},
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": f"<!date^{int(time.time()) + 3600}^{{ago}}, {{date_short_pretty}}|later>"},
+                {"type": "mrkdwn", "text": f"<!date^{WHEN}^{{date_long}}, {{unknown_token}}|the fallback>"},
+            ],
+        },
         {
             "type": "rich_text",
             "elements": [
@@ -115,7 +124,9 @@ async def test_blocks_are_drawn_and_a_confirm_dialog_comes_before_the_click(
     await expect(fields.locator("a")).to_have_count(0)  # verbatim: a bare URL stays text
     await expect(posted.locator(".accessory")).to_have_text("Details")
     await expect(posted.locator(".block-divider")).to_have_count(1)
-    await expect(posted.locator(".block-context")).to_have_text("context note")
+    await expect(posted.locator(".block-context").first).to_have_text("context note")
+    dates = posted.locator(".block-context").last.locator(".date")
+    await expect(dates).to_have_text([re.compile(r"^in 1 hour, (Today|Tomorrow)$"), "the fallback"])
     await expect(posted.locator(".rich-list li")).to_have_text(["<an item>", "strong"])
     await expect(posted.locator(".rich-list b")).to_have_text("strong")
     await expect(posted.get_by_role("button", name="Go")).to_have_class("button primary")

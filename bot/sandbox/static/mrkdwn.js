@@ -247,6 +247,7 @@ function ago(date, now) {
     ["minute", 60],
     ["second", 1],
   ];
-  const [unit, size] = units.find(([, size]) => Math.abs(seconds) >= size) ?? ["second", 1];
+  // the largest unit the distance nearly reaches: 59 min 59 s reads "in 1 hour", 20 hours stay hours
+  const [unit, size] = units.find(([, size]) => Math.abs(seconds) >= 0.9 * size) ?? ["second", 1];
   return new Intl.RelativeTimeFormat("en", { numeric: "auto" }).format(Math.round(seconds / size), unit);
 }
