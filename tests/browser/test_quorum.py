@@ -33,7 +33,9 @@ async def test_two_approvers_switching_users_approve_a_tool_call(
     await expect(card).to_contain_text("0 of 2 approvals", timeout=TIMEOUT_MS)
     await expect(card).to_contain_text("high")  # the rule's risk
 
+    await expect(sandbox.message_with("Started")).to_contain_text("Only visible to you")
     await sandbox.view_as("bob")
+    await expect(sandbox.messages().filter(has_text="Started")).to_have_count(0)  # alice's, not bob's to see
     await sandbox.press(card, "Approve")
     await expect(card).to_contain_text("1 of 2 approvals: @bob", timeout=TIMEOUT_MS)
     assert 2 in customer_ids(database)  # one approval is not enough
