@@ -399,7 +399,7 @@ function setUp() {
   });
   for (const [box, form] of [["box", "composer"], ["thread-box", "thread-composer"]]) {
     $(box).addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         $(form).requestSubmit();
       }
