@@ -41,7 +41,8 @@ from bot.slack.app import build_app, card_client, web_client
 from bot.slack.approvers import Approvers
 from bot.slack.editing import Editing
 from bot.slack.home import HomeTab, Visitors
-from bot.slack.listeners import Listeners, ephemeral, refusal
+from bot.slack.answers import ephemeral, refusal
+from bot.slack.listeners import Listeners
 from bot.slack.names import UserNames
 from bot.slack.prompter import CardPosted, Prompter
 from bot.slack.redelivery import Redeliveries

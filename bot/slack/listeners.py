@@ -12,47 +12,40 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import (
-    AlreadyCounted,
     AlreadyDecided,
     Approval,
     ApprovalStore,
     Outcome,
-    SelfApprovalRefused,
     StaleVersion,
     State,
-    UnknownApproval,
 )
 from bot.approvals.errors import ApprovalError
 from bot.approvals.transitions import new_nonce
 from bot.logs import APPROVAL_ID, RUN_ID
 from bot.runs import RunRequest, StartRun
 from bot.slack import blocks
+from bot.slack.answers import UNAVAILABLE_TEXT, UNKNOWN_BUTTON_TEXT, ephemeral, refusal
 from bot.slack.approvers import Approvers
 from bot.slack.home import HomeTab
 from bot.slack.names import UserNames
 from bot.slack.patience import StoreUnavailable, patiently
 from bot.slack.payloads import (
     Click,
-    ThreadReply,
     clicker,
-    feedback_text,
-    mentioned_users,
     parse_click,
     parse_task,
-    parse_thread_reply,
 )
 from bot.slack.prompter import Prompter
 from bot.slack.redelivery import Redeliveries
+from bot.slack.replies import ThreadReplies
 from bot.slack.threads import ThreadMarks
 
 log = logging.getLogger(__name__)
@@ -61,11 +54,6 @@ Reopen = Callable[[str, int], Awaitable[str]]
 """(workflow id, step) -> ``ok`` when the expired run was queued to ask that step again, else why not."""
 
 _OUTCOMES = {blocks.ACTION_APPROVE: Outcome.APPROVED, blocks.ACTION_CANCEL: Outcome.CANCELLED}
-UNAVAILABLE_TEXT = (
-    "I could not record your click: the approval store is not answering. If the card has not changed within a "
-    "minute, click again."
-)
-UNKNOWN_BUTTON_TEXT = "That button is not one this bot knows; nothing was recorded."
 
 
 @dataclass
@@ -84,6 +72,11 @@ class Listeners:
     """Queues a run that expired at a step to ask that step again ("Ask again"); None: never."""
     home: HomeTab | None = None
     """The App Home: where clicks made in Home are answered (they have no channel); None: no Home tab."""
+
+    def __post_init__(self) -> None:
+        self.replies = ThreadReplies(
+            self.store, self.prompter, self.approvers, self.redeliveries, self.threads, self.names, self.bot_user_id
+        )
 
     @property
     def default_workflow(self) -> str:
@@ -245,55 +238,7 @@ class Listeners:
     # --- thread replies ---------------------------------------------------------------------------------------
 
     async def on_message(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
-        reply = parse_thread_reply(event)
-        if reply is None or reply.channel != self.prompter.channel_id:
-            return
-        if not await self.redeliveries.first(body):
-            return
-        try:
-            await self._on_reply(reply, client)
-        except StoreUnavailable:
-            await ephemeral(client, reply.channel, reply.user, UNAVAILABLE_TEXT, thread_ts=reply.thread_ts)
-
-    async def _on_reply(self, reply: ThreadReply, client: AsyncWebClient) -> None:
-        approval = await patiently(lambda: self.store.find_by_message(reply.channel, reply.thread_ts))
-        if approval is None and reply.parent_user == self.bot_user_id:  # a card whose place is not recorded yet?
-            approval_id = await self.prompter.approval_of_card(reply.channel, reply.thread_ts)
-            approval = await patiently(lambda: self.store.get(approval_id)) if approval_id else None
-        if approval is None:
-            return  # a thread that is not an approval card's
-        targets = await self._revised_by(approval, reply)
-        if not targets:
-            return  # people talking in the thread, not feedback
-        if not await self.approvers.allows(reply.user):
-            if approval.pending and await patiently(lambda: self.threads.first_telling(approval.id, reply.user)):
-                text = blocks.non_approver_reply_text()
-                await ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
-            return
-        names = await self.names.names(mentioned_users(reply.text) - {self.bot_user_id})
-        feedback = feedback_text(reply, names, bot_user_id=self.bot_user_id)
-        for target in targets:
-            try:
-                decide = partial(self.store.decide, target.id, Outcome.REVISED, reply.user, feedback, nonce=new_nonce())
-                await patiently(decide)
-            except ApprovalError as refused:
-                text = refusal(refused) + " Your reply was not sent to the agent."
-                await ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
-
-    async def _revised_by(self, approval: Approval, reply: ThreadReply) -> list[Approval]:
-        """What a reply in a card's thread revises: the approval whose Revise was clicked, or, when the reply
-        mentions the bot, the card's approval (every call still pending on a card of several). Nothing when it
-        is discussion."""
-        addressed = reply.mentions(self.bot_user_id)
-        members = []
-        if approval.terms.kind == "tool":
-            members = await patiently(lambda: self.prompter.card_members(reply.channel, reply.thread_ts))
-        if not members:
-            asked = addressed or await patiently(lambda: self.threads.revision_asked(approval.id))
-            return [approval] if asked else []
-        pending = [m for m in members if m.pending]
-        asked_for = [m for m in pending if await patiently(partial(self.threads.revision_asked, m.id))]
-        return asked_for or (pending if addressed else [])
+        await self.replies.on_message(event, body, client)
 
     # --- errors -----------------------------------------------------------------------------------------------
 
@@ -351,31 +296,8 @@ class Listeners:
             await self.answer(client, who[1], who[0], UNKNOWN_BUTTON_TEXT)
 
 
-def refusal(refused: ApprovalError) -> str:
-    """The plain words for an engine refusal."""
-    if isinstance(refused, AlreadyDecided):
-        return blocks.already_decided_text(refused.approval)
-    if isinstance(refused, AlreadyCounted):
-        return blocks.already_counted_text(refused.approval)
-    if isinstance(refused, SelfApprovalRefused):
-        return blocks.self_approval_refused_text()
-    if isinstance(refused, StaleVersion):
-        return blocks.stale_version_text()
-    if isinstance(refused, UnknownApproval):
-        return blocks.unknown_approval_text()
-    return "That did not work; nothing was recorded."
-
-
 def _action_id(body: dict[str, Any]) -> object:
     actions = body.get("actions") if isinstance(body, dict) else None
     if isinstance(actions, list) and actions and isinstance(actions[0], dict):
         return actions[0].get("action_id")
     return None
-
-
-async def ephemeral(client: AsyncWebClient, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
-    """Answer ``user`` privately in ``channel``; a failure is logged, never raised."""
-    try:
-        await client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
-    except SlackApiError as exc:
-        log.warning("could not answer %s privately: %s", user, exc.response.get("error"))
