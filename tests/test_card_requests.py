@@ -190,3 +190,25 @@ async def test_a_dead_replicas_request_is_taken_over(store: ApprovalStore, redis
     assert await cards.claim(approval.id, "replica-b") is Claim.TAKEN_OVER
     await cards.done(again)
     assert await entries(redis) == 0
+
+
+async def test_nobody_deciding_in_time_comes_back_expired(redis_url: str) -> None:
+    async with ApprovalClient(redis_url) as client:
+        decision = await asyncio.wait_for(client.ask("Approve the budget", requester="U1", timeout=0.3), 5)
+
+    assert decision.status == "expired" and decision.by is None and decision.at is not None
+    assert not decision.approved
+
+
+async def test_bad_input_is_refused_before_anything_is_written(redis_url: str, redis) -> None:
+    async with ApprovalClient(redis_url) as client:
+        for bad in (
+            {"title": " "},
+            {"title": "x", "timeout": 0},
+            {"title": "x", "tool": "t", "arguments": {"when": object()}},
+            {"title": "x", "arguments": {"a": 1}},
+        ):
+            with pytest.raises(ValueError):
+                await client.request(**bad)
+
+    assert await redis.dbsize() == 0

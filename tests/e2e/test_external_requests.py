@@ -216,3 +216,22 @@ async def test_a_tool_request_denied_by_the_policy_gets_no_card(
     assert decision.status == "denied" and decision.by == "policy:sql-ddl" and decision.rule == "sql-ddl"
     assert read.status == "approved" and read.by == "policy:sql-select"
     assert slack.messages(people.approvals) == []
+
+
+async def test_a_request_for_another_channel_or_a_refused_card_is_cancelled_saying_why(
+    slack: SlackEmulator, people: People, start_bot, redis_url: str
+) -> None:
+    await start_bot()
+    async with ApprovalClient(redis_url, channel="#elsewhere") as elsewhere:
+        wrong = await elsewhere.wait((await elsewhere.request("Purge the CDN")).approval_id, timeout=15)
+    slack.fail_next("chat.postMessage", status=200, error="msg_blocks_too_long")
+    async with ApprovalClient(redis_url, channel="approvals") as client:
+        refused = await client.wait((await client.request("Purge the CDN cache")).approval_id, timeout=15)
+        posted = await client.request("Purge the image cache")
+        await card_for(slack, people, posted.approval_id)
+
+    assert wrong is not None and wrong.status == "cancelled" and wrong.by == "bot"
+    assert "#elsewhere" in (wrong.feedback or "")
+    assert refused is not None and refused.status == "cancelled" and refused.by == "bot"
+    assert refused.feedback == "the approval card could not be posted"
+    assert [len(cards_of(slack, people, a)) for a in (wrong.approval_id, refused.approval_id)] == [0, 0]
