@@ -212,3 +212,21 @@ async def test_bad_input_is_refused_before_anything_is_written(redis_url: str, r
                 await client.request(**bad)
 
     assert await redis.dbsize() == 0
+
+
+async def test_replicas_gone_for_a_day_are_forgotten_unless_they_hold_requests(redis, monkeypatch) -> None:
+    cards = CardStream(redis)
+    await cards.join()
+    await cards.request("ext-a.1")
+    await cards.take("holder", block_s=0.1)  # holds one request
+    await cards.request("ext-b.1")
+    [handled] = await cards.take("idle", block_s=0.1)
+    await cards.done(handled)  # holds nothing
+    before = await redis.xinfo_consumers(engine_keys.CARD_REQUESTS, engine_keys.CARD_POSTERS)
+    assert sorted(c["name"] for c in before) == ["holder", "idle"]
+    monkeypatch.setattr("bot.approvals.card_stream.FORGET_AFTER_MS", -1)
+
+    await cards.join()  # a replica starting
+
+    consumers = await redis.xinfo_consumers(engine_keys.CARD_REQUESTS, engine_keys.CARD_POSTERS)
+    assert [c["name"] for c in consumers] == ["holder"]
