@@ -86,7 +86,8 @@ async def test_a_script_asks_and_deploys_only_once_approved(
     card = await slack.wait_for(lambda: next(iter(slack.messages(people.approvals)), None), timeout=20)
 
     assert "Deploy &lt;v1.4&gt; &amp; migrate" in texts(card.blocks)  # escaped for mrkdwn
-    assert f"<@{people.alice}>" in texts(card.blocks)
+    assert f"*Requested by* <@{people.alice}> from outside the bot" in texts(card.blocks)
+    assert card.text.startswith("Approval needed for a request from outside the bot")
     assert action_ids(card.blocks) == [blocks.ACTION_APPROVE, blocks.ACTION_REVISE, blocks.ACTION_CANCEL]
     assert not done.exists()
 
