@@ -15,6 +15,7 @@ from bot.approvals.models import ApprovalKey
 from bot.approvals.policy import parse_policy
 from bot.approvals.published_policy import PolicyPublisher
 from bot.approvals.requests import Asked, Requests
+from bot.audit_verify import INTACT, verify_audit
 from bot.client import ApprovalClient, KeyReused
 from tests.conditions import until
 
@@ -90,6 +91,7 @@ async def test_a_deny_rule_denies_at_once_with_no_card_request(redis_url: str, r
     assert asked.decision.rule == "no-prod-drops" and "no-prod-drops" in (asked.decision.feedback or "")
     assert await entries(redis) == 0
     assert await audit_events(redis, asked.approval_id) == ["created", "cancelled"]
+    assert (await verify_audit(redis)).exit_code == INTACT  # both entries of the one script are chained
 
 
 async def test_an_auto_rule_approves_at_once(redis_url: str, redis) -> None:
