@@ -56,6 +56,7 @@ class CardRequestConsumer:
         self._channels = frozenset(channels) | {prompter.channel_id}
         self.name = consumer_name()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         await self._cards.join()
@@ -64,6 +65,7 @@ class CardRequestConsumer:
 
     async def aclose(self) -> None:
         """Stop taking requests; one being posted is left pending (another replica takes it over)."""
+        self._stopping = True  # redis-py can swallow a cancellation (see connection.raise_if_cancelled)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -73,7 +75,7 @@ class CardRequestConsumer:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_takeover, backoff = 0.0, 0.1
-        while True:
+        while not self._stopping:
             try:
                 found: list[CardRequest] = []
                 if loop.time() >= next_takeover:
@@ -82,6 +84,8 @@ class CardRequestConsumer:
                 if not found:
                     found = await self._cards.take(self.name, block_s=1.0)
                 for request in found:
+                    if self._stopping:
+                        return
                     await self.handle(request)
                 backoff = 0.1
             except TRANSIENT as exc:
