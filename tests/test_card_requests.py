@@ -17,6 +17,7 @@ from bot.approvals.published_policy import PolicyPublisher
 from bot.approvals.requests import Asked, Requests
 from bot.audit_verify import INTACT, verify_audit
 from bot.client import ApprovalClient, KeyReused
+from bot.config import ConfigError, load_settings
 from tests.conditions import until
 
 POLICY = r"""
@@ -232,3 +233,10 @@ async def test_replicas_gone_for_a_day_are_forgotten_unless_they_hold_requests(r
 
     consumers = await redis.xinfo_consumers(engine_keys.CARD_REQUESTS, engine_keys.CARD_POSTERS)
     assert [c["name"] for c in consumers] == ["holder"]
+
+
+def test_card_lease_is_a_positive_number_of_seconds() -> None:
+    assert load_settings({"CARD_LEASE": "4"}, require_slack=False).card_lease == 4
+    assert load_settings({}, require_slack=False).card_lease == 30
+    with pytest.raises(ConfigError, match="CARD_LEASE"):
+        load_settings({"CARD_LEASE": "0"}, require_slack=False)
