@@ -54,7 +54,12 @@ async def published(redis_url: str) -> None:
     """Until a bot has published its policy (right after it connects)."""
     redis = aioredis.from_url(redis_url)
     try:
-        await until(lambda: redis.exists(keys.policy_key(keys.all_buckets()[0])), timeout=20)
+        copies = [keys.policy_key(tag) for tag in keys.all_buckets()]
+
+        async def every_bucket() -> bool:
+            return await redis.exists(*copies) == len(copies)
+
+        await until(every_bucket, timeout=20)
     finally:
         await redis.aclose()
 
