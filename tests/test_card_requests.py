@@ -16,9 +16,10 @@ from bot.approvals.policy import parse_policy
 from bot.approvals.published_policy import PolicyPublisher
 from bot.approvals.requests import Asked, Requests
 from bot.audit_verify import INTACT, verify_audit
-from bot.client import ApprovalClient, KeyReused
+from bot.client import ApprovalClient, KeyReused, RedisUnavailable
 from bot.config import ConfigError, load_settings
 from tests.conditions import until
+from tests.redis_server import free_port
 
 POLICY = r"""
 rules:
@@ -240,3 +241,12 @@ def test_card_lease_is_a_positive_number_of_seconds() -> None:
     assert load_settings({}, require_slack=False).card_lease == 30
     with pytest.raises(ConfigError, match="CARD_LEASE"):
         load_settings({"CARD_LEASE": "0"}, require_slack=False)
+
+
+async def test_an_unreachable_redis_is_one_plain_error_without_the_password() -> None:
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    with pytest.raises(RedisUnavailable) as raised:
+        async with ApprovalClient(url):
+            pass
+
+    assert "did not answer" in str(raised.value) and "hunter2" not in str(raised.value)
