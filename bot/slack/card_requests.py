@@ -26,6 +26,7 @@ from collections.abc import Collection
 from bot.approvals import AlreadyDecided, Approval, ApprovalStore, Outcome
 from bot.approvals.card_stream import CardRequest, CardStream, Claim
 from bot.approvals.connection import TRANSIENT
+from bot.approvals.requests import EXTERNAL
 from bot.logs import APPROVAL_ID
 from bot.slack.posting import PostFailed
 from bot.slack.prompter import Prompter
@@ -101,9 +102,10 @@ class CardRequestConsumer:
         """Post the card ``request`` asks for, unless there is nothing (left) to post; ack it when done."""
         APPROVAL_ID.set(request.approval_id)
         approval = await self._store.get(request.approval_id) if request.approval_id else None
-        if approval is None or not approval.pending or approval.ts:
+        if approval is None or not approval.pending or approval.ts or approval.workflow != EXTERNAL:
+            # gone, decided, its card is up, or a run's (its run posts it): nothing to post here
             log.debug("card request %s: nothing to post for %s", request.entry_id, request.approval_id)
-            await self._cards.done(request)  # gone, decided, or its card is up: nothing to post
+            await self._cards.done(request)
             return
         if request.channel and request.channel not in self._channels:
             log.warning(

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from bot.approvals import keys
+from bot.approvals import ApprovalKey, ApprovalStore, keys
+from bot.approvals.card_stream import CardStream
+from bot.approvals.connection import connect
 from bot.client import ApprovalClient, Decision
 from bot.sandbox import SlackEmulator
 from bot.slack import blocks
@@ -217,7 +219,16 @@ async def test_a_tool_request_denied_by_the_policy_gets_no_card(
             "Tidy the database", requester=people.alice, tool="run_sql", arguments={"query": "DROP TABLE customers"}
         )
         read = await client.ask("Count customers", tool="run_sql", arguments={"query": "SELECT count(*) FROM c"})
-    await handled(redis_url)
+    redis = connect(redis_url)
+    try:  # a run's approval asked for by name is its run's to post, never the stream's
+        store = ApprovalStore(redis)
+        run = await store.create(
+            ApprovalKey("wf-run", 1), prompt="a draft", requester=people.alice, workflow="draft", timeout_s=60
+        )
+        await CardStream(redis).request(run.id)
+        await handled(redis_url)
+    finally:
+        await redis.aclose()
 
     assert decision.status == "denied" and decision.by == "policy:sql-ddl" and decision.rule == "sql-ddl"
     assert read.status == "approved" and read.by == "policy:sql-select"
