@@ -83,6 +83,8 @@ class CardStream:
         self.lease_s = lease_s
         self._ttl_ms = int(ttl_s * 1000)
         self._claim = EngineScript(redis, CLAIM_POSTING)
+        self._cursor = "0-0"
+        """Where the next ``take_over`` scans the pending list from."""
 
     async def request(self, approval_id: str, channel: str = "") -> str:
         """Ask the running bots (or the next to start) to post ``approval_id``'s card; the entry's id."""
@@ -122,16 +124,20 @@ class CardStream:
         return [entry for _stream, entries in _streams(reply) for entry in _entries(entries)]
 
     async def take_over(self, consumer: str, *, count: int = 10) -> list[CardRequest]:
-        """Entries given to a replica ``lease_s`` ago or more and never acked (it died, or could not post)."""
+        """Entries given to a replica ``lease_s`` ago or more and never acked (it died, or could not post).
+
+        One call scans at most ``10 * count`` entries of the group's pending list and answers where to go on
+        (redis.io/docs/latest/commands/XAUTOCLAIM), so successive calls walk the whole list, then start over."""
         try:
             reply = await self._redis.xautoclaim(
-                keys.CARD_REQUESTS, keys.CARD_POSTERS, consumer, int(self.lease_s * 1000), "0-0", count=count
+                keys.CARD_REQUESTS, keys.CARD_POSTERS, consumer, int(self.lease_s * 1000), self._cursor, count=count
             )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             await self.join()
             return []
+        self._cursor = as_text(reply[0])
         return list(_entries(reply[1]))
 
     async def claim(self, approval_id: str, consumer: str) -> Claim:
