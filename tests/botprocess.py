@@ -17,6 +17,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 from bot.sandbox import SlackEmulator
+from tests.conditions import until
 from tests.model_server import ModelServer, Reply, answers_name, component_config
 from tests.redis_server import free_port
 
@@ -59,6 +60,8 @@ class BotProcess:
         self.env.update(env)
         self.log = self.dir / "bot.log"
         self.process: asyncio.subprocess.Process | None = None
+        self.request_url: str | None = None
+        """In HTTP mode: where it serves Slack's requests (set once it listens)."""
 
     async def start(self) -> BotProcess:
         with self.log.open("wb") as log:
@@ -109,3 +112,18 @@ class BotProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+async def listening(port: int, timeout: float) -> None:
+    """Until something accepts TCP connections on 127.0.0.1:``port`` (the bot's HTTP server, started last)."""
+
+    async def accepts() -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        writer.close()
+        await writer.wait_closed()
+        return True
+
+    await until(accepts, timeout=timeout, what=f"a server on port {port}")

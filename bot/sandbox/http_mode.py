@@ -27,6 +27,11 @@ class HttpMode:
         return self._http
 
     @property
+    def http_mode(self) -> bool:
+        """True when envelopes go out as HTTP requests (``signing_secret`` given), not over Socket Mode."""
+        return self._http is not None
+
+    @property
     def request_urls(self) -> list[str]:
         """The app's Request URLs; each request goes to the next one in turn."""
         return list(self._pusher().urls)
