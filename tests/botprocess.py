@@ -31,9 +31,12 @@ class BotProcess:
         *,
         answers: list[Reply],
         model: ModelServer | None = None,
+        args: tuple[str, ...] = (),
         **env: str,
     ) -> None:
         self.dir = workdir
+        self.args = args
+        """Given to ``approval-bot run`` (``--http PORT``)."""
         if model is not None:
             self.model_name = model.add_answers(answers)
             base_url = model.base_url
@@ -66,7 +69,7 @@ class BotProcess:
     async def start(self) -> BotProcess:
         with self.log.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "run", env=self.env, cwd=self.dir, stdout=log, stderr=log
+                sys.executable, "-m", "bot.cli", "run", *self.args, env=self.env, cwd=self.dir, stdout=log, stderr=log
             )
         return self
 

@@ -52,6 +52,7 @@ async def run_demo(settings: Settings, *, task: str | None, auto: str | None) ->
                     settings,
                     slack_bot_token=Secret(slack.bot_token),
                     slack_app_token=Secret(slack.app_token),
+                    http_port=None,  # the demo's emulator speaks Socket Mode, whatever HTTP_PORT says
                     slack_api_url=slack.api_url,
                     approvals_channel=f"#{APPROVALS}",
                     approvers=frozenset({user}),  # you decide; the card names you as its approver

@@ -53,10 +53,12 @@ async def start_bot(
         env.setdefault("APPROVERS", f"{people.alice},{people.bob}")
         workdir = tmp_path_factory.mktemp("bot")
         replies = answers or [DRAFT_1, DRAFT_2, DRAFT_2]
+        args: tuple[str, ...] = ()
         if slack.http_mode:  # HTTP mode: no app token, a port of its own, its URL behind the emulator's "balancer"
-            port = int(env.setdefault("HTTP_PORT", str(free_port())))
+            port = free_port()
+            args = ("--http", str(port))
             env = {"SLACK_APP_TOKEN": "", "SLACK_SIGNING_SECRET": SIGNING_SECRET, "HTTP_HOST": "127.0.0.1"} | env
-        bot = await BotProcess(slack, redis_url, workdir, answers=replies, model=model_server, **env).start()
+        bot = await BotProcess(slack, redis_url, workdir, answers=replies, model=model_server, args=args, **env).start()
         bots.append(bot)
         if slack.http_mode:
             await bot.until_connected(listening(port, timeout=30))

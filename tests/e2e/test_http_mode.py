@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import aiohttp
 
 from bot.sandbox import Envelope, SlackEmulator
 from bot.sandbox.signing import RETRY_NUM, RETRY_REASON
 from bot.slack import blocks
+from tests.botprocess import BotProcess
 from tests.conditions import until
 from tests.conftest import SIGNING_SECRET
 from tests.e2e.conftest import People
@@ -164,3 +166,17 @@ async def test_health_follows_the_http_server_and_redis(slack: SlackEmulator, pe
 
         await until(answers, timeout=10)
         assert await health() == (200, {"status": "ready", "slack": True, "redis": True})
+
+
+async def test_http_mode_without_the_signing_secret_fails_with_one_line(
+    slack: SlackEmulator, people: People, redis_url: str, tmp_path: Path
+) -> None:
+    bot = BotProcess(slack, redis_url, tmp_path, answers=["draft"], args=("--http", str(free_port())))
+    bot.env.update(SLACK_APP_TOKEN="", SLACK_SIGNING_SECRET="")
+    await bot.start()
+    assert bot.process is not None
+    code = await asyncio.wait_for(bot.process.wait(), 30)
+
+    output = bot.output()
+    assert code == 2 and "Traceback" not in output
+    assert output.strip().splitlines()[-1].startswith("approval-bot: SLACK_SIGNING_SECRET is missing")
