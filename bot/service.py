@@ -297,7 +297,8 @@ class Service:
             say=ephemeral,
         )
         allowing = Allowing(listeners, standings, policy.digest) if standings is not None else None
-        app = build_app(client, listeners, editing, allowing)
+        secret = settings.slack_signing_secret.get() if settings.slack_signing_secret else ""
+        app = build_app(client, listeners, editing, allowing, signing_secret=secret)
         if app_token is None:
             slack = await self._serve_http(app, listeners)
         else:

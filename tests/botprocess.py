@@ -32,6 +32,7 @@ class BotProcess:
         answers: list[Reply],
         model: ModelServer | None = None,
         args: tuple[str, ...] = (),
+        dotenv: dict[str, str] | None = None,
         **env: str,
     ) -> None:
         self.dir = workdir
@@ -61,6 +62,10 @@ class BotProcess:
             LOG_LEVEL="INFO",
         )
         self.env.update(env)
+        if dotenv:  # settings the bot reads from .env in its working directory, not from its environment
+            env_file = self.dir / ".env"
+            env_file.write_text("".join(f"{key}={value}\n" for key, value in dotenv.items()))
+            env_file.chmod(0o600)
         self.log = self.dir / "bot.log"
         self.process: asyncio.subprocess.Process | None = None
         self.request_url: str | None = None

@@ -20,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+from urllib.parse import parse_qs
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -103,6 +104,8 @@ class SlackHttpServer:
 
     async def _answer(self, request: web.Request) -> web.Response:
         raw = await request.read()
+        if _ssl_check(raw):
+            return web.Response(status=200)
         timestamp = request.headers.get("X-Slack-Request-Timestamp")
         if not self._signed(raw, timestamp, request.headers.get("X-Slack-Signature")):
             log.warning(
@@ -135,6 +138,13 @@ class SlackHttpServer:
         if timestamp is None or signature is None or not timestamp.isdigit():
             return False  # slack-sdk's verifier raises on a timestamp that is not a number
         return self._verifier.is_valid(raw, timestamp, signature)
+
+
+def _ssl_check(raw: bytes) -> bool:
+    """Slack's probe of a slash command's URL (form field ``ssl_check=1``): answered 200 and never dispatched,
+    as Bolt's ``SslCheck`` middleware does ahead of its signature check (docs.slack.dev/interactivity/
+    implementing-slash-commands)."""
+    return parse_qs(raw.decode("utf-8", errors="replace")).get("ssl_check") == ["1"]
 
 
 def _kind(body: dict[str, Any]) -> str:

@@ -54,11 +54,15 @@ async def start_bot(
         workdir = tmp_path_factory.mktemp("bot")
         replies = answers or [DRAFT_1, DRAFT_2, DRAFT_2]
         args: tuple[str, ...] = ()
+        dotenv = None
         if slack.http_mode:  # HTTP mode: no app token, a port of its own, its URL behind the emulator's "balancer"
             port = free_port()
             args = ("--http", str(port))
-            env = {"SLACK_APP_TOKEN": "", "SLACK_SIGNING_SECRET": SIGNING_SECRET, "HTTP_HOST": "127.0.0.1"} | env
-        bot = await BotProcess(slack, redis_url, workdir, answers=replies, model=model_server, args=args, **env).start()
+            dotenv = {"SLACK_SIGNING_SECRET": SIGNING_SECRET}  # from .env, as a deployment may keep it
+            env = {"SLACK_APP_TOKEN": "", "HTTP_HOST": "127.0.0.1"} | env
+        bot = await BotProcess(
+            slack, redis_url, workdir, answers=replies, model=model_server, args=args, dotenv=dotenv, **env
+        ).start()
         bots.append(bot)
         if slack.http_mode:
             await bot.until_connected(listening(port, timeout=30))

@@ -180,3 +180,18 @@ async def test_http_mode_without_the_signing_secret_fails_with_one_line(
     output = bot.output()
     assert code == 2 and "Traceback" not in output
     assert output.strip().splitlines()[-1].startswith("approval-bot: SLACK_SIGNING_SECRET is missing")
+
+
+async def test_slack_probes_are_answered_without_acting(slack: SlackEmulator, people: People, start_bot) -> None:
+    bot = await start_bot()
+    assert bot.request_url is not None
+    async with aiohttp.ClientSession() as session:
+        ssl_check = await session.post(bot.request_url, data={"ssl_check": "1", "token": "legacy"})
+        unsigned = await session.post(bot.request_url, data={"command": "/agent-task", "text": "Unsigned task"})
+    card = await start_task(slack, people)  # the bot still works, and only this task got a card
+
+    assert (ssl_check.status, unsigned.status) == (200, 401)
+    assert len(cards(slack, people)) == 1 and "Unsigned" not in "".join(cards(slack, people))
+    assert card is not None
+    assert await bot.stop() == 0
+    assert "everything handed over" in bot.output()
