@@ -23,7 +23,6 @@ from types import TracebackType
 import aiohttp
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
-from slack_bolt.async_app import AsyncApp
 
 from bot.approvals import ApprovalStore, StoreSettings
 from bot.approvals.policy import load_policy
@@ -300,7 +299,11 @@ class Service:
         secret = settings.slack_signing_secret.get() if settings.slack_signing_secret else ""
         app = build_app(client, listeners, editing, allowing, signing_secret=secret)
         if app_token is None:
-            slack = await self._serve_http(app, listeners)
+            assert settings.http_port is not None
+            server = SlackHttpServer(
+                app, secret, host=settings.http_host, port=settings.http_port, on_malformed=listeners.on_malformed
+            )
+            slack = await self._serve_http(server)
         else:
             handler = AckingSocketModeHandler(app, app_token, on_malformed=listeners.on_malformed)
             self._closes("Socket Mode", ACKS_S + SOCKET_CLOSE_S + LISTENERS_S, lambda: _close_socket(handler))
@@ -316,17 +319,9 @@ class Service:
             self.workspace.approvals_channel_id,
         )
 
-    async def _serve_http(self, app: AsyncApp, listeners: Listeners) -> Probe:
+    async def _serve_http(self, server: SlackHttpServer) -> Probe:
         """HTTP mode (``HTTP_PORT``): the same app, its requests over HTTP; ready while the server listens."""
-        settings = self.settings
-        assert settings.http_port is not None and settings.slack_signing_secret is not None
-        server = self.http = SlackHttpServer(
-            app,
-            settings.slack_signing_secret.get(),
-            host=settings.http_host,
-            port=settings.http_port,
-            on_malformed=listeners.on_malformed,
-        )
+        self.http = server
         self._closes("HTTP mode", ACKS_S + LISTENERS_S, lambda: server.aclose(acks_s=ACKS_S, listeners_s=LISTENERS_S))
         await server.start()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -13,12 +13,14 @@ from aiohttp import web
 from bot.sandbox import payloads
 from bot.sandbox.clock import Clock
 from bot.sandbox.delivery import ACK_DEADLINE_S, Delivery
+from bot.sandbox.home import HomeViews
 from bot.sandbox.http_delivery import HttpPusher
 from bot.sandbox.http_mode import HttpMode
 from bot.sandbox.inputs import Inputs
 from bot.sandbox.methods import Methods
 from bot.sandbox.modals import Modals
 from bot.sandbox.observations import Observations
+from bot.sandbox.page import Page
 from bot.sandbox.ratelimits import RateLimiter
 from bot.sandbox.recorder import Recorder
 from bot.sandbox.records import Envelope, Failure
@@ -61,6 +63,14 @@ class SlackEmulator(Inputs, Observations, HttpMode):
     ``clock`` (or ``advance``) moves the emulator's time for expiry, rate limits and the ack deadline.
     ``enterprise_id`` makes it an Enterprise Grid workspace (``enterprise`` objects in payloads).
     ``rate_limits=False`` lifts the Web API rate limits (for benchmarks of the bot's own throughput only).
+    ``page=True`` also serves the sandbox page, a small Slack in the browser, at ``slack.page_url``; what a person
+    does there goes through the same inputs as a test's. ``page_hints`` are commands it suggests in the message
+    box (e.g. ``["/agent-task draft: ...", ...]``).
+    ``home_tab=False`` is an app whose manifest leaves the Home tab off (views.publish answers ``not_enabled``).
+
+    App Home: ``await slack.open_app_home(alice)`` sends ``app_home_opened``; the app publishes with
+    views.publish; ``slack.home_view(alice)`` is what she sees and ``await slack.click_home(alice, action_id,
+    value)`` clicks in it (``block_actions`` with a ``view`` container: no channel, no response_url).
 
     HTTP mode: with ``signing_secret`` (and ``request_urls``, or ``add_request_url`` later) every envelope goes
     out as a signed HTTP request to the next Request URL in turn instead of over Socket Mode (which is then off:
@@ -91,6 +101,9 @@ class SlackEmulator(Inputs, Observations, HttpMode):
         rate_limits: bool = True,
         signing_secret: str | None = None,
         request_urls: Iterable[str] = (),
+        page: bool = False,
+        page_hints: Sequence[str] = (),
+        home_tab: bool = True,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -116,6 +129,8 @@ class SlackEmulator(Inputs, Observations, HttpMode):
         self._http = None if signing_secret is None else HttpPusher(self.recorder, signing_secret, list(request_urls))
         self._delivery = Delivery(self._hub, self.recorder, self.clock, self._respond, self._failed, self._http)
         self._modals = Modals(self.workspace, self.recorder, self.clock)
+        self._home = HomeViews(self.workspace, self.recorder, self.clock, self._modals)
+        self._home.enabled = home_tab
         self._methods = Methods(
             self.workspace,
             self.recorder,
@@ -126,9 +141,11 @@ class SlackEmulator(Inputs, Observations, HttpMode):
             self._modals,
         )
         self._methods.socket_mode_enabled = self._http is None  # manifest.http.yml: socket_mode_enabled false
+        self._methods.table.update(self._home.table())
         limiter = RateLimiter(self.clock, self._channel_key, enabled=rate_limits)
         self._web = WebApi(self._methods, self.recorder, limiter, bot_token=bot_token, app_token=app_token)
         self._responses = ResponseUrls(self._methods, lambda: self.url, self.clock)
+        self._page = Page(self, page_hints) if page else None
 
     # -- lifetime --------------------------------------------------------------------------------------
 
@@ -138,6 +155,8 @@ class SlackEmulator(Inputs, Observations, HttpMode):
         app.router.add_get("/link/", self._hub.handle)
         app.router.add_get("/link", self._hub.handle)
         app.router.add_post("/response/{key}", self._responses.handle)
+        if self._page is not None:
+            self._page.mount(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
@@ -152,6 +171,8 @@ class SlackEmulator(Inputs, Observations, HttpMode):
         return self
 
     async def aclose(self) -> None:
+        if self._page is not None:
+            await self._page.aclose()  # its live streams end first, so the server stops at once
         await self._delivery.aclose()
         if self._site is not None:
             await self._site.stop()  # first stop listening: clients told to go away must not get back in
@@ -175,6 +196,13 @@ class SlackEmulator(Inputs, Observations, HttpMode):
         if self._runner is None:
             raise RuntimeError("the emulator is not started")
         return f"http://{self._host}:{self._port}"
+
+    @property
+    def page_url(self) -> str:
+        """The sandbox page, ``http://127.0.0.1:<port>/`` (only with ``SlackEmulator(page=True)``)."""
+        if self._page is None:
+            raise RuntimeError("the sandbox page is off: start the emulator with SlackEmulator(page=True)")
+        return f"{self.url}/"
 
     @property
     def api_url(self) -> str:
