@@ -1,6 +1,6 @@
 """HTTP mode's switches and probes, a base of ``SlackEmulator``: the Request URLs (replicas behind a load
-balancer), Slack's ``url_verification`` handshake, and requests signed wrongly or too long ago, for tests of an
-app's signature check."""
+balancer), Slack's ``url_verification`` handshake, and requests signed wrongly, too long ago or replayed, for
+tests of an app's signature check."""
 
 from __future__ import annotations
 
@@ -49,6 +49,12 @@ class HttpMode:
             return self._pusher().sent[envelope.envelope_id]
         except KeyError:
             raise LookupError(f"no request carried envelope {envelope.envelope_id}") from None
+
+    async def replay(self, envelope: Envelope) -> Answer:
+        """Send the request that carried ``envelope`` again, byte for byte (a replay within the 5 minutes its
+        signature stays valid): no deadline, no retry."""
+        sent = self.request_of(envelope)
+        return await self._pusher().send(sent.url, dict(sent.headers), sent.body)
 
     async def verify_url(self, url: str, *, token: str = "") -> tuple[bool, Answer]:
         """What Slack does when a Request URL is saved: a signed ``url_verification`` with a fresh challenge.

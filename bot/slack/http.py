@@ -29,6 +29,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.slack.acks import Followups, acknowledged, malformed_click
+from bot.slack.startup import StartupError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,10 @@ class SlackHttpServer:
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self.port).start()
+        except OSError as exc:
+            await runner.cleanup()
+            why = exc.strerror or type(exc).__name__
+            raise StartupError(f"cannot serve HTTP mode on {self.host}:{self.port} ({why}); check HTTP_PORT") from exc
         except BaseException:
             await runner.cleanup()
             raise

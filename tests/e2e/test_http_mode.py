@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bot.sandbox import Envelope, SlackEmulator
 from bot.sandbox.signing import RETRY_NUM, RETRY_REASON
@@ -68,11 +70,14 @@ async def test_forged_and_stale_requests_are_refused_and_never_processed(
     forged_click = await slack.send_forged("interactive", approve)
     stale_click = await slack.send_stale("interactive", approve)
 
-    await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_CANCEL)
+    cancel = await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_CANCEL)
     report = await report_to(slack, people.alice, "cancelled")
+    replayed = await slack.replay(cancel)  # within the 5 minutes: the signature holds, the claim in Redis does not
+    await until(lambda: "dropped a redelivered request" in bot.output(), timeout=10)
 
     assert verified  # Slack's url_verification challenge is answered
     assert [r.status for r in (forged, stale, forged_click, stale_click)] == [401] * 4
+    assert replayed.status == 200 and not [m for m in slack.ephemerals(people.bob) if "already" in m.text]
     assert f"Cancelled by <@{people.bob}>" in texts((await decided_card(slack, people, card.ts)).blocks)
     assert "cancelled" in report.text  # the forged approval was never recorded: the real click decided
     assert len(cards(slack, people)) == 1 and "wire the money" not in "".join(cards(slack, people))
@@ -81,8 +86,14 @@ async def test_forged_and_stale_requests_are_refused_and_never_processed(
     assert SIGNING_SECRET not in log and "/response/" not in log  # neither the secret nor a response_url
 
 
-async def test_an_event_retried_after_a_slow_answer_acts_once(slack: SlackEmulator, people: People, start_bot) -> None:
-    bot = await start_bot()
+@pytest.mark.parametrize("replicas", [1, 2], ids=["same-replica", "other-replica"])
+async def test_an_event_retried_after_a_slow_answer_acts_once(
+    slack: SlackEmulator, people: People, start_bot, replicas: int
+) -> None:
+    """Slack retries at the deadline without waiting for the slow answer; with two replicas the retry reaches the
+    other one (the balancer took the slow one out), which acts on it, and the slow one, when it answers, does not."""
+    bots = [await start_bot() for _ in range(replicas)]
+    slow = bots[0]
     card = await start_task(slack, people)
     mark = slack.mark()
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_REVISE)
@@ -91,33 +102,37 @@ async def test_an_event_retried_after_a_slow_answer_acts_once(slack: SlackEmulat
     await slack.wait_for(lambda: all(e.envelope_id in slack.acks for e in slack.envelopes))
 
     def feedback(attempt: int) -> list[Envelope]:
-        return [
-            e
-            for e in slack.envelopes
-            if e.retry_attempt == attempt and e.payload.get("event", {}).get("text") == "Shorter"
-        ]
+        sent = [e for e in slack.envelopes if e.retry_attempt == attempt]
+        return [e for e in sent if e.payload.get("event", {}).get("text") == "Shorter"]
 
-    bot.pause()  # the bot receives the event but answers only after Slack's 3 s
+    slow.pause()  # it receives the event but answers only after Slack's 3 s
     try:
-        replying = asyncio.ensure_future(slack.user_message(people.bob, people.approvals, "Shorter", thread_ts=card.ts))
+        replying = asyncio.ensure_future(
+            slack.user_message(people.bob, people.approvals, "Shorter", thread_ts=card.ts, connection=slow.request_url)
+        )
         await slack.wait_for(lambda: feedback(0))
+        if replicas > 1:
+            slack.remove_request_url(slow.request_url)
         slack.advance(3.0)
         await replying
         [retry] = await slack.wait_for(lambda: feedback(1))
     finally:
-        bot.resume()
+        slow.resume()
     await slack.wait_ack(retry, timeout=5)
     second = await post_prompt(slack, people, mark)
     await slack.click(people.alice, people.approvals, second.response["ts"], blocks.ACTION_APPROVE)
     await report_to(slack, people.alice, "approved")
+    await until(lambda: "dropped a redelivered request" in "".join(b.output() for b in bots), timeout=10)
 
     headers = slack.request_of(retry).headers
     assert (headers[RETRY_NUM], headers[RETRY_REASON]) == ("1", "http_timeout")
+    assert retry.connection == bots[-1].request_url
     [first] = feedback(0)
     assert [(f.outcome, f.reason) for f in slack.failures if f.envelope == first] == [("retried", "http_timeout")]
     assert feedback(2) == []  # the retry was answered in time
     assert len(cards(slack, people)) == 2  # the first card and one revision: the retry did not revise twice
-    assert "dropped a redelivered request" in bot.output()
+    if replicas > 1:  # the other replica acted on the retry; the slow one dropped its late copy
+        await until(lambda: "dropped a redelivered request" in slow.output(), timeout=10)
 
 
 async def test_two_replicas_behind_the_request_urls_decide_once(
@@ -168,18 +183,34 @@ async def test_health_follows_the_http_server_and_redis(slack: SlackEmulator, pe
         assert await health() == (200, {"status": "ready", "slack": True, "redis": True})
 
 
+async def failed_start(bot: BotProcess) -> str:
+    """The last line of a bot that must exit 2 at start, with no traceback."""
+    await bot.start()
+    assert bot.process is not None
+    code = await asyncio.wait_for(bot.process.wait(), 30)
+    output = bot.output()
+    assert code == 2 and "Traceback" not in output, output
+    return output.strip().splitlines()[-1]
+
+
 async def test_http_mode_without_the_signing_secret_fails_with_one_line(
     slack: SlackEmulator, people: People, redis_url: str, tmp_path: Path
 ) -> None:
     bot = BotProcess(slack, redis_url, tmp_path, answers=["draft"], args=("--http", str(free_port())))
     bot.env.update(SLACK_APP_TOKEN="", SLACK_SIGNING_SECRET="")
-    await bot.start()
-    assert bot.process is not None
-    code = await asyncio.wait_for(bot.process.wait(), 30)
+    assert (await failed_start(bot)).startswith("approval-bot: SLACK_SIGNING_SECRET is missing")
 
-    output = bot.output()
-    assert code == 2 and "Traceback" not in output
-    assert output.strip().splitlines()[-1].startswith("approval-bot: SLACK_SIGNING_SECRET is missing")
+
+async def test_a_port_in_use_fails_with_one_line(
+    slack: SlackEmulator, people: People, redis_url: str, tmp_path: Path
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        bot = BotProcess(slack, redis_url, tmp_path, answers=["draft"], args=("--http", str(port)))
+        bot.env.update(SLACK_APP_TOKEN="", SLACK_SIGNING_SECRET=SIGNING_SECRET, HTTP_HOST="127.0.0.1")
+        last = await failed_start(bot)
+    assert last.startswith(f"approval-bot: cannot serve HTTP mode on 127.0.0.1:{port} (") and "HTTP_PORT" in last
+    assert SIGNING_SECRET not in bot.output()
 
 
 async def test_slack_probes_are_answered_without_acting(slack: SlackEmulator, people: People, start_bot) -> None:
