@@ -91,7 +91,8 @@ async def test_an_event_retried_after_a_slow_answer_acts_once(
     slack: SlackEmulator, people: People, start_bot, replicas: int
 ) -> None:
     """Slack retries at the deadline without waiting for the slow answer; with two replicas the retry reaches the
-    other one (the balancer took the slow one out), which acts on it, and the slow one, when it answers, does not."""
+    other one (the balancer took the slow one out). Whichever copy claims the event in Redis first is acted on;
+    the other is dropped."""
     bots = [await start_bot() for _ in range(replicas)]
     slow = bots[0]
     card = await start_task(slack, people)
@@ -122,7 +123,11 @@ async def test_an_event_retried_after_a_slow_answer_acts_once(
     second = await post_prompt(slack, people, mark)
     await slack.click(people.alice, people.approvals, second.response["ts"], blocks.ACTION_APPROVE)
     await report_to(slack, people.alice, "approved")
-    await until(lambda: "dropped a redelivered request" in "".join(b.output() for b in bots), timeout=10)
+
+    def dropped() -> int:
+        return sum(b.output().count("dropped a redelivered request") for b in bots)
+
+    await until(lambda: dropped() > 0, timeout=10)
 
     headers = slack.request_of(retry).headers
     assert (headers[RETRY_NUM], headers[RETRY_REASON]) == ("1", "http_timeout")
@@ -131,8 +136,7 @@ async def test_an_event_retried_after_a_slow_answer_acts_once(
     assert [(f.outcome, f.reason) for f in slack.failures if f.envelope == first] == [("retried", "http_timeout")]
     assert feedback(2) == []  # the retry was answered in time
     assert len(cards(slack, people)) == 2  # the first card and one revision: the retry did not revise twice
-    if replicas > 1:  # the other replica acted on the retry; the slow one dropped its late copy
-        await until(lambda: "dropped a redelivered request" in slow.output(), timeout=10)
+    assert dropped() == 1  # of the two copies, one replica acted on one and the other (or the same) dropped one
 
 
 async def test_two_replicas_behind_the_request_urls_decide_once(
