@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from bot.approvals import ApprovalStore, StoreSettings
 from bot.approvals.policy import load_policy
+from bot.approvals.reminders import Reminders
 from bot.approvals.topology import Topology, open_client
 from bot.bridge import AskingRules
 from bot.config import Settings
@@ -43,6 +44,7 @@ from bot.slack.listeners import Listeners, ephemeral, refusal
 from bot.slack.names import UserNames
 from bot.slack.prompter import Prompter
 from bot.slack.redelivery import Redeliveries
+from bot.slack.reminding import Reminding
 from bot.slack.requester import RequesterLine
 from bot.slack.socket import AckingSocketModeHandler
 from bot.slack.startup import StartupError, Workspace, preflight
@@ -109,6 +111,7 @@ RUNS_STOP_S = 1.5
 RUNS_RELEASE_S = 2.0
 CARDS_S = 1.0
 STORE_S = 0.5
+REMINDERS_S = 0.4
 SESSION_S = 0.3
 
 Closing = Callable[[], Awaitable[list[str] | None]]
@@ -220,6 +223,10 @@ class Service:
             await self.redis.set(POLICY_KEY, policy.digest, px=int(settings.retention * 1000))  # what grants bind to
         await store.start()
         self._closes("the approval store", STORE_S, _closing(store.aclose))
+        reminders = Reminders(
+            self.redis, remind_after_s=settings.remind_after, escalate_after_s=settings.escalate_after
+        )
+        store.on_transition(reminders.cancel)
         prompter = Prompter(
             client,
             store,
@@ -231,6 +238,7 @@ class Service:
             max_revisions=settings.max_revisions,
             ask_again_s=settings.ask_again_window,
             standings=standings,
+            reminders=reminders if reminders.enabled else None,
         )
         store.on_transition(prompter.show_outcome)
         store.on_transition(metrics.on_transition)
@@ -310,6 +318,17 @@ class Service:
             handler.client.on_close_listeners.append(_counting_reconnects(metrics))
             await handler.connect_async()  # type: ignore[no-untyped-call]
             slack = partial(_connected, handler)
+        if reminders.enabled:
+            reminding = Reminding(
+                client,
+                reminders,
+                notices.permalink,
+                post_client=card_client(bot_token, settings.slack_api_url, session, on_error=metrics.slack_error),
+                approvers=approvers.named,
+                escalate_to=settings.escalate_to,
+            )
+            reminding.start()
+            self._closes("reminders", REMINDERS_S, _closing(reminding.aclose))
         if settings.health_port is not None:
             await self._serve_health(settings, metrics, slack)
         log.info(

@@ -20,7 +20,9 @@ class AuditEntry:
     ``event`` is ``created``, an outcome (``approved``, ``revised``, ``cancelled``, ``expired``), ``late_click``
     (a decision refused because the approval had expired already), ``approval_counted`` (one approval towards a
     quorum; the approval stays pending), ``duplicate_approval`` (the same person approving again, refused) or
-    ``self_approval_refused`` (the requester approving where the terms forbid it). ``created`` entries carry the
+    ``self_approval_refused`` (the requester approving where the terms forbid it), ``asked_again``, or a pending
+    card's ``reminded`` / ``escalated`` (``reminder_failed`` / ``escalation_failed``: given up; ``feedback`` says
+    whom it reached or why not; ``reminders.py``). ``created`` entries carry the
     ``prompt`` as shown and its ``prompt_sha256``; an ``expired`` entry caused by a click past the deadline, and
     every ``late_click``, name the clicker in ``late_click_by``. Fields an older entry lacks read as their defaults.
     """
