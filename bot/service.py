@@ -24,7 +24,7 @@ import aiohttp
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bot.approvals import ApprovalStore, StoreSettings
+from bot.approvals import Approval, ApprovalStore, StoreSettings
 from bot.approvals.policy import load_policy
 from bot.approvals.reminders import Reminders
 from bot.approvals.topology import Topology, open_client
@@ -34,15 +34,18 @@ from bot.durable.store import RunStore
 from bot.durable.worker import Worker
 from bot.edits import Editables
 from bot.operations import HealthServer, Metrics, Probe
+from bot.prompts import MessageRef
 from bot.runner import WorkflowRunner
 from bot.slack.allowing import Allowing
+from bot.slack.answers import ephemeral, refusal
 from bot.slack.app import build_app, card_client, web_client
 from bot.slack.approvers import Approvers
 from bot.slack.editing import Editing
+from bot.slack.home import HomeTab, Visitors
 from bot.slack.http import SlackHttpServer
-from bot.slack.listeners import Listeners, ephemeral, refusal
+from bot.slack.listeners import Listeners
 from bot.slack.names import UserNames
-from bot.slack.prompter import Prompter
+from bot.slack.prompter import CardPosted, Prompter
 from bot.slack.redelivery import Redeliveries
 from bot.slack.reminding import Reminding
 from bot.slack.requester import RequesterLine
@@ -113,6 +116,7 @@ CARDS_S = 1.0
 STORE_S = 0.5
 REMINDERS_S = 0.4
 SESSION_S = 0.3
+HOME_S = 0.3
 
 Closing = Callable[[], Awaitable[list[str] | None]]
 """A closing step: closes one thing and says what it left undone (nothing: ``None`` or ``[]``)."""
@@ -274,7 +278,7 @@ class Service:
             notices=notices,
         )
         self.worker = Worker(runs, self.runner, notices)
-        prompter.on_posted = self.worker.card_posted
+        prompter.on_posted = self.worker.card_posted  # and the Home tab (below) once it is built
         await self.worker.start()
         worker = self.worker
         self._closes(
@@ -282,7 +286,12 @@ class Service:
             RUNS_STOP_S + RUNS_RELEASE_S,
             lambda: worker.shutdown(stop_s=RUNS_STOP_S, release_s=RUNS_RELEASE_S),
         )
+        home = HomeTab(store, approvers, client, notices.permalink, refusal, Visitors(self.redis))
+        store.on_transition(home.on_transition)  # the Homes a decision concerns are refreshed
+        self._closes("Home refreshes", HOME_S, _closing(home.aclose))
+        prompter.on_posted = _both(self.worker.card_posted, home.card_posted)
         listeners = Listeners(
+            home=home,
             store=store,
             prompter=prompter,
             start_run=self.worker.enqueue,
@@ -385,6 +394,14 @@ async def _reopen(runs: RunStore, window_s: float, workflow_id: str, step: int) 
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, 0.5)
     return status
+
+
+def _both(first: CardPosted, then: CardPosted) -> CardPosted:
+    async def posted(approval: Approval, ref: MessageRef) -> None:
+        await first(approval, ref)
+        await then(approval, ref)
+
+    return posted
 
 
 def _closing(close: Callable[[], Awaitable[None]]) -> Closing:

@@ -127,3 +127,14 @@ def _entry(entry_id: bytes | str, raw: dict[bytes | str, bytes | str]) -> AuditE
 def _sequence(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
+
+
+async def latest_audit(redis: aioredis.Redis, *, per_bucket: int = 200) -> list[AuditEntry]:
+    """The newest ``per_bucket`` entries of every bucket, newest first (``XREVRANGE``): what overviews such as the
+    App Home read, bounded however long the audit is."""
+    pipe = redis.pipeline(transaction=False)
+    for tag in keys.all_buckets():
+        pipe.xrevrange(keys.audit_key(tag), max="+", min="-", count=per_bucket)
+    entries = [_entry(entry_id, fields) for stream in await pipe.execute() for entry_id, fields in stream]
+    entries.sort(key=lambda entry: (entry.at_ms, _sequence(entry.entry_id)), reverse=True)
+    return entries
