@@ -82,6 +82,14 @@ class Settings:
 
     slack_bot_token: Secret | None = None
     slack_app_token: Secret | None = None
+    """Socket Mode's app-level token; not needed in HTTP mode."""
+    slack_signing_secret: Secret | None = None
+    """``SLACK_SIGNING_SECRET``: checks that HTTP requests come from Slack (required in HTTP mode)."""
+    http_port: int | None = None
+    """``HTTP_PORT`` (or ``run --http PORT``): HTTP mode, Slack's requests at ``/slack/events`` on this port
+    instead of Socket Mode; None: Socket Mode."""
+    http_host: str = "0.0.0.0"
+    """``HTTP_HOST``: where HTTP mode listens (every interface by default, for containers)."""
     slack_api_url: str = DEFAULT_SLACK_API_URL
     redis_url: str = DEFAULT_REDIS_URL
     approvals_channel: str = DEFAULT_APPROVALS_CHANNEL
@@ -200,10 +208,16 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
     service = _parse(environ, "REDIS_SENTINEL_SERVICE", None, _sentinel_service)
     cluster_nodes = _parse(environ, "REDIS_CLUSTER_NODES", _NO_ADDRESSES, _addresses_of("REDIS_CLUSTER_NODES", 6379))
     _check_topology(redis_url, sentinels, service, cluster_nodes)
+    http_port = _parse(environ, "HTTP_PORT", None, lambda raw: _port(raw, "HTTP_PORT"))
     remind_after, escalate_after, escalate_to = _escalation(environ)
     return Settings(
         slack_bot_token=_token(environ, "SLACK_BOT_TOKEN", require=require_slack),
-        slack_app_token=_token(environ, "SLACK_APP_TOKEN", require=require_slack),
+        slack_app_token=_token(environ, "SLACK_APP_TOKEN", require=require_slack and http_port is None),
+        slack_signing_secret=_needed_in_http_mode(
+            _parse(environ, "SLACK_SIGNING_SECRET", None, Secret), http=http_port is not None, require=require_slack
+        ),
+        http_port=http_port,
+        http_host=_parse(environ, "HTTP_HOST", "0.0.0.0", str.strip),
         slack_api_url=_parse(environ, "SLACK_API_URL", DEFAULT_SLACK_API_URL, _slack_api_url),
         redis_url=redis_url,
         approvals_channel=_parse(environ, "APPROVALS_CHANNEL", DEFAULT_APPROVALS_CHANNEL, _approvals_channel),
@@ -471,14 +485,24 @@ def _flag(name: str) -> Callable[[str], bool]:
     return parse
 
 
-def _port(raw: str) -> int:
+def _port(raw: str, name: str = "HEALTH_PORT") -> int:
     try:
         value = int(raw.strip())
     except ValueError:
-        raise ConfigError("HEALTH_PORT", f"must be a port number, got {raw!r}") from None
+        raise ConfigError(name, f"must be a port number, got {raw!r}") from None
     if not 0 <= value <= 65535:
-        raise ConfigError("HEALTH_PORT", f"must be between 0 and 65535, got {raw!r}")
+        raise ConfigError(name, f"must be between 0 and 65535, got {raw!r}")
     return value
+
+
+def _needed_in_http_mode(secret: Secret | None, *, http: bool, require: bool) -> Secret | None:
+    if secret is None and http and require:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET",
+            "is missing: HTTP mode (HTTP_PORT or --http) needs the Signing Secret from your Slack app's Basic"
+            " Information page",
+        )
+    return secret
 
 
 def _log_format(raw: str) -> str:

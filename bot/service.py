@@ -35,7 +35,7 @@ from bot.config import Settings
 from bot.durable.store import RunStore
 from bot.durable.worker import Worker
 from bot.edits import Editables
-from bot.operations import HealthServer, Metrics
+from bot.operations import HealthServer, Metrics, Probe
 from bot.prompts import MessageRef
 from bot.runner import WorkflowRunner
 from bot.slack.allowing import Allowing
@@ -45,6 +45,7 @@ from bot.slack.approvers import Approvers
 from bot.slack.card_requests import CardRequestConsumer
 from bot.slack.editing import Editing
 from bot.slack.home import HomeTab, Visitors
+from bot.slack.http import SlackHttpServer
 from bot.slack.listeners import Listeners
 from bot.slack.names import UserNames
 from bot.slack.prompter import CardPosted, Prompter
@@ -134,8 +135,12 @@ class Deadline:
 
 class Service:
     def __init__(self, settings: Settings, redis: aioredis.Redis, model: Models) -> None:
-        if settings.slack_bot_token is None or settings.slack_app_token is None:
-            raise ValueError("the service needs both Slack tokens")
+        if settings.slack_bot_token is None:
+            raise ValueError("the service needs the bot token")
+        if settings.http_port is None and settings.slack_app_token is None:
+            raise ValueError("Socket Mode needs the app token")
+        if settings.http_port is not None and settings.slack_signing_secret is None:
+            raise ValueError("HTTP mode needs the signing secret")
         self.settings = settings
         self.redis = redis
         self.model = model
@@ -196,8 +201,10 @@ class Service:
 
     async def _start(self) -> None:
         settings = self.settings
-        assert settings.slack_bot_token is not None and settings.slack_app_token is not None
-        app_token, bot_token = settings.slack_app_token.get(), settings.slack_bot_token.get()
+        assert settings.slack_bot_token is not None
+        bot_token = settings.slack_bot_token.get()
+        socket_mode = settings.http_port is None and settings.slack_app_token is not None
+        app_token = settings.slack_app_token.get() if socket_mode and settings.slack_app_token else None
         policy = load_policy(settings.policy_file)  # a bad policy stops the start, before anything connects
         # One HTTP session for every Web API call and response_url post of the process: slack-sdk otherwise
         # opens a session, so a connection and a TLS handshake, per call. Closed last.
@@ -309,11 +316,20 @@ class Service:
             say=ephemeral,
         )
         allowing = Allowing(listeners, standings, policy.digest) if standings is not None else None
-        app = build_app(client, listeners, editing, allowing)
-        handler = AckingSocketModeHandler(app, app_token, on_malformed=listeners.on_malformed)
-        self._closes("Socket Mode", ACKS_S + SOCKET_CLOSE_S + LISTENERS_S, lambda: _close_socket(handler))
-        handler.client.on_close_listeners.append(_counting_reconnects(metrics))
-        await handler.connect_async()  # type: ignore[no-untyped-call]
+        secret = settings.slack_signing_secret.get() if settings.slack_signing_secret else ""
+        app = build_app(client, listeners, editing, allowing, signing_secret=secret)
+        if app_token is None:
+            assert settings.http_port is not None
+            server = SlackHttpServer(
+                app, secret, host=settings.http_host, port=settings.http_port, on_malformed=listeners.on_malformed
+            )
+            slack = await self._serve_http(server)
+        else:
+            handler = AckingSocketModeHandler(app, app_token, on_malformed=listeners.on_malformed)
+            self._closes("Socket Mode", ACKS_S + SOCKET_CLOSE_S + LISTENERS_S, lambda: _close_socket(handler))
+            handler.client.on_close_listeners.append(_counting_reconnects(metrics))
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            slack = partial(_connected, handler)
         await self._post_requested_cards(settings, policy, store, prompter)
         if reminders.enabled:
             reminding = Reminding(
@@ -327,7 +343,7 @@ class Service:
             reminding.start()
             self._closes("reminders", REMINDERS_S, _closing(reminding.aclose))
         if settings.health_port is not None:
-            await self._serve_health(settings, metrics, handler)
+            await self._serve_health(settings, metrics, slack)
         log.info(
             "approval-bot is connected to team %s; approvals go to %s (%s)",
             self.workspace.team,
@@ -347,14 +363,23 @@ class Service:
         await consumer.start()
         self._closes("card requests", CARDS_S, _closing(consumer.aclose))
 
-    async def _serve_health(self, settings: Settings, metrics: Metrics, handler: AckingSocketModeHandler) -> None:
-        """``/healthz`` and ``/metrics`` on ``HEALTH_PORT``: ready while Socket Mode is connected and Redis answers."""
+    async def _serve_http(self, server: SlackHttpServer) -> Probe:
+        """HTTP mode (``HTTP_PORT``): the same app, its requests over HTTP; ready while the server listens."""
+        self.http = server
+        self._closes("HTTP mode", ACKS_S + LISTENERS_S, lambda: server.aclose(acks_s=ACKS_S, listeners_s=LISTENERS_S))
+        await server.start()
+
+        async def serving() -> bool:
+            return server.serving
+
+        return serving
+
+    async def _serve_health(self, settings: Settings, metrics: Metrics, slack: Probe) -> None:
+        """``/healthz`` and ``/metrics`` on ``HEALTH_PORT``: ready while Socket Mode is connected (in HTTP mode:
+        while the server listens) and Redis answers."""
         assert settings.health_port is not None and self.worker is not None
         worker, redis = self.worker, self.redis
         metrics.runs.set_function(lambda: worker.running)
-
-        async def slack() -> bool:
-            return bool(await handler.client.is_connected())
 
         async def pinged() -> bool:
             return bool(await redis.ping())
@@ -363,6 +388,10 @@ class Service:
         await server.start()
         self.health = server
         self._closes("the health server", HEALTH_S, _closing(server.aclose))
+
+
+async def _connected(handler: AckingSocketModeHandler) -> bool:
+    return bool(await handler.client.is_connected())
 
 
 def _counting_reconnects(metrics: Metrics) -> Callable[[object], Awaitable[None]]:

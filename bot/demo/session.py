@@ -97,6 +97,7 @@ async def _sandbox(
                     settings,
                     slack_bot_token=Secret(slack.bot_token),
                     slack_app_token=Secret(slack.app_token),
+                    http_port=None,  # the demo's emulator speaks Socket Mode, whatever HTTP_PORT says
                     slack_api_url=slack.api_url,
                     approvals_channel=f"#{APPROVALS}",
                     approvers=frozenset(ids.values()),  # you decide; the card names you as its approver
