@@ -32,12 +32,13 @@ from bot.audit_export import FORMATS, SinceError, parse_since, render
 from bot.audit_verify import render as render_verdict
 from bot.audit_verify import verify_audit
 from bot.config import ConfigError, Settings, load_dotenv_file, load_settings
+from bot.connections import load_model, open_redis
 from bot.doctor import TOKENS, diagnose
 from bot.logs import formatter
 from bot.policy_report import FORMATS as REPORT_FORMATS
 from bot.policy_report import Tally
 from bot.policy_report import render as render_report
-from bot.service import Service, load_model, open_redis
+from bot.service import Service
 from bot.slack.startup import StartupError
 from workflows.executor import make_undumpable
 from workflows.model import ModelConfigError, RoleModels

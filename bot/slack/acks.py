@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -20,6 +20,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 log = logging.getLogger(__name__)
+
+Malformed = Callable[[dict[str, Any]], Awaitable[None]]
+"""Answers a click Bolt cannot dispatch (``Listeners.on_malformed``), after its ack."""
 
 
 async def acknowledged(app: AsyncApp, request: AsyncBoltRequest, kind: str) -> BoltResponse:

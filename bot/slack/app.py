@@ -84,6 +84,10 @@ def card_client(
     return CountingWebClient(token=token, base_url=base_url, session=session, retry_handlers=[], on_error=on_error)
 
 
+AppBuilder = Callable[..., AsyncApp]
+"""``build_app`` with its listeners given, waiting for the transport's ``signing_secret=``."""
+
+
 def build_app(
     client: AsyncWebClient,
     listeners: Listeners,

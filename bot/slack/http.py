@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,15 +28,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.slack.acks import Followups, acknowledged, malformed_click
+from bot.slack.acks import Followups, Malformed, acknowledged, malformed_click
 from bot.slack.startup import StartupError
 
 log = logging.getLogger(__name__)
 
 PATH = "/slack/events"
 """Bolt's default path, and the one ``manifest.http.yml`` names."""
-
-Malformed = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class SlackHttpServer:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.socket_mode.async_internals import send_async_response
@@ -26,11 +24,10 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.slack.acks import Followups, acknowledged, malformed_click
+from bot.slack.acks import Followups, Malformed, acknowledged, malformed_click
 
 log = logging.getLogger(__name__)
 
-Malformed = Callable[[dict[str, Any]], Awaitable[None]]
 
 QUIET_S = 0.1
 """An envelope Slack sent just before the signal may still be on its way: ``drain`` returns only after this long
@@ -106,6 +103,23 @@ class AckingSocketModeHandler(AsyncSocketModeHandler):
         if running:
             await asyncio.wait(running, timeout=0.1)
         await client.aiohttp_client_session.close()
+
+    async def connected(self) -> bool:
+        """Whether the Socket Mode connection is up (``/healthz``)."""
+        return bool(await self.client.is_connected())
+
+    async def shutdown(self, acks_s: float, close_s: float, listeners_s: float) -> list[str]:
+        """Ack what was received, close the connection, then let listeners finish what they do after their ack;
+        returns what was left undone, in words."""
+        left = []
+        unacked = await self.drain(acks_s)
+        if unacked:
+            left.append(f"Socket Mode: {unacked} envelope(s) not acked within {acks_s:.1f} s (Slack redelivers events)")
+        await self.close_async(close_s)
+        cut = await self.finish_listeners(listeners_s)
+        if cut:
+            left.append(f"Socket Mode: {cut} listener(s) cut short after their ack")
+        return left
 
     async def _received(self, message: object) -> None:
         self._last_received = asyncio.get_running_loop().time()
