@@ -101,6 +101,19 @@ def card_keys_for(approval_id: str) -> list[str]:
     return [record_key(approval_id), unshown_key(bucket(approval_id))]
 
 
+def policy_key(bucket_tag: str) -> str:
+    """Hash holding the policy the running bots published (``published_policy.py``), one copy per bucket, so the
+    CREATE script reads it in the slot of the record it creates."""
+    return f"{PREFIX}:{bucket_tag}:policy"
+
+
+CARD_REQUESTS = f"{PREFIX}:cards"
+"""Stream of card requests from askers outside the bots (``card_requests.py``): each entry names an approval whose
+card one bot replica is to post."""
+CARD_POSTERS = "posters"
+"""The one consumer group every bot replica reads ``CARD_REQUESTS`` in."""
+
+
 def reminders_key(bucket_tag: str) -> str:
     """ZSET of one bucket's due reminders and escalations (``reminders.py``): members ``<kind>:<id>[,<id>...]``
     (the approvals of one card), scored by when they are due (ms). Every entry is due before its approvals'
