@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -303,3 +304,34 @@ async def test_a_message_may_start_with_a_slash_after_a_space(
     event = await next_item(seen)
 
     assert status == 200 and event["text"] == "/etc/hosts is wrong" and "command" not in event
+
+
+async def test_in_http_mode_the_page_reaches_the_app_through_its_request_url(http: aiohttp.ClientSession) -> None:
+    async with SlackEmulator(scopes=SANDBOX_SCOPES, page=True, signing_secret="a-signing-secret") as slack:
+        alice = slack.add_user("alice")
+        app = AsyncApp(
+            client=AsyncWebClient(token=slack.bot_token, base_url=slack.api_url), signing_secret="a-signing-secret"
+        )
+        seen: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        @app.command("/agent-task")
+        async def on_command(ack: Any, command: dict[str, Any]) -> None:
+            await ack()
+            await seen.put(command)
+
+        typed = {"as": alice, "channel": slack.general, "text": "/agent-task draft: memo"}
+        before = await act(http, slack, "send", typed)  # no Request URL yet: nothing can reach the app
+        runner = web.AppRunner(app.web_app(path="/slack/events"), access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            slack.add_request_url(f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events")
+            async with http.get(f"{slack.page_url}page/state", params={"as": alice}) as response:
+                connected = (await response.json())["connected"]
+            after = await act(http, slack, "send", typed)
+            command = await next_item(seen)
+        finally:
+            await runner.cleanup()
+
+    assert before[0] == 503 and connected is True
+    assert after[0] == 200 and command["text"] == "draft: memo" and command["user_id"] == alice

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bot.sandbox.page.state import reachable
+
 if TYPE_CHECKING:
     from bot.sandbox.emulator import SlackEmulator
 
@@ -36,10 +38,10 @@ class Offline(Refused):
 
 
 def online(slack: SlackEmulator) -> SlackEmulator:
-    """``slack``, once checked to have an app connected; with none, Slack answers at once: a command "failed with
-    the error "dispatch_failed"" (a Bolt maintainer on why: "Your Bolt app is no longer connected",
-    slackapi/bolt-js#2216)."""
-    if not slack.connections:
+    """``slack``, once checked to reach the app (``state.reachable``); when it cannot, Slack answers at once: a
+    command "failed with the error "dispatch_failed"" (a Bolt maintainer on why: "Your Bolt app is no longer
+    connected", slackapi/bolt-js#2216)."""
+    if not reachable(slack):
         bot = slack.workspace.bot.name
         raise Offline(f'{bot} is not connected: Slack answers "dispatch_failed" and nothing was sent')
     return slack

@@ -52,8 +52,14 @@ def snapshot(slack: SlackEmulator, viewer: str, hints: Iterable[str] = ()) -> Da
         "modal": modal(slack, viewer),
         "home": home(slack, viewer),
         "hints": list(hints),
-        "connected": bool(slack.connections),
+        "connected": reachable(slack),
     }
+
+
+def reachable(slack: SlackEmulator) -> bool:
+    """Whether what a person does can reach the app now: a Socket Mode connection is open, or (HTTP mode) a
+    Request URL is set."""
+    return bool(slack.connections) or (slack.http_mode and bool(slack.request_urls))
 
 
 def sidebar(slack: SlackEmulator, viewer: str, with_ephemerals: set[str]) -> list[Channel]:
