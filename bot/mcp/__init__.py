@@ -1,0 +1,32 @@
+"""The approval gate over MCP (``approval-bot mcp``): tools any MCP client can call, over the Python client.
+
+It knows nothing of Slack or AutoGen: it creates approvals through ``bot.client`` and waits for their decisions;
+whichever ``approval-bot run`` replica is running posts the cards.
+"""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from bot.mcp.server import build_server, parse_address, serve_http, serve_stdio
+from bot.mcp.tools import Gate
+
+
+async def serve(
+    settings: Settings, *, http: tuple[str, int] | None, progress_every: float, requester: str | None = None
+) -> int:
+    """Serve until the client closes stdin (stdio) or a signal arrives (HTTP); 0 on a clean end."""
+    from bot.client import ApprovalClient
+
+    async with ApprovalClient(settings.redis_url) as client:
+        gate = Gate(
+            client, default_timeout=settings.approval_timeout, progress_every=progress_every, requester=requester
+        )
+        server = build_server(gate)
+        if http is None:
+            await serve_stdio(server)
+        else:
+            await serve_http(server, *http)
+    return 0
+
+
+__all__ = ["Gate", "build_server", "parse_address", "serve"]
