@@ -8,11 +8,21 @@ from __future__ import annotations
 import json
 
 from bot.approvals.models import Terms, ask_digest
-from bot.approvals.policy import DEFAULT_RULING, Action, Policy, Request, Ruling
+from bot.approvals.policy import (
+    DEFAULT_RULING,
+    POLICY_DECIDER,
+    Action,
+    Policy,
+    Request,
+    Ruling,
+    annotated,
+    decider_for,
+    denial,
+    terms_under,
+)
 from workflows.types import Ask
 
-POLICY_DECIDER = "policy"
-"""Decisions the policy makes are recorded as made by ``policy:<rule>``."""
+__all__ = ["POLICY_DECIDER", "decider_for", "denial", "digest_of", "ruling_for", "shown_text", "terms_for"]
 
 
 def ruling_for(policy: Policy | None, request: Ask) -> Ruling:
@@ -28,19 +38,7 @@ def ruling_for(policy: Policy | None, request: Ask) -> Ruling:
 def shown_text(request: Ask, ruling: Ruling) -> str:
     """What the step records as asked (the card's text, when a person is asked): the request, and the rule
     that answers or asks it (unless it is the default)."""
-    if ruling.rule == DEFAULT_RULING.rule and not ruling.risk:
-        return request.text
-    risk = f", risk *{ruling.risk}*" if ruling.risk else ""
-    says = {
-        Action.AUTO: "approved without asking",
-        Action.DENY: "refused",
-        Action.ASK: "needs one approver",
-        Action.ASK_TWO: "needs two different approvers",
-    }[ruling.action]
-    if ruling.shadow:
-        would = "approved this without asking" if ruling.shadow == Action.AUTO else "refused this"
-        says = f"{says} (shadow: the rule would have {would})"
-    return f"{request.text}\n\n_Policy rule `{ruling.rule}`{risk}: {says}._"
+    return annotated(request.text, ruling)
 
 
 def digest_of(request: Ask, text: str, revision: int) -> str:
@@ -58,21 +56,4 @@ def terms_for(request: Ask, ruling: Ruling, self_approval: bool) -> Terms:
     ``ask_two``, whether the requester may approve (the rule's word, else ``self_approval``: ``SELF_APPROVAL``),
     and the kind, tool, arguments and rule, and what a shadow rule would have done."""
     args = json.dumps(dict(request.args), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return Terms(
-        quorum=2 if ruling.action is Action.ASK_TWO else 1,
-        self_approval=self_approval if ruling.self_approval is None else ruling.self_approval,
-        kind=request.kind,
-        tool=request.tool,
-        args=args if request.tool else "",
-        rule=ruling.rule,
-        risk=ruling.risk,
-        shadow=ruling.shadow,
-    )
-
-
-def decider_for(ruling: Ruling) -> str:
-    return f"{POLICY_DECIDER}:{ruling.rule}"
-
-
-def denial(ruling: Ruling) -> str:
-    return f"denied by the policy (rule {ruling.rule})"
+    return terms_under(ruling, kind=request.kind, tool=request.tool, args=args, self_approval=self_approval)

@@ -59,3 +59,11 @@ class AlreadyCounted(ApprovalError):
     def __init__(self, approval: Approval) -> None:
         super().__init__(f"approval {approval.id}: this person has approved already")
         self.approval = approval
+
+
+class PolicyChanged(ApprovalError):
+    """The policy the bots publish changed between reading it and creating the approval under it (retry)."""
+
+    def __init__(self, approval_id: str) -> None:
+        super().__init__(f"approval {approval_id}: the published policy changed while it was created")
+        self.approval_id = approval_id

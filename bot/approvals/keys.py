@@ -101,6 +101,19 @@ def card_keys_for(approval_id: str) -> list[str]:
     return [record_key(approval_id), unshown_key(bucket(approval_id))]
 
 
+def policy_key(bucket_tag: str) -> str:
+    """Hash holding the policy the running bots published (``published_policy.py``), one copy per bucket, so the
+    CREATE script reads it in the slot of the record it creates."""
+    return f"{PREFIX}:{bucket_tag}:policy"
+
+
+CARD_REQUESTS = f"{PREFIX}:cards"
+"""Stream of card requests from askers outside the bots (``card_requests.py``): each entry names an approval whose
+card one bot replica is to post."""
+CARD_POSTERS = "posters"
+"""The one consumer group every bot replica reads ``CARD_REQUESTS`` in."""
+
+
 def seen_key(delivery_id: str) -> str:
     """Marks a Slack delivery (event id or trigger id) as claimed, so a redelivery is dropped by any replica. Holds
     the nonce of the call that claimed it (``deliveries.claim_delivery``)."""

@@ -23,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from bot.approvals.models import Terms
+
 
 class Action(StrEnum):
     AUTO = "auto"
@@ -35,7 +37,8 @@ class Action(StrEnum):
     """Never runs; the agent reads a refusal; audited; the requester is told."""
 
 
-KINDS = frozenset({"draft", "plan", "code", "tool"})
+KINDS = frozenset({"draft", "plan", "code", "tool", "request"})
+"""``request``: a text request from outside the bot (``bot.approvals.requests``: a script, an MCP client)."""
 FIELDS = frozenset({"name", "kind", "tool", "pattern", "action", "risk", "self_approval", "shadow"})
 SHADOWABLE = (Action.AUTO, Action.DENY)
 """A shadow rule (``shadow: true``) asks a person instead, recording what it would have done: only an ``auto`` or
@@ -99,6 +102,9 @@ class Policy:
     rules: tuple[Rule, ...]
     digest: str
     """sha256 of the rules as canonical JSON: the bots publish it, and standing approvals are bound to it."""
+    document: str = ""
+    """The YAML text the rules were parsed from: what the bots publish for askers outside them
+    (``published_policy.py``)."""
 
     def rule_for(self, request: Request) -> Ruling:
         for rule in self.rules:
@@ -159,6 +165,52 @@ The several-statements pattern ignores what may follow a final ``;`` in the JSON
 closing quote, an escaped newline); the decoded query is searched too, where ``;\nDROP`` is found."""
 
 
+POLICY_DECIDER = "policy"
+"""Decisions the policy makes are recorded as made by ``policy:<rule>``."""
+
+
+def decider_for(ruling: Ruling) -> str:
+    return f"{POLICY_DECIDER}:{ruling.rule}"
+
+
+def denial(ruling: Ruling) -> str:
+    return f"denied by the policy (rule {ruling.rule})"
+
+
+def annotated(text: str, ruling: Ruling) -> str:
+    """What is recorded as asked (the card's text, when a person is asked): ``text``, and the rule that answers
+    or asks it (unless it is the default)."""
+    if ruling.rule == DEFAULT_RULING.rule and not ruling.risk:
+        return text
+    risk = f", risk *{ruling.risk}*" if ruling.risk else ""
+    says = {
+        Action.AUTO: "approved without asking",
+        Action.DENY: "refused",
+        Action.ASK: "needs one approver",
+        Action.ASK_TWO: "needs two different approvers",
+    }[ruling.action]
+    if ruling.shadow:
+        would = "approved this without asking" if ruling.shadow == Action.AUTO else "refused this"
+        says = f"{says} (shadow: the rule would have {would})"
+    return f"{text}\n\n_Policy rule `{ruling.rule}`{risk}: {says}._"
+
+
+def terms_under(ruling: Ruling, *, kind: str, tool: str, args: str, self_approval: bool) -> Terms:
+    """What the engine enforces and audits for a request under ``ruling``: two different approvers for
+    ``ask_two``, whether the requester may approve (the rule's word, else ``self_approval``), the kind, tool,
+    arguments (canonical JSON, "" for none) and rule, and what a shadow rule would have done."""
+    return Terms(
+        quorum=2 if ruling.action is Action.ASK_TWO else 1,
+        self_approval=self_approval if ruling.self_approval is None else ruling.self_approval,
+        kind=kind,
+        tool=tool,
+        args=args if tool else "",
+        rule=ruling.rule,
+        risk=ruling.risk,
+        shadow=ruling.shadow,
+    )
+
+
 def parse_policy(text: str, where: str = "the policy") -> Policy:
     try:
         document = yaml.safe_load(text)
@@ -171,7 +223,7 @@ def parse_policy(text: str, where: str = "the policy") -> Policy:
     if duplicate := next((name for name in names if names.count(name) > 1), None):
         raise PolicyError(f"{where}: two rules are named '{duplicate}'; names must be unique")
     canonical = json.dumps(document["rules"], sort_keys=True, separators=(",", ":"), default=str)
-    return Policy(rules, hashlib.sha256(canonical.encode()).hexdigest())
+    return Policy(rules, hashlib.sha256(canonical.encode()).hexdigest(), text)
 
 
 def load_policy(path: Path | None) -> Policy:

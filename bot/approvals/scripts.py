@@ -58,11 +58,19 @@ CREATE = (
 -- ARGV: id, workflow_id, step, prompt, requester, workflow, timeout_ms, retention_ms,
 --       prompt_sha256, nonce, digest (of what is asked: models.ask_digest),
 --       and the terms (models.Terms): quorum, self_approval (allow | deny), kind, tool, args, rule, risk, shadow
+-- Optional, for an asker outside the bots (requests.py): KEYS[6] the bucket's published policy (keys.policy_key),
+--   ARGV[20] the revision of it the terms were worked out under ('' checks nothing; 'none': none was published),
+--   ARGV[21] an outcome the policy decided at once ('' none; approved | cancelled), ARGV[22] its decider
+--   (policy:<rule>), ARGV[23] its feedback. Decided at once, the record has no card to show it on (shown = state).
 -- Returns {created (1 | 0), now_ms, record...}; a re-run of the creating call answers 1 again. An existing record
--- is returned as it is, terms and all.
+-- is returned as it is, terms and all. {-1, now_ms} when the published policy is not ARGV[20] (nothing written).
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local mine = redis.call('HGET', KEYS[1], 'create_nonce') == ARGV[10]
   return {mine and 1 or 0, int(now), redis.call('HGETALL', KEYS[1])}
+end
+local expected = ARGV[20] or ''
+if expected ~= '' and (redis.call('HGET', KEYS[6], 'rev') or 'none') ~= expected then
+  return {-1, int(now)}
 end
 local deadline = now + tonumber(ARGV[7])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[3], 'state', 'pending',
@@ -77,6 +85,18 @@ audit({'event', 'created', 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[3
   'prompt', ARGV[4], 'prompt_sha256', ARGV[9], 'digest', ARGV[11],
   'kind', ARGV[14], 'tool', ARGV[15], 'args', ARGV[16], 'rule', ARGV[17], 'risk', ARGV[18], 'quorum', ARGV[12],
   'self_approval', ARGV[13], 'shadow', ARGV[19]})
+local outcome = ARGV[21] or ''
+if outcome ~= '' then
+  local approved_by = ''
+  if outcome == 'approved' then approved_by = ARGV[22] end
+  redis.call('HSET', KEYS[1], 'state', outcome, 'decider', ARGV[22], 'decided_ms', int(now), 'feedback', ARGV[23],
+    'nonce', ARGV[10], 'approved_by', approved_by, 'shown', outcome)
+  redis.call('PEXPIRE', KEYS[1], ARGV[8])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  audit({'event', outcome, 'id', ARGV[1], 'workflow_id', ARGV[2], 'step', ARGV[3], 'workflow', ARGV[6],
+    'user', ARGV[22], 'at_ms', int(now), 'feedback', ARGV[23], 'waited_ms', '0', 'late_click_by', '',
+    'kind', ARGV[14], 'tool', ARGV[15], 'rule', ARGV[17], 'deciders', ARGV[22], 'shadow', ARGV[19]})
+end
 return {1, int(now), redis.call('HGETALL', KEYS[1])}
 """
 )

@@ -22,6 +22,7 @@ from bot.approvals.errors import (
     AlreadyCounted,
     AlreadyDecided,
     Expired,
+    PolicyChanged,
     SelfApprovalRefused,
     StaleVersion,
     StoreClosed,
@@ -123,18 +124,26 @@ class ApprovalStore:
         timeout_s: float,
         digest: str = "",
         terms: Terms = DEFAULT_TERMS,
+        policy_rev: str = "",
+        decided: tuple[Outcome, str, str] | None = None,
     ) -> Approval:
         """Store a pending approval, or return the existing one for the same key, decided or not (with the terms
         it was created with, whatever ``terms`` says now).
 
         ``digest`` is what it asks about (``models.ask_digest``); the caller compares it with an existing
         record's. ``terms`` are enforced by ``decide`` (quorum, self-approval) and kept for the audit. The audit's
-        ``created`` entry keeps the prompt text, its sha256, the digest  and the terms."""
+        ``created`` entry keeps the prompt text, its sha256, the digest  and the terms.
+
+        For an asker outside the bots (``requests.py``): ``policy_rev`` is the revision of the published policy
+        the terms were worked out under (``none``: none was published); if the bots published another since, nothing
+        is written and ``PolicyChanged`` is raised. ``decided`` (outcome, decider, feedback) records the policy's
+        decision in the same step, so the approval is never pending."""
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         approval_id = key.approval_id
-        created, _now, fields = await self._create(
-            keys=keys.keys_for(approval_id),
+        outcome, decider, feedback = (decided[0].value, decided[1], decided[2]) if decided else ("", "", "")
+        reply = await self._create(
+            keys=[*keys.keys_for(approval_id), keys.policy_key(keys.bucket(approval_id))],
             args=[
                 approval_id,
                 key.workflow_id,
@@ -155,8 +164,15 @@ class ApprovalStore:
                 terms.rule,
                 terms.risk,
                 terms.shadow,
+                policy_rev,
+                outcome,
+                decider,
+                feedback,
             ],
         )
+        if int(reply[0]) == -1:
+            raise PolicyChanged(approval_id)
+        created, _now, fields = reply
         approval = Approval.from_hash(pairs(fields))
         log.info("approval %s %s", approval_id, "created" if created else f"re-attached ({approval.state})")
         return approval
@@ -256,13 +272,14 @@ class ApprovalStore:
             raise Expired(approval)
         raise AlreadyDecided(approval)
 
-    async def wait(self, approval_id: str, timeout: float | None = None) -> Approval:
+    async def wait(self, approval_id: str, timeout: float | None = None, *, keep_pending: bool = False) -> Approval:
         """Wait for the decision and return the decided record.
 
         The wait ends at the record's deadline, or after ``timeout`` seconds if that comes first; either way
-        the approval is then expired atomically, unless a decision won the race. Raises ``UnknownApproval``
-        when the record does not exist or vanishes from Redis while waited for, ``StoreClosed`` when the store
-        is closed meanwhile.
+        the approval is then expired atomically, unless a decision won the race. With ``keep_pending``, a
+        ``timeout`` that comes first leaves the approval pending and returns it as it is then (check
+        ``.pending``); the deadline still expires it. Raises ``UnknownApproval`` when the record does not exist
+        or vanishes from Redis while waited for, ``StoreClosed`` when the store is closed meanwhile.
         """
         if self._closed.is_set():
             raise StoreClosed
@@ -300,6 +317,8 @@ class ApprovalStore:
                 if woken is not TIME_UP:  # a resync saw the record decided (or gone)
                     approval = await self._decided(approval, woken)
                     continue
+                if keep_pending and mode == "force":  # the caller's own timeout, before the deadline
+                    return await self._decided(approval, {})
                 result = await self._retrying(lambda: self._run_transition(approval_id, "expired", "", "", mode, nonce))
                 if result.status == "not_yet":  # our clock ran ahead of Redis's: wait the rest
                     local_end = loop.time() + result.ms_left / 1000
