@@ -95,7 +95,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=30.0,
         help="while a call waits for a decision, a progress notification this often (default 30, at most 60)",
     )
-    mcp.add_argument("--requester", help="who asks, shown on the cards (a Slack user ID, or a name)")
+    mcp.add_argument(
+        "--block-for",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        help="a call with a progressToken waits at most this long, then answers pending (default: until decided)",
+    )
+    mcp.add_argument(
+        "--requester",
+        type=_requester,
+        help="who asks, shown on the cards: a Slack user ID or a name (default: mcp:<the client's name>)",
+    )
     args = parser.parse_args(argv)
     if args.command == "audit" and args.policy_report and args.format not in REPORT_FORMATS:
         parser.error(f"--policy-report shows --format {' or '.join(REPORT_FORMATS)}, not {args.format}")
@@ -117,8 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             settings = load_settings(load_dotenv_file(), require_slack=False)
             _configure_logging(settings)
-            every, requester = args.progress_every, args.requester
-            return run_loop(serve(settings, http=args.http, progress_every=every, requester=requester))
+            serving = serve(
+                settings,
+                http=args.http,
+                progress_every=args.progress_every,
+                block_for=args.block_for,
+                requester=args.requester,
+            )
+            return run_loop(serving)
         if args.command == "run":
             settings = load_settings(load_dotenv_file())
             _configure_logging(settings)
@@ -299,6 +315,26 @@ def _address(raw: str) -> tuple[str, int]:
         return parse_address(raw)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _requester(raw: str) -> str:
+    from bot.approvals.requests import Asked
+
+    try:
+        Asked("a requester's check", requester=raw)  # the client's own rules for a requester
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return raw
+
+
+def _positive_seconds(raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"takes a positive number of seconds, not {raw!r}")
+    return seconds
 
 
 def _progress_every(raw: str) -> float:

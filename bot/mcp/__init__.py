@@ -12,14 +12,23 @@ from bot.mcp.tools import Gate
 
 
 async def serve(
-    settings: Settings, *, http: tuple[str, int] | None, progress_every: float, requester: str | None = None
+    settings: Settings,
+    *,
+    http: tuple[str, int] | None,
+    progress_every: float,
+    block_for: float | None = None,
+    requester: str | None = None,
 ) -> int:
     """Serve until the client closes stdin (stdio) or a signal arrives (HTTP); 0 on a clean end."""
     from bot.client import ApprovalClient
 
     async with ApprovalClient(settings.redis_url) as client:
         gate = Gate(
-            client, default_timeout=settings.approval_timeout, progress_every=progress_every, requester=requester
+            client,
+            default_timeout=settings.approval_timeout,
+            progress_every=progress_every,
+            block_for=block_for,
+            requester=requester,
         )
         server = build_server(gate)
         if http is None:

@@ -11,9 +11,11 @@ from typing import Literal
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
+from bot.approvals.policy import POLICY_DECIDER
 from bot.client import Decision
 
 Status = Literal["pending", "approved", "revised", "cancelled", "expired", "denied"]
+"""``bot.client.Status``, and pending."""
 
 
 class ApprovalResult(BaseModel):
@@ -29,7 +31,9 @@ class ApprovalResult(BaseModel):
         default=None, description="who decided: a Slack user ID, or policy:<rule> when a rule decided"
     )
     at: str | None = Field(default=None, description="when it was decided (ISO 8601, UTC)")
-    feedback: str | None = Field(default=None, description="the approver's feedback (revised, sometimes cancelled)")
+    feedback: str | None = Field(
+        default=None, description="the approver's feedback (revised), or the reason (denied, cancelled by the bot)"
+    )
     rule: str | None = Field(default=None, description="the policy rule that matched the request, if any")
 
 
@@ -50,22 +54,23 @@ def decided(decision: Decision) -> ApprovalResult:
 
 def describe(result: ApprovalResult) -> str:
     """One line in plain words, ending with what the asker should do."""
-    who = f" by {result.by}" if result.by else ""
+    by_rule = result.by is not None and result.by.startswith(f"{POLICY_DECIDER}:")
+    who = f" by policy rule {result.rule}" if by_rule and result.rule else f" by {result.by}" if result.by else ""
     when = f" at {result.at}" if result.at else ""
-    rule = f" (policy rule {result.rule})" if result.rule else ""
     ref = f"approval {result.approval_id}"
     feedback = f' Feedback: "{result.feedback}".' if result.feedback else ""
     match result.status:
         case "approved":
-            return f"Approved{who}{when}{rule} ({ref}). Go ahead."
+            return f"Approved{who}{when} ({ref}). Go ahead."
         case "revised":
             return f"Revision requested{who}{when} ({ref}).{feedback} Change the request accordingly and ask again."
         case "cancelled":
             return f"Cancelled{who}{when} ({ref}).{feedback} Do not go ahead."
         case "expired":
-            return f"Nobody decided before the deadline ({ref}). Nothing was approved: do not go ahead."
+            return f"Nobody decided before the deadline ({ref}). Nothing was approved. Do not go ahead."
         case "denied":
-            return f"Refused{rule}{when} ({ref}). Do not go ahead."
+            reason = f" {result.feedback}." if result.feedback else ""
+            return f"Refused{who}{when} ({ref}).{reason} Do not go ahead."
         case _:
             return (
                 f"Waiting for a person to decide in Slack ({ref}). Nothing is approved yet: call get_approval "

@@ -27,16 +27,14 @@ from mcp.types import CallToolResult
 from pydantic import Field
 from redis.exceptions import RedisError
 
-from bot.client import ApprovalClient, Decision
+from bot.approvals.requests import MAX_DETAILS, MAX_KEY, MAX_TIMEOUT_S, MAX_TITLE, MAX_TOOL
+from bot.client import ApprovalClient, ApprovalError, Decision, KeyReused, PolicyChanged, PolicyError, UnknownApproval
 from bot.mcp.results import ApprovalResult, decided, pending, tool_result
 
 log = logging.getLogger(__name__)
 
-TITLE_MAX = 150  # the card's header (a Block Kit header's text: docs.slack.dev/reference/block-kit/blocks/header-block)
-DETAILS_MAX = 40_000  # a message's text (docs.slack.dev/reference/methods/chat.postMessage); longer goes to a thread
-ARGUMENTS_MAX = 40_000  # the arguments as JSON, shown in full on the card
-KEY_MAX = 200
-TIMEOUT_MAX = 7 * 86_400.0
+ARGUMENTS_MAX = MAX_DETAILS
+"""The arguments as JSON: shown in full on the card like the details, so held to the same size."""
 WAIT_MAX = 55.0
 """``get_approval`` waits at most this long: under the 60 s request timeout many clients apply."""
 PROGRESS_MAX = 60.0
@@ -55,38 +53,42 @@ class Gate:
         *,
         default_timeout: float,
         progress_every: float = 30.0,
+        block_for: float | None = None,
         requester: str | None = None,
     ) -> None:
         if not 0 < progress_every <= PROGRESS_MAX:
             raise ValueError(f"progress_every must be in (0, {PROGRESS_MAX:.0f}] seconds, not {progress_every}")
         self._client = client
-        self._default_timeout = min(default_timeout, TIMEOUT_MAX)
+        self._default_timeout = min(default_timeout, MAX_TIMEOUT_S)
         self._every = progress_every
+        self._block_for = block_for
         self._requester = requester
 
     async def request_approval(
         self,
-        title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX, description="what needs a yes, in a line")],
+        title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE, description="what needs a yes, in a line")],
         details: Annotated[
-            str, Field(max_length=DETAILS_MAX, description="what exactly will happen, shown in full to the approver")
+            str, Field(max_length=MAX_DETAILS, description="what exactly will happen, shown in full to the approver")
         ],
         ctx: Context[Any, Any],
         tool: Annotated[
             str | None,
-            Field(min_length=1, max_length=200, description="the tool about to be called, if this gates a tool call"),
+            Field(
+                min_length=1, max_length=MAX_TOOL, description="the tool about to be called, if this gates a tool call"
+            ),
         ] = None,
         arguments: Annotated[
             dict[str, Any] | None, Field(description="that tool call's arguments (a JSON object), shown on the card")
         ] = None,
         timeout: Annotated[
             float | None,
-            Field(gt=0, le=TIMEOUT_MAX, description="seconds until the request expires undecided (default: the bot's)"),
+            Field(gt=0, le=MAX_TIMEOUT_S, description="seconds people have to decide (default: the bot's)"),
         ] = None,
         idempotency_key: Annotated[
             str | None,
             Field(
                 min_length=1,
-                max_length=KEY_MAX,
+                max_length=MAX_KEY,
                 description="asking again with the same key returns the same approval (one card), decided or not",
             ),
         ] = None,
@@ -104,14 +106,24 @@ class Gate:
             request = await self._client.request(
                 title,
                 details,
-                requester=self._requester,
+                requester=self._requester or _client_name(ctx),
                 timeout=expires_in,
                 key=idempotency_key,
                 tool=tool,
                 arguments=arguments,
             )
-        except (ValueError, TypeError) as exc:
-            raise ToolError(f"the request was refused: {exc}") from exc
+        except KeyReused as exc:
+            raise ToolError(
+                f"idempotency_key was used before for a different request (approval {exc.approval.id}): "
+                "use a new key for a new request"
+            ) from exc
+        except PolicyChanged as exc:
+            raise ToolError("the bots' policy was changing while this was asked; ask again") from exc
+        except PolicyError as exc:
+            log.warning("the published policy could not be read: %s", exc)
+            raise ToolError("the bots' published policy could not be read; nothing was asked") from exc
+        except (ValueError, ApprovalError) as exc:
+            raise ToolError(f"not asked: {exc}") from exc
         except RedisError as exc:
             raise _unreachable(exc) from exc
         log.info("approval %s requested over MCP", request.approval_id)
@@ -119,9 +131,8 @@ class Gate:
             return tool_result(decided(request.decision))
         if _progress_token(ctx) is None:
             return tool_result(pending(request.approval_id))
-        decision = await self._wait(request.approval_id, ctx, limit=None, total=expires_in)
-        assert decision is not None  # without a limit the wait ends with the decision (expired at the latest)
-        return tool_result(decided(decision))
+        decision = await self._wait(request.approval_id, ctx, limit=self._block_for, total=expires_in)
+        return tool_result(decided(decision) if decision is not None else pending(request.approval_id))
 
     async def get_approval(
         self,
@@ -139,7 +150,8 @@ class Gate:
     async def _wait(
         self, approval_id: str, ctx: Context[Any, Any], *, limit: float | None, total: float | None
     ) -> Decision | None:
-        """The decision, or None when ``limit`` seconds passed first; progress before each step when asked for."""
+        """The decision, or None when ``limit`` seconds passed first (None: no limit; the wait then ends at the
+        deadline at the latest, expired); a progress notification before each step when the call asked for them."""
         reporting = _progress_token(ctx) is not None
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -152,8 +164,10 @@ class Gate:
             step = self._every if left is None else min(self._every, max(left, 0.0))
             try:
                 decision = await self._client.wait(approval_id, timeout=step)
-            except KeyError as exc:
+            except UnknownApproval as exc:
                 raise ToolError(f"unknown approval id {approval_id!r} (never created, or too old)") from exc
+            except ApprovalError as exc:
+                raise ToolError(f"no decision read: {exc}") from exc
             except RedisError as exc:
                 raise _unreachable(exc) from exc
             if decision is not None:
@@ -167,10 +181,19 @@ def _progress_token(ctx: Context[Any, Any]) -> str | int | None:
     return meta.get("progress_token") if meta else None
 
 
+def _client_name(ctx: Context[Any, Any]) -> str:
+    """``mcp:<the client's name>`` as its ``initialize`` gave it (letters, digits, ``.``, ``_``, ``-`` kept), shown
+    on the card as who asks; ``mcp`` when the client gave none (stateless HTTP keeps no handshake)."""
+    params = ctx.session.client_params
+    name = params.client_info.name if params is not None else ""
+    kept = "".join(char for char in name if char.isascii() and (char.isalnum() or char in "._-"))[:60]
+    return f"mcp:{kept}" if kept else "mcp"
+
+
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _unreachable(exc: RedisError) -> ToolError:
-    log.warning("the approval store is unreachable: %s", type(exc).__name__)
+    log.warning("the approval store did not answer: %s", type(exc).__name__)
     return ToolError("the approval store (Redis) did not answer; try again in a moment")
