@@ -5,6 +5,7 @@ emulator, a real click, a real Redis. Nothing is mocked: the client, the engine 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sys
@@ -27,7 +28,7 @@ from tests.e2e.test_approval_flow import action_ids, decided_card, post_prompt, 
 PROGRESS_EVERY = "0.3"
 SERVING = re.compile(rb"serving MCP over Streamable HTTP at (http://\S+)")
 
-Connect = Callable[[], AbstractAsyncContextManager[ClientSession]]
+Connect = Callable[..., AbstractAsyncContextManager[ClientSession]]
 
 
 def server_env(redis_url: str) -> dict[str, str]:
@@ -41,28 +42,31 @@ def server_env(redis_url: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def over_stdio(redis_url: str, workdir: Path) -> AsyncIterator[ClientSession]:
-    """The client starts ``approval-bot mcp`` itself, as Claude Desktop or Claude Code would; its stderr is kept."""
+async def over_stdio(
+    redis_url: str, workdir: Path, *options: str, modern: bool = False
+) -> AsyncIterator[ClientSession]:
+    """The client starts ``approval-bot mcp`` itself, as Claude Desktop or Claude Code would; its stderr is kept.
+    ``modern``: the 2026-07-28 protocol (``server/discover``, no handshake) instead of ``initialize``."""
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "bot.cli", "mcp", "--progress-every", PROGRESS_EVERY],
+        args=["-m", "bot.cli", "mcp", "--progress-every", PROGRESS_EVERY, *options],
         env=server_env(redis_url),
         cwd=workdir,
     )
     with (workdir / "mcp.log").open("w") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
-            await session.initialize()
+            await (session.discover() if modern else session.initialize())
             yield session
 
 
 @asynccontextmanager
-async def over_http(redis_url: str, workdir: Path) -> AsyncIterator[ClientSession]:
+async def over_http(redis_url: str, workdir: Path, *options: str) -> AsyncIterator[ClientSession]:
     """``approval-bot mcp --http 127.0.0.1:0`` in its own process; the URL is the one its log line names."""
     log_path = workdir / "mcp.log"
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
-            *("-m", "bot.cli", "mcp", "--http", "127.0.0.1:0", "--progress-every", PROGRESS_EVERY),
+            *("-m", "bot.cli", "mcp", "--http", "127.0.0.1:0", "--progress-every", PROGRESS_EVERY, *options),
             env=server_env(redis_url),
             cwd=workdir,
             stdout=log,
@@ -92,7 +96,7 @@ async def over_http(redis_url: str, workdir: Path) -> AsyncIterator[ClientSessio
 def connect(request: pytest.FixtureRequest, redis_url: str, tmp_path: Path) -> Connect:
     """One MCP client session to a fresh ``approval-bot mcp``, over the transport this run of the test is for."""
     opener = over_stdio if request.param == "stdio" else over_http
-    return lambda: opener(redis_url, tmp_path)
+    return lambda *options: opener(redis_url, tmp_path, *options)
 
 
 def outcome(result: CallToolResult) -> dict[str, Any]:
@@ -242,3 +246,89 @@ async def test_the_same_idempotency_key_gives_the_same_approval(
     assert ended["status"] == "cancelled" and ended["by"] == people.alice
     cards = [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == people.approvals]
     assert len([c for c in cards if not c.params.get("thread_ts")]) == 1
+
+
+async def test_a_blocking_call_answers_pending_after_block_for(redis_url: str, connect: Connect) -> None:
+    progress: list[float] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(done)
+
+    async with connect("--block-for", "1") as session:
+        answer = await session.call_tool(
+            "request_approval", {"title": "Nobody decides this", "details": "d"}, progress_callback=on_progress
+        )
+
+    assert outcome(answer)["status"] == "pending"
+    assert len(progress) >= 3  # at once, then every 0.3 s until the second it may block
+
+
+async def test_the_2026_protocol_gets_progress_and_the_decision_too(
+    slack: SlackEmulator, people: People, start_bot, redis_url: str, tmp_path: Path
+) -> None:
+    """The SDK's client on the stateless 2026-07-28 revision (``server/discover``, no ``initialize``)."""
+    await start_bot()
+    mark = slack.mark()
+    progress: list[float] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(done)
+
+    async with over_stdio(redis_url, tmp_path, modern=True) as session:
+        assert session.protocol_version == "2026-07-28"
+        call = asyncio.create_task(
+            session.call_tool("request_approval", {"title": "Ship it", "details": "v9"}, progress_callback=on_progress)
+        )
+        card = await post_prompt(slack, people, mark)
+        await until(lambda: len(progress) >= 2, timeout=10, what="two progress notifications")
+        await slack.click(people.alice, people.approvals, card.response["ts"], blocks.ACTION_CANCEL)
+        result = outcome(await asyncio.wait_for(call, 15))
+
+    assert result["status"] == "cancelled" and result["by"] == people.alice
+
+
+async def test_stdout_carries_the_protocol_only_and_logs_go_to_stderr(redis_url: str, tmp_path: Path) -> None:
+    """What a stdio client reads: every stdout line is one JSON-RPC message, even around a failing call."""
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot.cli", "mcp"),
+        env=server_env(redis_url),
+        cwd=tmp_path,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    hello = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "get_approval", "arguments": {}}},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "no_such_tool", "arguments": {}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 4,
+            "method": "tools/call",
+            "params": {"name": "request_approval", "arguments": {"title": "t", "details": "d"}},
+        },
+    ]
+    process.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in messages))
+    await process.stdin.drain()
+    answers: dict[int, dict[str, Any]] = {}
+    async with asyncio.timeout(30):
+        while len(answers) < 4:
+            line = await process.stdout.readline()
+            assert line, (await process.stderr.read()).decode()
+            message = json.loads(line)  # anything else on stdout would break the client
+            assert message["jsonrpc"] == "2.0"
+            if "id" in message:
+                answers[message["id"]] = message
+    process.stdin.close()
+    await asyncio.wait_for(process.wait(), 15)
+    rest, logs = await process.stdout.read(), (await process.stderr.read()).decode()
+
+    assert answers[1]["result"]["serverInfo"]["name"] == "approval-bot"
+    assert answers[2]["result"]["isError"] is True
+    assert "error" in answers[3] or answers[3]["result"]["isError"] is True
+    assert answers[4]["result"]["structuredContent"]["status"] == "pending"
+    assert rest == b"" and process.returncode == 0
+    assert "serving MCP over stdio" in logs and "requested over MCP" in logs
