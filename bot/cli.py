@@ -64,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="try it offline: a local Slack emulator, a scripted model, no Redis")
     demo.add_argument("--task", default=None, help="the task to give the agent")
     demo.add_argument("--auto", choices=["approve", "revise", "cancel"], help="decide without asking (smoke tests)")
+    demo.add_argument("--terminal", action="store_true", help="the transcript in this terminal instead of a browser")
+    demo.add_argument("--no-browser", action="store_true", help="print the sandbox page's address, open nothing")
+    demo.add_argument("--port", type=int, default=0, help="the sandbox page's port (default: a free one)")
     audit = commands.add_parser("audit", help="print, export or verify the audit trail (reads REDIS_URL)")
     audit.add_argument("--format", choices=FORMATS, default="text", help="text (default), jsonl, json or csv")
     audit.add_argument(
@@ -142,7 +145,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.demo import run_demo
 
         settings = load_settings(load_dotenv_file(), require_slack=False)
-        return run_loop(run_demo(settings, task=args.task, auto=args.auto))
+        demo_run = run_demo(
+            settings,
+            task=args.task,
+            auto=args.auto,
+            terminal=args.terminal,
+            browser=not args.no_browser,
+            port=args.port,
+        )
+        return run_loop(demo_run)
     except (ConfigError, StartupError, ModelConfigError, SinceError, PolicyError) as exc:
         print(f"approval-bot: {exc}", file=sys.stderr)
         return 2

@@ -10,21 +10,17 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-import aiohttp
 import redis.asyncio as aioredis
 from autogen_core.models import UserMessage
 from redis.exceptions import RedisError, ResponseError
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals.policy import PolicyError, load_policy
-from bot.config import ConfigError, Secret, Settings, load_settings
+from bot.checks import Check
+from bot.config import Settings
 from bot.service import load_model, open_redis
-from bot.slack.app import web_client
-from bot.slack.scopes import REQUIRED_SCOPES
-from bot.slack.startup import StartupError, resolve_channel
+from bot.slack.setup_checks import slack_checks
+from bot.slack.startup import StartupError
 from workflows.model import DEFAULT_MODEL, ModelConfigError
 
 TOKENS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
@@ -33,127 +29,15 @@ MODEL_CALL_S = 30.0
 ONE_TOKEN = {"max_tokens": 1}
 SECRET = re.compile(r"\b(?:sk|xox[a-z]|xapp)-\S*")
 """What looks like a key or a token in a provider's error text (OpenAI quotes part of a rejected key)."""
-REINSTALL = "add them under oauth_config.scopes.bot in your app's manifest (see manifest.yml), then reinstall the app"
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-
-    def line(self) -> str:
-        if self.ok:
-            return f"PASS {self.name}: {self.detail}"
-        return f"FAIL {self.name}: {self.detail} — fix: {self.fix}"
 
 
 async def diagnose(settings: Settings, environ: Mapping[str, str], *, model_call: bool) -> list[Check]:
-    """Every check, in the order a person sets the bot up. ``settings`` were loaded without the two tokens,
-    which are read from ``environ`` here so that a token of the wrong kind is a failed check, not a stop."""
-    bot_token, bot_check = token(environ, "SLACK_BOT_TOKEN")
-    app_token, app_check = token(environ, "SLACK_APP_TOKEN")
-    checks: list[Check] = []
-    if bot_token is None:
-        checks += [bot_check, Check("approvals channel", False, "not checked without a bot token", bot_check.fix)]
-    else:
-        client = web_client(bot_token.get(), settings.slack_api_url)
-        checks.append(await bot_token_check(client))
-        checks.append(await channel_check(client, settings))
-    checks.append(app_check if app_token is None else await app_token_check(settings, app_token))
+    """Every check, in the order a person sets the bot up (``setup_checks.slack_checks`` says how tokens are read)."""
+    checks = await slack_checks(settings, environ)
     checks += await redis_checks(settings)
     checks.append(await model_check(settings, call=model_call))
     checks.append(policy_check(settings))
     return checks
-
-
-def token(environ: Mapping[str, str], name: str) -> tuple[Secret | None, Check]:
-    """The token ``name`` if it is set and of the right kind (``bot.config`` says which), else a failed check."""
-    what = "bot token" if name == "SLACK_BOT_TOKEN" else "app token"
-    try:
-        settings = load_settings({name: environ.get(name, "")}, require_slack=False)
-    except ConfigError as exc:
-        return None, Check(what, False, str(exc).split(": set it to")[0], _token_fix(str(exc)))
-    secret = settings.slack_bot_token if name == "SLACK_BOT_TOKEN" else settings.slack_app_token
-    if secret is None:
-        return None, Check(what, False, f"{name} is not set", f"set {name} in the environment or in .env")
-    return secret, Check(what, True, f"{name} is set")
-
-
-def _token_fix(message: str) -> str:
-    _, _, wanted = message.partition(": set it to ")
-    return f"set it to {wanted}" if wanted else "copy the token again from your Slack app's settings"
-
-
-async def bot_token_check(client: AsyncWebClient) -> Check:
-    """``auth.test`` accepts SLACK_BOT_TOKEN, and its ``x-oauth-scopes`` hold every scope the manifest asks for."""
-    try:
-        auth = await client.auth_test()
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        return Check("bot token", False, f"SLACK_BOT_TOKEN was rejected by Slack ({error})", _COPY_BOT)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        return _unreachable("bot token", client.base_url, exc)
-    granted = {s.strip() for s in str(auth.headers.get("x-oauth-scopes") or "").split(",") if s.strip()}
-    who = f"{auth.get('user') or auth.get('user_id')} in {auth.get('team')}"
-    if missing := sorted(REQUIRED_SCOPES - granted):
-        return Check("bot token", False, f"{who} lacks the scopes {', '.join(missing)}", REINSTALL)
-    return Check("bot token", True, f"{who}, all {len(REQUIRED_SCOPES)} scopes granted")
-
-
-_COPY_BOT = "copy the Bot User OAuth Token (xoxb-...) again from your app's Install App page"
-
-
-async def app_token_check(settings: Settings, app_token: Secret) -> Check:
-    """``apps.connections.open``: SLACK_APP_TOKEN is valid, has connections:write and Socket Mode is on."""
-    client = web_client(app_token.get(), settings.slack_api_url)
-    try:
-        await client.apps_connections_open(app_token=app_token.get())
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        fix = (
-            "copy the app-level token (xapp-...) again from Basic Information -> App-Level Tokens (it needs"
-            " connections:write), and turn on Socket Mode in your app's settings"
-        )
-        return Check("app token", False, f"apps.connections.open refused SLACK_APP_TOKEN ({error})", fix)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        return _unreachable("app token", client.base_url, exc)
-    return Check("app token", True, "Socket Mode connections open (apps.connections.open)")
-
-
-async def channel_check(client: AsyncWebClient, settings: Settings) -> Check:
-    """APPROVALS_CHANNEL exists and the bot is in it, or can join it itself (public channels, at start)."""
-    channel = settings.approvals_channel
-    name = "approvals channel"
-    try:
-        channel_id = channel if settings.approvals_channel_name is None else await resolve_channel(client, channel[1:])
-        info = await client.conversations_info(channel=channel_id)
-    except StartupError as exc:
-        return Check(name, False, str(exc).split(":")[0], _after_colon(str(exc)))
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        fix = "check the channel ID; if the channel is private, /invite @approval-bot there"
-        return Check(name, False, f"APPROVALS_CHANNEL {channel} was not found ({error})", fix)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        return _unreachable(name, client.base_url, exc)
-    details = info.get("channel") or {}
-    if details.get("is_archived"):
-        return Check(name, False, f"{channel} is archived", "unarchive it, or set APPROVALS_CHANNEL to another channel")
-    if details.get("is_member"):
-        return Check(name, True, f"{channel} ({channel_id}), the bot is a member")
-    if details.get("is_private"):
-        return Check(name, False, f"the bot is not in the private channel {channel}", "/invite @approval-bot there")
-    return Check(name, True, f"{channel} ({channel_id}) is public; the bot is not in it yet and joins it at start")
-
-
-def _after_colon(message: str) -> str:
-    _, _, rest = message.partition(": ")
-    return rest or "check APPROVALS_CHANNEL"
-
-
-def _unreachable(name: str, url: str, exc: BaseException) -> Check:
-    return Check(name, False, f"cannot reach Slack at {url} ({type(exc).__name__})", "check SLACK_API_URL")
 
 
 async def redis_checks(settings: Settings) -> list[Check]:
@@ -220,7 +104,7 @@ async def model_check(settings: Settings, *, call: bool) -> Check:
         try:
             async with asyncio.timeout(MODEL_CALL_S):
                 await client.create(
-                    [UserMessage(content="Say OK.", source="doctor")], extra_create_args={"max_tokens": 1}
+                    [UserMessage(content="Say OK.", source="doctor")], extra_create_args=ONE_TOKEN
                 )
         except Exception as exc:  # whatever the provider raises, in one line
             first = SECRET.sub("[redacted]", (str(exc).strip().splitlines() or [type(exc).__name__])[0])

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ from bot.slack.scopes import REQUIRED_SCOPES
 from workflows.model import DEMO_DRAFTS
 
 FIRST_DRAFT = "Release 2.4 ships today with faster approvals and a new audit export."
-REVISED_DRAFT = "- audit logs can be exported"
+REVISED_DRAFT = "- Please upgrade by Friday"  # "Shorter, and use bullet points": the scripted writer applies it
+SHORTER_DRAFT = "audit export. Please upgrade by Friday.\n"  # "Make it shorter": the last sentence is gone
 BUTTONS = "[ Approve ]  [ Edit ]  [ Revise ]  [ Cancel ]"
 QUESTION = "Approve, Revise or Cancel? [a/r/c]"
 
@@ -38,7 +40,7 @@ def clean_env() -> dict[str, str]:
 
 def demo(tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> tuple[int, str]:
     done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "demo", *args],
+        [sys.executable, "-m", "bot.cli", "demo", "--terminal", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -137,11 +139,12 @@ def test_interactive_revise_then_approve(tmp_path: Path) -> None:
         "Reply in this thread",
         "Feedback: Make it shorter\n",
         "↳ you, in the thread:\n        Make it shorter",
-        REVISED_DRAFT,
+        SHORTER_DRAFT,
         f"{QUESTION} a\n",
         "✅ Your draft",
-        REVISED_DRAFT,
     ), out
+    approved = out.split("✅ Your draft")[-1]
+    assert "Please upgrade by" in approved and "Reply here with any questions" not in approved, out
 
 
 def test_interactive_end_of_input_cancels(tmp_path: Path) -> None:
@@ -161,7 +164,7 @@ def test_proxy_variables_do_not_reroute_the_local_slack(tmp_path: Path) -> None:
 
 def test_ctrl_c_at_the_prompt_stops_cleanly(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "demo"],
+        [sys.executable, "-m", "bot.cli", "demo", "--terminal"],
         stdin=subprocess.PIPE,  # kept open: the demo waits at its question
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -341,3 +344,70 @@ def test_the_demo_offers_plan_with_a_code_card(tmp_path: Path) -> None:
     assert status == 0, out
     assert after(out, "1. Count the customers", "Run this code?", 'echo "customers: 5', "✅ Your plan")
     assert "This is a revision" not in out
+
+
+# --- the browser mode ---------------------------------------------------------------------------------------------
+
+
+def start_page_demo(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    """``approval-bot demo`` in its default (browser) mode; the process, its page's URL and what it printed."""
+    env = clean_env()
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "demo", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert process.stdout is not None
+    seen = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + 30
+        while b"Ctrl-C stops everything" not in seen and time.monotonic() < deadline:
+            if selector.select(timeout=0.5):
+                chunk = os.read(process.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                seen += chunk
+    out = seen.decode(errors="replace")
+    urls = [line.split()[-1] for line in out.splitlines() if line.strip().startswith("Open ")]
+    if len(urls) != 1:
+        process.kill()
+    assert len(urls) == 1, out
+    return process, urls[0], out
+
+
+def stop(process: subprocess.Popen[bytes]) -> tuple[int, str]:
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=30)
+    return process.returncode, rest.decode(errors="replace")
+
+
+def test_the_default_demo_serves_the_sandbox_page_until_ctrl_c(tmp_path: Path) -> None:
+    process, url, out = start_page_demo(tmp_path)
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            page = answer.read().decode()
+            kind = answer.headers.get("Content-Type", "")
+    finally:
+        status, rest = stop(process)
+
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/"), out
+    assert "text/html" in kind and "<html" in page.lower()
+    assert "@alice, @bob, @carol" in out and "/agent-task" in out
+    assert "No browser to open here" in out  # no screen: nothing was opened, and it says so
+    assert status == 0, out + rest
+    assert "Stopping the demo." in rest
+    assert "Traceback" not in out + rest and "ERROR" not in out + rest, out + rest
+
+
+def test_no_browser_opens_nothing_and_says_nothing_about_it(tmp_path: Path) -> None:
+    process, _, out = start_page_demo(tmp_path, "--no-browser")
+    status, rest = stop(process)
+
+    assert "No browser to open here" not in out
+    assert status == 0, out + rest

@@ -1,8 +1,9 @@
 """The scripted models of ``approval-bot demo``: offline, one per role, so every workflow can be tried.
 
-Each is a ``ReplayChatCompletionClient`` (a fresh one per run): ``draft`` drafts and then revises; ``ops`` looks
-up inactive customers (the built-in policy runs that at once) and then asks to email one (a card); ``plan``
-proposes a plan, then writes one bash block and says DONE once it has run.
+``draft``'s writer and ``plan``'s planner are ``workflows.scripted.ScriptedWriter``: each revision applies the
+person's feedback, visibly. ``ops`` (a ``ReplayChatCompletionClient``, a fresh one per run) looks up inactive
+customers (the built-in policy runs that at once) and then asks to email one (a card); ``plan``'s implementer
+writes one bash block and says DONE once it has run.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workflows.model import DEMO_DRAFTS, replay_config
+from workflows.model import replay_config
 
 TOOLS_INFO = {
     "vision": False,
@@ -20,10 +21,6 @@ TOOLS_INFO = {
     "structured_output": False,
 }
 
-DEMO_PLAN = (
-    "1. Count the customers in the export file.\n2. Print the count with today's date.\n"
-    "3. Report the number back to you."
-)
 DEMO_CODE = '```bash\necho "customers: 5 (as of $(date -u +%F))"\n```'
 DEMO_EMAIL = {
     "to": "alan@example.com",
@@ -55,8 +52,8 @@ def demo_config() -> dict[str, Any]:
         "Found 2 inactive customers and emailed Alan Turing a 10% offer; Edsger Dijkstra has no recent order.",
     ]
     return {
-        "default": replay_config([DEMO_DRAFTS[0]] + [DEMO_DRAFTS[1]] * 20),
+        "default": {"provider": "workflows.scripted.ScriptedWriter", "config": {"kind": "draft"}},
         "ops.assistant": _with_tools(replay_config(ops)),
-        "plan.planner": replay_config([DEMO_PLAN] * 6),
+        "plan.planner": {"provider": "workflows.scripted.ScriptedWriter", "config": {"kind": "plan"}},
         "plan.implementer": replay_config([DEMO_CODE, "The count is printed above. DONE"] + ["DONE"] * 8),
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -13,10 +13,12 @@ from aiohttp import web
 from bot.sandbox import payloads
 from bot.sandbox.clock import Clock
 from bot.sandbox.delivery import ACK_DEADLINE_S, Delivery
+from bot.sandbox.home import HomeViews
 from bot.sandbox.inputs import Inputs
 from bot.sandbox.methods import Methods
 from bot.sandbox.modals import Modals
 from bot.sandbox.observations import Observations
+from bot.sandbox.page import Page
 from bot.sandbox.ratelimits import RateLimiter
 from bot.sandbox.recorder import Recorder
 from bot.sandbox.records import Envelope, Failure
@@ -59,6 +61,14 @@ class SlackEmulator(Inputs, Observations):
     ``clock`` (or ``advance``) moves the emulator's time for expiry, rate limits and the ack deadline.
     ``enterprise_id`` makes it an Enterprise Grid workspace (``enterprise`` objects in payloads).
     ``rate_limits=False`` lifts the Web API rate limits (for benchmarks of the bot's own throughput only).
+    ``page=True`` also serves the sandbox page, a small Slack in the browser, at ``slack.page_url``; what a person
+    does there goes through the same inputs as a test's. ``page_hints`` are commands it suggests in the message
+    box (e.g. ``["/agent-task draft: ...", ...]``).
+    ``home_tab=False`` is an app whose manifest leaves the Home tab off (views.publish answers ``not_enabled``).
+
+    App Home: ``await slack.open_app_home(alice)`` sends ``app_home_opened``; the app publishes with
+    views.publish; ``slack.home_view(alice)`` is what she sees and ``await slack.click_home(alice, action_id,
+    value)`` clicks in it (``block_actions`` with a ``view`` container: no channel, no response_url).
 
     Envelopes wait up to 10 s for an open connection, then raise ``TimeoutError``; events caused by Web
     API calls (the bot's own posts and edits, in channels the bot is in) are delivered in the background.
@@ -82,6 +92,9 @@ class SlackEmulator(Inputs, Observations):
         host: str = "127.0.0.1",
         port: int = 0,
         rate_limits: bool = True,
+        page: bool = False,
+        page_hints: Sequence[str] = (),
+        home_tab: bool = True,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -106,6 +119,8 @@ class SlackEmulator(Inputs, Observations):
         self._hub = SocketHub(app_id, self.recorder, lambda ack: self._delivery.on_ack(ack))
         self._delivery = Delivery(self._hub, self.recorder, self.clock, self._respond, self._failed)
         self._modals = Modals(self.workspace, self.recorder, self.clock)
+        self._home = HomeViews(self.workspace, self.recorder, self.clock, self._modals)
+        self._home.enabled = home_tab
         self._methods = Methods(
             self.workspace,
             self.recorder,
@@ -115,9 +130,11 @@ class SlackEmulator(Inputs, Observations):
             self.grants,
             self._modals,
         )
+        self._methods.table.update(self._home.table())
         limiter = RateLimiter(self.clock, self._channel_key, enabled=rate_limits)
         self._web = WebApi(self._methods, self.recorder, limiter, bot_token=bot_token, app_token=app_token)
         self._responses = ResponseUrls(self._methods, lambda: self.url, self.clock)
+        self._page = Page(self, page_hints) if page else None
 
     # -- lifetime --------------------------------------------------------------------------------------
 
@@ -127,6 +144,8 @@ class SlackEmulator(Inputs, Observations):
         app.router.add_get("/link/", self._hub.handle)
         app.router.add_get("/link", self._hub.handle)
         app.router.add_post("/response/{key}", self._responses.handle)
+        if self._page is not None:
+            self._page.mount(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port)
@@ -141,6 +160,8 @@ class SlackEmulator(Inputs, Observations):
         return self
 
     async def aclose(self) -> None:
+        if self._page is not None:
+            await self._page.aclose()  # its live streams end first, so the server stops at once
         await self._delivery.aclose()
         if self._site is not None:
             await self._site.stop()  # first stop listening: clients told to go away must not get back in
@@ -164,6 +185,13 @@ class SlackEmulator(Inputs, Observations):
         if self._runner is None:
             raise RuntimeError("the emulator is not started")
         return f"http://{self._host}:{self._port}"
+
+    @property
+    def page_url(self) -> str:
+        """The sandbox page, ``http://127.0.0.1:<port>/`` (only with ``SlackEmulator(page=True)``)."""
+        if self._page is None:
+            raise RuntimeError("the sandbox page is off: start the emulator with SlackEmulator(page=True)")
+        return f"{self.url}/"
 
     @property
     def api_url(self) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.sandbox import payloads
 from bot.sandbox.delivery import Delivery, retry_of
+from bot.sandbox.home import HomeViews
 from bot.sandbox.modals import Modals
 from bot.sandbox.records import Envelope
 from bot.sandbox.response_url import ResponseUrls
@@ -27,6 +28,7 @@ class Inputs:
     _hub: SocketHub
     _responses: ResponseUrls
     _modals: Modals
+    _home: HomeViews
 
     def _channel(self, ref: str) -> Channel:
         raise NotImplementedError
@@ -83,6 +85,22 @@ class Inputs:
         """Send any interactive payload as is (its trigger id counts only if the emulator issued it)."""
         accepts = payload.get("type") in ("view_submission", "block_suggestion")  # acks that may carry an answer
         return await self._delivery.deliver(self._envelope("interactive", payload, accepts=accepts), connection)
+
+    async def open_app_home(self, user_id: str, tab: str = "home", connection: str | None = None) -> Envelope:
+        """A person opens the app's Home (or Messages) tab: ``app_home_opened``, with the published ``view``
+        when they open Home and one was published for them."""
+        return await self._deliver_event(self._home.opened_event(user_id, tab), connection)
+
+    async def click_home(
+        self,
+        user_id: str,
+        action_id: str,
+        value: str | None = None,
+        block_id: str | None = None,
+        connection: str | None = None,
+    ) -> Envelope:
+        """A person clicks an element of their Home tab: ``block_actions`` from the view (see ``home``)."""
+        return await self.send_interactive(self._home.click(user_id, action_id, value, block_id), connection)
 
     async def submit_view(
         self,

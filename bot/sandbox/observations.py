@@ -5,9 +5,11 @@ A base of ``SlackEmulator``; nothing here changes the workspace.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from bot.sandbox.home import HomeViews
 from bot.sandbox.methods import Methods
 from bot.sandbox.modals import Modals, ModalView
 from bot.sandbox.recorder import Recorder
@@ -26,6 +28,7 @@ class Observations:
     _hub: SocketHub
     _methods: Methods
     _modals: Modals
+    _home: HomeViews
 
     def _channel(self, ref: str) -> Channel:
         raise NotImplementedError
@@ -57,7 +60,8 @@ class Observations:
         return await self.recorder.wait_for(predicate, timeout)
 
     def on_activity(self, callback: Callable[[Activity], None]) -> Callable[[], None]:
-        """Call ``callback`` for every message posted, updated, deleted or shown ephemerally; returns an undo."""
+        """Call ``callback`` for every message posted, updated, deleted or shown ephemerally, and every Home view
+        published (kind ``home``); returns an undo."""
         return self.recorder.subscribe(callback)
 
     # -- state -----------------------------------------------------------------------------------------
@@ -74,6 +78,11 @@ class Observations:
 
     def ephemerals(self, user_id: str) -> list[Message]:
         return self.workspace.ephemerals(user_id)
+
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        """The Home tab view published for ``user_id`` (as views.publish returned it), None if none was."""
+        view = self._home.views.get(user_id)
+        return copy.deepcopy(view) if view is not None else None
 
     # -- modals --------------------------------------------------------------------------------------
 

@@ -77,18 +77,6 @@ def block_actions(
     if found is None:
         raise LookupError(f"message {message.ts} in {channel.id} has no element with action_id {action_id!r}")
     block_id, element = found
-    action: dict[str, Any] = {
-        "type": element["type"],
-        "action_id": action_id,
-        "block_id": block_id,
-        "action_ts": ws.next_ts(),
-    }
-    for key in ("text", "style"):
-        if key in element:
-            action[key] = element[key]
-    chosen = value if value is not None else element.get("value")
-    if chosen is not None:
-        action["value"] = chosen
     container: dict[str, Any] = {
         "type": "message",
         "message_ts": message.ts,
@@ -110,11 +98,29 @@ def block_actions(
         "channel": {"id": channel.id, "name": channel.name},
         "state": {"values": {}},
         "response_url": response_url,
-        "actions": [action],
+        "actions": [action(ws, block_id, element, value)],
     }
     if message.visible_to is None:  # Slack omits the message of an ephemeral one
         payload["message"] = ws.message_dict(message)
     return payload
+
+
+def action(ws: Workspace, block_id: str, element: dict[str, Any], value: str | None) -> dict[str, Any]:
+    """One entry of a ``block_actions`` payload's ``actions``: the clicked element (``value`` may stand in for the
+    element's own, as a forged click would send)."""
+    entry: dict[str, Any] = {
+        "type": element["type"],
+        "action_id": element["action_id"],
+        "block_id": block_id,
+        "action_ts": ws.next_ts(),
+    }
+    for key in ("text", "style"):
+        if key in element:
+            entry[key] = element[key]
+    chosen = value if value is not None else element.get("value")
+    if chosen is not None:
+        entry["value"] = chosen
+    return entry
 
 
 def team(ws: Workspace) -> dict[str, Any]:

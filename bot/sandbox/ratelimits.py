@@ -67,6 +67,7 @@ METHOD_TIERS: dict[str, str] = {
     "users.info": "tier4",
     "views.open": "tier4",
     "views.update": "tier4",
+    "views.publish": "tier4",  # docs.slack.dev/reference/methods/views.publish: "Tier 4: 100+ per minute"
 }
 PER_CHANNEL: dict[str, str] = {"chat.postMessage": "post_per_channel"}
 

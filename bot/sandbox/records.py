@@ -61,9 +61,10 @@ class Envelope:
 class Activity:
     """Something a person in the workspace would see, for observers such as the offline demo.
 
-    ``kind`` is ``message``, ``update``, ``delete`` or ``ephemeral``; ``source`` is what caused it
-    (``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, ``response_url``, ``ack`` or ``user``).
-    ``to_user`` is set for ephemeral messages only.
+    ``kind`` is ``message``, ``update``, ``delete``, ``ephemeral`` or ``home`` (a Home tab view published for
+    ``to_user``: its ``blocks``, ``ts`` its view hash, no channel); ``source`` is what caused it
+    (``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, ``response_url``, ``ack``, ``user`` or
+    ``views.publish``). ``to_user`` is set for ephemeral messages and Home views only.
     """
 
     kind: str

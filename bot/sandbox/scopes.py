@@ -26,6 +26,7 @@ NO_SCOPE = frozenset(
         "chat.getPermalink",  # docs.slack.dev/reference/methods/chat.getPermalink: no scopes; OpenAPI "none"
         "views.open",  # docs.slack.dev/reference/methods/views.open: no scopes; OpenAPI "none"
         "views.update",  # docs.slack.dev/reference/methods/views.update: no scopes; OpenAPI "none"
+        "views.publish",  # docs.slack.dev/reference/methods/views.publish: no scopes
     }
 )
 
