@@ -36,6 +36,7 @@ USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 """A Slack user group ID (``S…``), resolved to its members with ``usergroups.users.list``."""
 DEFAULT_RETENTION = 7 * 24 * 3600.0
 DEFAULT_RUN_LEASE = 15.0
+DEFAULT_CARD_LEASE = 30.0
 DEFAULT_OPS_DB = Path("ops.sqlite3")
 DEFAULT_CODE_TIMEOUT = 60.0
 DEFAULT_MAX_REVISIONS = 5
@@ -124,6 +125,9 @@ class Settings:
     self_approval: bool = True
     """``SELF_APPROVAL=allow|deny``: whether the person who started a run may approve its requests (a policy rule
     may say otherwise for the requests it matches)."""
+    card_lease: float = DEFAULT_CARD_LEASE
+    """``CARD_LEASE``: seconds a replica has to post the card an asker outside the bot requested before another
+    replica takes the request over."""
 
     @property
     def redis_topology(self) -> str:
@@ -199,6 +203,7 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
         approval_timeout=_parse(environ, "APPROVAL_TIMEOUT", DEFAULT_APPROVAL_TIMEOUT, _approval_timeout),
         mention_approvers=_parse(environ, "MENTION_APPROVERS", True, _flag("MENTION_APPROVERS")),
         run_lease=_parse(environ, "RUN_LEASE", DEFAULT_RUN_LEASE, _seconds("RUN_LEASE")),
+        card_lease=_parse(environ, "CARD_LEASE", DEFAULT_CARD_LEASE, _seconds("CARD_LEASE")),
         retention=_parse(environ, "RETENTION", DEFAULT_RETENTION, _seconds("RETENTION")),
         audit_retention=_parse(environ, "AUDIT_RETENTION", DEFAULT_AUDIT_RETENTION, _seconds("AUDIT_RETENTION")),
         audit_hmac_key=_parse(environ, "AUDIT_HMAC_KEY", None, _audit_hmac_key),

@@ -25,7 +25,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bot.approvals import ApprovalStore, StoreSettings
-from bot.approvals.policy import load_policy
+from bot.approvals.card_stream import CardStream
+from bot.approvals.policy import Policy, load_policy
+from bot.approvals.published_policy import PolicyPublisher
 from bot.approvals.topology import Topology, open_client
 from bot.bridge import AskingRules
 from bot.config import Settings
@@ -37,6 +39,7 @@ from bot.runner import WorkflowRunner
 from bot.slack.allowing import Allowing
 from bot.slack.app import build_app, card_client, web_client
 from bot.slack.approvers import Approvers
+from bot.slack.card_requests import CardRequestConsumer
 from bot.slack.editing import Editing
 from bot.slack.listeners import Listeners, ephemeral, refusal
 from bot.slack.names import UserNames
@@ -294,6 +297,7 @@ class Service:
         self._closes("Socket Mode", ACKS_S + SOCKET_CLOSE_S + LISTENERS_S, lambda: _close_socket(handler))
         handler.client.on_close_listeners.append(_counting_reconnects(metrics))
         await handler.connect_async()  # type: ignore[no-untyped-call]
+        await self._post_requested_cards(settings, policy, store, prompter)
         if settings.health_port is not None:
             await self._serve_health(settings, metrics, handler)
         log.info(
@@ -302,6 +306,18 @@ class Service:
             settings.approvals_channel,
             self.workspace.approvals_channel_id,
         )
+
+    async def _post_requested_cards(
+        self, settings: Settings, policy: Policy, store: ApprovalStore, prompter: Prompter
+    ) -> None:
+        """Publish the policy for askers outside the bot, and post the cards they ask for (``bot.client``)."""
+        publisher = PolicyPublisher(self.redis, policy, self_approval=settings.self_approval, ttl_s=settings.retention)
+        await publisher.start()
+        self._closes("the published policy", CARDS_S, _closing(publisher.aclose))
+        cards = CardStream(self.redis, lease_s=settings.card_lease, ttl_s=settings.retention)
+        consumer = CardRequestConsumer(store, prompter, cards, channels={settings.approvals_channel})
+        await consumer.start()
+        self._closes("card requests", CARDS_S, _closing(consumer.aclose))
 
     async def _serve_health(self, settings: Settings, metrics: Metrics, handler: AckingSocketModeHandler) -> None:
         """``/healthz`` and ``/metrics`` on ``HEALTH_PORT``: ready while Socket Mode is connected and Redis answers."""

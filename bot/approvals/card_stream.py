@@ -27,6 +27,9 @@ from bot.approvals.models import as_text
 
 log = logging.getLogger(__name__)
 
+CLAIM_SHARE = 0.9
+"""Of ``lease_s``: how long a posting claim lasts. Shorter than the idle time after which another replica takes a
+request over, so the claim of the replica it was taken from has lapsed by then."""
 MAX_ENTRIES = 100_000
 """The stream is trimmed (approximately) to this many entries; handled ones are deleted as they are acked."""
 
@@ -98,8 +101,10 @@ class CardStream:
         await self._redis.pexpire(keys.CARD_REQUESTS, self._ttl_ms, nx=True)
 
     async def take(self, consumer: str, *, count: int = 10, block_s: float = 1.0) -> list[CardRequest]:
-        """Entries no replica was given yet, waiting up to ``block_s`` for one. A group that has gone (the
-        stream expired, Redis lost its data) is created again."""
+        """Entries no replica was given yet, waiting up to ``block_s`` (above 0: ``BLOCK 0`` would wait forever)
+        for one. A group that has gone (the stream expired, Redis lost its data) is created again."""
+        if block_s <= 0:
+            raise ValueError("block_s must be positive")
         try:
             reply = await self._redis.xreadgroup(
                 keys.CARD_POSTERS, consumer, {keys.CARD_REQUESTS: ">"}, count=count, block=int(block_s * 1000)
@@ -126,7 +131,7 @@ class CardStream:
 
     async def claim(self, approval_id: str, consumer: str) -> Claim:
         reply = await self._claim(
-            keys=[keys.record_key(approval_id)], args=[approval_id, consumer, int(self.lease_s * 1000)]
+            keys=[keys.record_key(approval_id)], args=[approval_id, consumer, int(self.lease_s * CLAIM_SHARE * 1000)]
         )
         return Claim(as_text(reply[0]))
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ MAX_REQUESTER = 80
 MAX_KEY = 500
 MAX_TIMEOUT_S = 30 * 24 * 3600.0
 _POLICY_TRIES = 5
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 
 
 class KeyReused(ApprovalError, ValueError):
@@ -163,8 +165,16 @@ class Requests:
         if approval.digest != digest:
             raise KeyReused(approval)
         if approval.pending and not approval.ts:
-            await self._cards.request(approval.id, channel)
+            await self._cards.request(approval.id, channel_named(channel))
         return approval
+
+
+def channel_named(channel: str) -> str:
+    """A channel as the bots' ``APPROVALS_CHANNEL`` spells it: an ID as it is, a name as ``#name``."""
+    channel = channel.strip()
+    if not channel or _CHANNEL_ID.match(channel):
+        return channel
+    return "#" + channel.removeprefix("#").lower()
 
 
 def _decided_by(ruling: Ruling) -> tuple[Outcome, str, str] | None:

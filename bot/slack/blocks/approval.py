@@ -27,6 +27,7 @@ from slack_sdk.models.blocks import (
 from bot import edits
 from bot.approvals.models import Approval, State
 from bot.approvals.policy import DEFAULT_RULING
+from bot.approvals.requests import EXTERNAL
 from bot.config import USERGROUP_ID
 from bot.edits import EDITABLE_KINDS
 from bot.slack.blocks.revisions import Revision, diff_text, revision_line
@@ -228,8 +229,9 @@ def button_value(approval: Approval) -> str:
 
 def editable(approval: Approval) -> bool:
     """Whether the card offers Edit: a draft, plan, code block or tool call one approver decides (an approval
-    with edits is the editor's own, so a request needing two approvers is not edited here)."""
-    return approval.terms.kind in EDITABLE_KINDS and approval.terms.quorum == 1
+    with edits is the editor's own, so a request needing two approvers is not edited here). A request from
+    outside the bot is not: its asker reads a decision, not an edited version."""
+    return approval.terms.kind in EDITABLE_KINDS and approval.terms.quorum == 1 and approval.workflow != EXTERNAL
 
 
 def actions(approval: Approval, block_id: str = ACTIONS_BLOCK_ID) -> ActionsBlock:

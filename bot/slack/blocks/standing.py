@@ -6,6 +6,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, ConfirmObject, PlainTextObject
 
 from bot.approvals.models import Approval, State
+from bot.approvals.requests import EXTERNAL
 from bot.slack.blocks.approval import button_value, context
 from bot.slack.blocks.text import escape_mrkdwn, person, slack_date
 from bot.standing import Standing
@@ -21,8 +22,14 @@ ALLOW_ACTIONS = {
 
 
 def offers_standing(approval: Approval) -> bool:
-    """A pending tool call one approver decides (a standing approval never stands in for two)."""
-    return approval.pending and approval.terms.kind == "tool" and approval.terms.quorum == 1
+    """A pending tool call of a run one approver decides (a standing approval never stands in for two, and an
+    asker outside the bot never consults one)."""
+    return (
+        approval.pending
+        and approval.terms.kind == "tool"
+        and approval.terms.quorum == 1
+        and approval.workflow != EXTERNAL
+    )
 
 
 def allow_actions(approval: Approval, block_id: str, timebox_s: float) -> list[Block]:
