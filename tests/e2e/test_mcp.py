@@ -198,7 +198,7 @@ async def test_a_deny_rule_answers_at_once_and_posts_no_card(
     assert denied["status"] == "denied" and denied["rule"] == "no-drops"
     assert "Do not go ahead" in said(refused)
     assert outcome(asked)["status"] == "pending"
-    cards = [c for c in slack.calls_to("chat.postMessage")[0:] if c.params.get("channel") == people.approvals]
+    cards = [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == people.approvals]
     assert [c.response["ts"] for c in cards if not c.params.get("thread_ts")] == [card.response["ts"]]
     assert action_ids(slack.message(people.approvals, card.response["ts"]).blocks)
 
@@ -246,6 +246,46 @@ async def test_the_same_idempotency_key_gives_the_same_approval(
     assert ended["status"] == "cancelled" and ended["by"] == people.alice
     cards = [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == people.approvals]
     assert len([c for c in cards if not c.params.get("thread_ts")]) == 1
+
+
+async def test_a_blocking_call_nobody_answers_ends_expired_at_the_deadline(redis_url: str, connect: Connect) -> None:
+    async with connect() as session:
+        answer = await asyncio.wait_for(
+            session.call_tool(
+                "request_approval",
+                {"title": "Nobody is around", "details": "d", "timeout": 1},
+                progress_callback=lambda *_: asyncio.sleep(0),
+            ),
+            15,
+        )
+        again = outcome(await session.call_tool("get_approval", {"approval_id": outcome(answer)["approval_id"]}))
+
+    assert outcome(answer)["status"] == "expired" and "do not go ahead" in said(answer).lower()
+    assert again["status"] == "expired"  # recorded: asking later gives the same answer at once
+
+
+async def test_a_cancelled_blocking_call_leaves_the_approval_pending_to_wait_on_again(
+    redis_url: str, connect: Connect
+) -> None:
+    progress: list[str | None] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(message)
+
+    ask = {"title": "Deploy", "details": "d", "idempotency_key": "deploy-42"}
+    async with connect() as session:
+        call = asyncio.create_task(session.call_tool("request_approval", ask, progress_callback=on_progress))
+        await until(lambda: bool(progress), timeout=10, what="the first progress notification")
+        call.cancel()  # the SDK tells the server (notifications/cancelled)
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        again = outcome(await session.call_tool("request_approval", ask))
+        still = outcome(
+            await session.call_tool("get_approval", {"approval_id": again["approval_id"], "wait_seconds": 0})
+        )
+
+    assert again["status"] == still["status"] == "pending"
+    assert again["approval_id"] in (progress[0] or "")  # the same approval as the cancelled call's
 
 
 async def test_a_blocking_call_answers_pending_after_block_for(redis_url: str, connect: Connect) -> None:
