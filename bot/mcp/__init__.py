@@ -6,9 +6,17 @@ whichever ``approval-bot run`` replica is running posts the cards.
 
 from __future__ import annotations
 
+import logging
+from contextlib import AsyncExitStack
+
+from redis.exceptions import RedisError
+
+from bot.client import ApprovalClient
 from bot.config import Settings
 from bot.mcp.server import build_server, parse_address, serve_http, serve_stdio
 from bot.mcp.tools import Gate
+
+log = logging.getLogger(__name__)
 
 
 async def serve(
@@ -19,10 +27,18 @@ async def serve(
     block_for: float | None = None,
     requester: str | None = None,
 ) -> int:
-    """Serve until the client closes stdin (stdio) or a signal arrives (HTTP); 0 on a clean end."""
-    from bot.client import ApprovalClient
-
-    async with ApprovalClient(settings.redis_url) as client:
+    """Serve until the client closes stdin (stdio) or a signal arrives (HTTP): 0. 1 when Redis does not answer
+    at the start (one line on stderr, no traceback)."""
+    async with AsyncExitStack() as stack:
+        try:
+            client = await stack.enter_async_context(ApprovalClient(settings.redis_url))
+        except (RedisError, OSError) as exc:
+            log.error(
+                "Redis at %s did not answer (%s): check REDIS_URL; not serving MCP",
+                settings.redis_url_redacted,
+                type(exc).__name__,
+            )
+            return 1
         gate = Gate(
             client,
             default_timeout=settings.approval_timeout,

@@ -24,6 +24,7 @@ from bot.slack import blocks
 from tests.conditions import until
 from tests.e2e.conftest import People
 from tests.e2e.test_approval_flow import action_ids, decided_card, post_prompt, revise_in_thread, texts
+from tests.redis_server import free_port
 
 PROGRESS_EVERY = "0.3"
 SERVING = re.compile(rb"serving MCP over Streamable HTTP at (http://\S+)")
@@ -387,3 +388,19 @@ async def test_stdout_carries_the_protocol_only_and_logs_go_to_stderr(redis_url:
     assert answers[4]["result"]["structuredContent"]["status"] == "pending"
     assert rest == b"" and process.returncode == 0
     assert "serving MCP over stdio" in logs and "requested over MCP" in logs
+
+
+async def test_without_redis_it_says_so_in_one_line_and_exits_1(tmp_path: Path) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot.cli", "mcp"),
+        env=server_env(f"redis://:hunter2hunter2@127.0.0.1:{free_port()}/0"),
+        cwd=tmp_path,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+
+    assert process.returncode == 1 and out == b""
+    assert "did not answer" in err.decode() and "REDIS_URL" in err.decode()
+    assert "Traceback" not in err.decode() and "hunter2" not in err.decode()
