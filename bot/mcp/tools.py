@@ -38,6 +38,10 @@ ARGUMENTS_MAX = MAX_DETAILS
 WAIT_MAX = 55.0
 """``get_approval`` waits at most this long: under the 60 s request timeout many clients apply."""
 PROGRESS_MAX = 60.0
+UNREACHABLE = "the approval store (Redis) did not answer; try again in a moment"
+STALL_GRACE = 5.0
+"""How long past its own limit a bounded wait may take (the engine retrying a Redis that went away) before it is
+given up with a tool error. A blocking ``request_approval`` without ``--block-for`` waits on, with its progress."""
 
 ApprovalId = Annotated[
     str, Field(pattern=r"^[!-~]{1,200}$", description="the approval_id a request_approval call returned")
@@ -151,29 +155,40 @@ class Gate:
         self, approval_id: str, ctx: Context[Any, Any], *, limit: float | None, total: float | None
     ) -> Decision | None:
         """The decision, or None when ``limit`` seconds passed first (None: no limit; the wait then ends at the
-        deadline at the latest, expired); a progress notification before each step when the call asked for them."""
-        reporting = _progress_token(ctx) is not None
+        deadline at the latest, expired). Progress notifications go out meanwhile when the call asked for them, on
+        their own clock, so a Redis that stalls the wait does not silence the stream."""
+        ticker = asyncio.create_task(self._tick(ctx, approval_id, total)) if _progress_token(ctx) is not None else None
+        try:
+            async with asyncio.timeout(None if limit is None else limit + STALL_GRACE):  # the engine retries Redis
+                return await self._client.wait(approval_id, timeout=limit)
+        except TimeoutError:
+            log.warning("approval %s: Redis did not answer within %.0f s", approval_id, (limit or 0) + STALL_GRACE)
+            raise ToolError(UNREACHABLE) from None
+        except UnknownApproval as exc:
+            raise ToolError(f"unknown approval id {approval_id!r} (never created, or too old)") from exc
+        except ApprovalError as exc:
+            raise ToolError(f"no decision read: {exc}") from exc
+        except RedisError as exc:
+            raise _unreachable(exc) from exc
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                await asyncio.gather(ticker, return_exceptions=True)
+
+    async def _tick(self, ctx: Context[Any, Any], approval_id: str, total: float | None) -> None:
+        """A progress notification at once (naming the approval), then every ``progress_every`` seconds; the
+        progress is the seconds waited, so it increases with each one (as the specification requires)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         while True:
             elapsed = loop.time() - started
-            left = None if limit is None else limit - elapsed
-            if reporting:
-                said = f"waiting for a person to decide in Slack on approval {approval_id} ({elapsed:.0f} s so far)"
-                await ctx.report_progress(elapsed, total, said)
-            step = self._every if left is None else min(self._every, max(left, 0.0))
+            said = f"waiting for a person to decide in Slack on approval {approval_id} ({elapsed:.0f} s so far)"
             try:
-                decision = await self._client.wait(approval_id, timeout=step)
-            except UnknownApproval as exc:
-                raise ToolError(f"unknown approval id {approval_id!r} (never created, or too old)") from exc
-            except ApprovalError as exc:
-                raise ToolError(f"no decision read: {exc}") from exc
-            except RedisError as exc:
-                raise _unreachable(exc) from exc
-            if decision is not None:
-                return decision
-            if left is not None and left <= step:
-                return None
+                await ctx.report_progress(elapsed, total, said)
+            except Exception as exc:  # the client went away: its call's end is handled where it waits
+                log.debug("approval %s: progress not sent (%s)", approval_id, type(exc).__name__)
+                return
+            await asyncio.sleep(self._every)
 
 
 def _progress_token(ctx: Context[Any, Any]) -> str | int | None:
@@ -196,4 +211,4 @@ def _json(value: object) -> str:
 
 def _unreachable(exc: RedisError) -> ToolError:
     log.warning("the approval store did not answer: %s", type(exc).__name__)
-    return ToolError("the approval store (Redis) did not answer; try again in a moment")
+    return ToolError(UNREACHABLE)

@@ -404,3 +404,34 @@ async def test_without_redis_it_says_so_in_one_line_and_exits_1(tmp_path: Path) 
     assert process.returncode == 1 and out == b""
     assert "did not answer" in err.decode() and "REDIS_URL" in err.decode()
     assert "Traceback" not in err.decode() and "hunter2" not in err.decode()
+
+
+async def test_a_stalled_redis_is_a_tool_error_for_get_approval_and_a_blocking_call_waits_on(
+    make_redis_server, tmp_path: Path
+) -> None:
+    redis = make_redis_server()
+    progress: list[float] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(done)
+
+    async with over_stdio(redis.url, tmp_path) as session:
+        ask = {"title": "Wait through it", "details": "d", "idempotency_key": "through-a-stall"}
+        blocking = asyncio.create_task(session.call_tool("request_approval", ask, progress_callback=on_progress))
+        await until(lambda: bool(progress), timeout=10, what="the first progress notification")
+        approval_id = outcome(await session.call_tool("request_approval", ask))["approval_id"]
+        redis.stall()  # SIGSTOP: connections stay open and nothing answers
+        try:
+            stalled = await asyncio.wait_for(
+                session.call_tool("get_approval", {"approval_id": approval_id, "wait_seconds": 1}), 20
+            )
+            seen = len(progress)
+            await until(lambda: len(progress) >= seen + 3, timeout=10, what="progress during the stall")
+        finally:
+            redis.resume()
+        after = outcome(await session.call_tool("get_approval", {"approval_id": approval_id, "wait_seconds": 0}))
+        assert not blocking.done()
+        blocking.cancel()
+
+    assert stalled.is_error and "did not answer" in said(stalled)
+    assert after["status"] == "pending"
