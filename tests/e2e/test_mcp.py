@@ -231,12 +231,12 @@ async def test_bad_calls_get_tool_errors_and_the_server_keeps_serving(redis_url:
 
 
 async def test_the_same_idempotency_key_gives_the_same_approval(
-    slack: SlackEmulator, people: People, start_bot, connect: Connect
+    slack: SlackEmulator, people: People, start_bot, redis_url: str, tmp_path: Path
 ) -> None:
     await start_bot()
     mark = slack.mark()
     ask = {"title": "Rotate the keys", "details": "all of them", "idempotency_key": "rotate-2026-12"}
-    async with connect() as session:
+    async with over_stdio(redis_url, tmp_path) as session:
         first = outcome(await session.call_tool("request_approval", ask))
         card = await post_prompt(slack, people, mark)
         second = outcome(await session.call_tool("request_approval", ask))
@@ -249,8 +249,8 @@ async def test_the_same_idempotency_key_gives_the_same_approval(
     assert len([c for c in cards if not c.params.get("thread_ts")]) == 1
 
 
-async def test_a_blocking_call_nobody_answers_ends_expired_at_the_deadline(redis_url: str, connect: Connect) -> None:
-    async with connect() as session:
+async def test_a_blocking_call_nobody_answers_ends_expired_at_the_deadline(redis_url: str, tmp_path: Path) -> None:
+    async with over_stdio(redis_url, tmp_path) as session:
         answer = await asyncio.wait_for(
             session.call_tool(
                 "request_approval",
@@ -289,13 +289,13 @@ async def test_a_cancelled_blocking_call_leaves_the_approval_pending_to_wait_on_
     assert again["approval_id"] in (progress[0] or "")  # the same approval as the cancelled call's
 
 
-async def test_a_blocking_call_answers_pending_after_block_for(redis_url: str, connect: Connect) -> None:
+async def test_a_blocking_call_answers_pending_after_block_for(redis_url: str, tmp_path: Path) -> None:
     progress: list[float] = []
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append(done)
 
-    async with connect("--block-for", "1") as session:
+    async with over_stdio(redis_url, tmp_path, "--block-for", "1") as session:
         answer = await session.call_tool(
             "request_approval", {"title": "Nobody decides this", "details": "d"}, progress_callback=on_progress
         )
