@@ -37,8 +37,9 @@ def build_server(gate: Gate) -> MCPServer:
     server.add_tool(
         gate.request_approval,
         title="Request approval",
+        # Not idempotent: without an idempotency_key each call asks anew (a new card).
         annotations=ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
         ),
     )
     server.add_tool(
