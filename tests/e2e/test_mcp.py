@@ -132,6 +132,7 @@ async def test_a_blocking_call_gets_progress_while_waiting_and_the_decision_afte
         shown = texts(slack.message(people.approvals, card.response["ts"]).blocks)
         assert "Deploy api v2.3 to production" in shown
         assert "&lt;!channel&gt; &amp; friends" in shown  # the asker's text is escaped: it pings nobody
+        assert "*Requested by* mcp" in shown  # mcp:<client name> where the transport keeps the handshake
         await until(lambda: len(progress) >= 2, timeout=10, what="two progress notifications")
         assert not call.done()  # still waiting for a person
 
