@@ -128,6 +128,13 @@ class Settings:
     card_lease: float = DEFAULT_CARD_LEASE
     """``CARD_LEASE``: seconds a replica has to post the card an asker outside the bot requested before another
     replica takes the request over."""
+    remind_after: float | None = None
+    """``REMIND_AFTER``: seconds after a card is posted when, still pending, it gets one reminder in its thread."""
+    escalate_after: float | None = None
+    """``ESCALATE_AFTER``: seconds after a card is posted when, still pending, it goes to ``escalate_to``."""
+    escalate_to: str | None = None
+    """``ESCALATE_TO``: a channel (``C…``/``G…``), a user (``U…``/``W…``, by DM) or a user group (``S…``,
+    mentioned in the approvals channel)."""
 
     @property
     def redis_topology(self) -> str:
@@ -193,6 +200,7 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
     service = _parse(environ, "REDIS_SENTINEL_SERVICE", None, _sentinel_service)
     cluster_nodes = _parse(environ, "REDIS_CLUSTER_NODES", _NO_ADDRESSES, _addresses_of("REDIS_CLUSTER_NODES", 6379))
     _check_topology(redis_url, sentinels, service, cluster_nodes)
+    remind_after, escalate_after, escalate_to = _escalation(environ)
     return Settings(
         slack_bot_token=_token(environ, "SLACK_BOT_TOKEN", require=require_slack),
         slack_app_token=_token(environ, "SLACK_APP_TOKEN", require=require_slack),
@@ -223,6 +231,9 @@ def load_settings(environ: Mapping[str, str], *, require_slack: bool = True) -> 
         health_port=_parse(environ, "HEALTH_PORT", None, _port),
         health_host=_parse(environ, "HEALTH_HOST", "0.0.0.0", str.strip),
         log_format=_parse(environ, "LOG_FORMAT", "text", _log_format),
+        remind_after=remind_after,
+        escalate_after=escalate_after,
+        escalate_to=escalate_to,
     )
 
 
@@ -385,6 +396,38 @@ def _approvals_channel(raw: str) -> str:
             f"{raw!r} is neither a channel ID (C... or G...) nor a channel name such as #approvals",
         )
     return "#" + name
+
+
+def _escalation(environ: Mapping[str, str]) -> tuple[float | None, float | None, str | None]:
+    """``REMIND_AFTER``, ``ESCALATE_AFTER`` and ``ESCALATE_TO``, both delays counted from the card's posting: an
+    escalation needs somewhere to go and comes after the reminder."""
+    remind = _parse(environ, "REMIND_AFTER", None, _seconds("REMIND_AFTER"))
+    escalate = _parse(environ, "ESCALATE_AFTER", None, _seconds("ESCALATE_AFTER"))
+    to = _parse(environ, "ESCALATE_TO", None, _escalate_to)
+    if escalate is not None and to is None:
+        raise ConfigError(
+            "ESCALATE_TO", "is missing: ESCALATE_AFTER needs a channel, user or user group ID to escalate to"
+        )
+    if to is not None and escalate is None:
+        raise ConfigError(
+            "ESCALATE_AFTER", "is missing: set the seconds after which a pending card goes to ESCALATE_TO"
+        )
+    if remind is not None and escalate is not None and escalate <= remind:
+        raise ConfigError(
+            "ESCALATE_AFTER",
+            f"must be more than REMIND_AFTER ({remind:g} s): both count from the card's posting, and the reminder"
+            " comes first",
+        )
+    return remind, escalate, to
+
+
+def _escalate_to(raw: str) -> str:
+    if _CHANNEL_ID.match(raw) or USER_ID.match(raw) or USERGROUP_ID.match(raw):
+        return raw
+    raise ConfigError(
+        "ESCALATE_TO",
+        f"{raw!r} is not a channel ID (C... or G...), a member ID (U... or W...) or a user group ID (S...)",
+    )
 
 
 def _approvers(raw: str) -> frozenset[str]:

@@ -103,9 +103,7 @@ async def model_check(settings: Settings, *, call: bool) -> Check:
         client = models("default")()
         try:
             async with asyncio.timeout(MODEL_CALL_S):
-                await client.create(
-                    [UserMessage(content="Say OK.", source="doctor")], extra_create_args=ONE_TOKEN
-                )
+                await client.create([UserMessage(content="Say OK.", source="doctor")], extra_create_args=ONE_TOKEN)
         except Exception as exc:  # whatever the provider raises, in one line
             first = SECRET.sub("[redacted]", (str(exc).strip().splitlines() or [type(exc).__name__])[0])
             fix = "check the API key, the model name and the endpoint in the model config"

@@ -24,10 +24,11 @@ import aiohttp
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bot.approvals import ApprovalStore, StoreSettings
+from bot.approvals import Approval, ApprovalStore, StoreSettings
 from bot.approvals.card_stream import CardStream
 from bot.approvals.policy import Policy, load_policy
 from bot.approvals.published_policy import PolicyPublisher
+from bot.approvals.reminders import Reminders
 from bot.approvals.topology import Topology, open_client
 from bot.bridge import AskingRules
 from bot.config import Settings
@@ -35,16 +36,20 @@ from bot.durable.store import RunStore
 from bot.durable.worker import Worker
 from bot.edits import Editables
 from bot.operations import HealthServer, Metrics
+from bot.prompts import MessageRef
 from bot.runner import WorkflowRunner
 from bot.slack.allowing import Allowing
+from bot.slack.answers import ephemeral, refusal
 from bot.slack.app import build_app, card_client, web_client
 from bot.slack.approvers import Approvers
 from bot.slack.card_requests import CardRequestConsumer
 from bot.slack.editing import Editing
-from bot.slack.listeners import Listeners, ephemeral, refusal
+from bot.slack.home import HomeTab, Visitors
+from bot.slack.listeners import Listeners
 from bot.slack.names import UserNames
-from bot.slack.prompter import Prompter
+from bot.slack.prompter import CardPosted, Prompter
 from bot.slack.redelivery import Redeliveries
+from bot.slack.reminding import Reminding
 from bot.slack.requester import RequesterLine
 from bot.slack.socket import AckingSocketModeHandler
 from bot.slack.startup import StartupError, Workspace, preflight
@@ -111,7 +116,9 @@ RUNS_STOP_S = 1.5
 RUNS_RELEASE_S = 2.0
 CARDS_S = 1.0
 STORE_S = 0.5
+REMINDERS_S = 0.4
 SESSION_S = 0.3
+HOME_S = 0.3
 
 Closing = Callable[[], Awaitable[list[str] | None]]
 """A closing step: closes one thing and says what it left undone (nothing: ``None`` or ``[]``)."""
@@ -216,6 +223,10 @@ class Service:
             await self.redis.set(POLICY_KEY, policy.digest, px=int(settings.retention * 1000))  # what grants bind to
         await store.start()
         self._closes("the approval store", STORE_S, _closing(store.aclose))
+        reminders = Reminders(
+            self.redis, remind_after_s=settings.remind_after, escalate_after_s=settings.escalate_after
+        )
+        store.on_transition(reminders.cancel)
         prompter = Prompter(
             client,
             store,
@@ -227,6 +238,7 @@ class Service:
             max_revisions=settings.max_revisions,
             ask_again_s=settings.ask_again_window,
             standings=standings,
+            reminders=reminders if reminders.enabled else None,
         )
         store.on_transition(prompter.show_outcome)
         store.on_transition(metrics.on_transition)
@@ -262,7 +274,7 @@ class Service:
             notices=notices,
         )
         self.worker = Worker(runs, self.runner, notices)
-        prompter.on_posted = self.worker.card_posted
+        prompter.on_posted = self.worker.card_posted  # and the Home tab (below) once it is built
         await self.worker.start()
         worker = self.worker
         self._closes(
@@ -270,7 +282,12 @@ class Service:
             RUNS_STOP_S + RUNS_RELEASE_S,
             lambda: worker.shutdown(stop_s=RUNS_STOP_S, release_s=RUNS_RELEASE_S),
         )
+        home = HomeTab(store, approvers, client, notices.permalink, refusal, Visitors(self.redis))
+        store.on_transition(home.on_transition)  # the Homes a decision concerns are refreshed
+        self._closes("Home refreshes", HOME_S, _closing(home.aclose))
+        prompter.on_posted = _both(self.worker.card_posted, home.card_posted)
         listeners = Listeners(
+            home=home,
             store=store,
             prompter=prompter,
             start_run=self.worker.enqueue,
@@ -298,6 +315,17 @@ class Service:
         handler.client.on_close_listeners.append(_counting_reconnects(metrics))
         await handler.connect_async()  # type: ignore[no-untyped-call]
         await self._post_requested_cards(settings, policy, store, prompter)
+        if reminders.enabled:
+            reminding = Reminding(
+                client,
+                reminders,
+                notices.permalink,
+                post_client=card_client(bot_token, settings.slack_api_url, session, on_error=metrics.slack_error),
+                approvers=approvers.named,
+                escalate_to=settings.escalate_to,
+            )
+            reminding.start()
+            self._closes("reminders", REMINDERS_S, _closing(reminding.aclose))
         if settings.health_port is not None:
             await self._serve_health(settings, metrics, handler)
         log.info(
@@ -353,6 +381,14 @@ async def _reopen(runs: RunStore, window_s: float, workflow_id: str, step: int) 
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, 0.5)
     return status
+
+
+def _both(first: CardPosted, then: CardPosted) -> CardPosted:
+    async def posted(approval: Approval, ref: MessageRef) -> None:
+        await first(approval, ref)
+        await then(approval, ref)
+
+    return posted
 
 
 def _closing(close: Callable[[], Awaitable[None]]) -> Closing:

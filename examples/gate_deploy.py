@@ -5,7 +5,8 @@
 
 Needs the bots' Redis (``--redis-url``, default ``$REDIS_URL``) and a running ``approval-bot run`` (the card is
 posted when one starts, if none runs yet). Prints who decided. Exits with the deploy step's own exit status when
-approved, with 3 when it was not (revised, cancelled, denied by the policy, or expired), and with 2 for bad usage.
+approved, with 3 when it was not (revised, cancelled, denied by the policy, or expired), and with 2 for bad usage
+or a Redis that does not answer.
 The same ``--key`` again (a retried CI job) asks no second time: it returns the first request's decision.
 """
 
@@ -16,9 +17,10 @@ import os
 import subprocess
 import sys
 
-from bot.client import Decision, ask_sync
+from bot.client import Decision, RedisUnavailable, ask_sync
 
 NOT_APPROVED = 3
+USAGE = 2
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -50,9 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     shown = " ".join(args.command)
     details = f"{args.details}\n\nIt runs: `{shown}`".strip()
-    decision = ask_sync(
-        args.redis_url, args.title, details, requester=args.requester, timeout=args.timeout, key=args.key
-    )
+    try:
+        decision = ask_sync(
+            args.redis_url, args.title, details, requester=args.requester, timeout=args.timeout, key=args.key
+        )
+    except (RedisUnavailable, ValueError) as exc:
+        print(f"could not ask: {exc}", file=sys.stderr)
+        return USAGE
     print(f"approval {decision.approval_id}: {said(decision)}", flush=True)
     if not decision.approved:
         print("not deploying", flush=True)

@@ -12,6 +12,7 @@ from bot.slack.blocks import (
     MAX_RESULT_PARTS,
     REPORT_LIMIT,
     already_decided_text,
+    denied_text,
     dm_report_intro,
     non_approver_reply_text,
     not_an_approver_text,
@@ -189,3 +190,11 @@ def test_every_report_leaves_room_for_a_callers_note() -> None:
     for size in (2_800, 2_900, 3_000, 9_000):
         for message in outcome_report(approved("w " * (size // 2))):
             assert slack_len(message + note) <= REPORT_LIMIT
+
+
+def test_a_refusal_by_the_policy_escapes_what_was_refused_once() -> None:
+    text = denied_text("ops", "wf-1", approval(State.CANCELLED, prompt=f"Run {EVIL}"), "no <b>&</b>")
+
+    assert "Ping &lt;!channel&gt; &amp; &lt;@U0EVIL1234&gt;" in text  # shown as typed, pinging nobody
+    assert "&amp;amp;" not in text and "&amp;lt;" not in text
+    assert "`no &lt;b&gt;&amp;&lt;/b&gt;`" in text

@@ -15,8 +15,11 @@ from bot.approvals.models import ApprovalKey
 from bot.approvals.policy import parse_policy
 from bot.approvals.published_policy import PolicyPublisher
 from bot.approvals.requests import Asked, Requests
-from bot.client import ApprovalClient, KeyReused
+from bot.audit_verify import INTACT, verify_audit
+from bot.client import ApprovalClient, KeyReused, RedisUnavailable
+from bot.config import ConfigError, load_settings
 from tests.conditions import until
+from tests.redis_server import free_port
 
 POLICY = r"""
 rules:
@@ -90,6 +93,7 @@ async def test_a_deny_rule_denies_at_once_with_no_card_request(redis_url: str, r
     assert asked.decision.rule == "no-prod-drops" and "no-prod-drops" in (asked.decision.feedback or "")
     assert await entries(redis) == 0
     assert await audit_events(redis, asked.approval_id) == ["created", "cancelled"]
+    assert (await verify_audit(redis)).exit_code == INTACT  # both entries of the one script are chained
 
 
 async def test_an_auto_rule_approves_at_once(redis_url: str, redis) -> None:
@@ -190,3 +194,59 @@ async def test_a_dead_replicas_request_is_taken_over(store: ApprovalStore, redis
     assert await cards.claim(approval.id, "replica-b") is Claim.TAKEN_OVER
     await cards.done(again)
     assert await entries(redis) == 0
+
+
+async def test_nobody_deciding_in_time_comes_back_expired(redis_url: str) -> None:
+    async with ApprovalClient(redis_url) as client:
+        decision = await asyncio.wait_for(client.ask("Approve the budget", requester="U1", timeout=0.3), 5)
+
+    assert decision.status == "expired" and decision.by is None and decision.at is not None
+    assert not decision.approved
+
+
+async def test_bad_input_is_refused_before_anything_is_written(redis_url: str, redis) -> None:
+    async with ApprovalClient(redis_url) as client:
+        for bad in (
+            {"title": " "},
+            {"title": "x", "timeout": 0},
+            {"title": "x", "tool": "t", "arguments": {"when": object()}},
+            {"title": "x", "arguments": {"a": 1}},
+        ):
+            with pytest.raises(ValueError):
+                await client.request(**bad)
+
+    assert await redis.dbsize() == 0
+
+
+async def test_replicas_gone_for_a_day_are_forgotten_unless_they_hold_requests(redis, monkeypatch) -> None:
+    cards = CardStream(redis)
+    await cards.join()
+    await cards.request("ext-a.1")
+    await cards.take("holder", block_s=0.1)  # holds one request
+    await cards.request("ext-b.1")
+    [handled] = await cards.take("idle", block_s=0.1)
+    await cards.done(handled)  # holds nothing
+    before = await redis.xinfo_consumers(engine_keys.CARD_REQUESTS, engine_keys.CARD_POSTERS)
+    assert sorted(c["name"] for c in before) == ["holder", "idle"]
+    monkeypatch.setattr("bot.approvals.card_stream.FORGET_AFTER_MS", -1)
+
+    await cards.join()  # a replica starting
+
+    consumers = await redis.xinfo_consumers(engine_keys.CARD_REQUESTS, engine_keys.CARD_POSTERS)
+    assert [c["name"] for c in consumers] == ["holder"]
+
+
+def test_card_lease_is_a_positive_number_of_seconds() -> None:
+    assert load_settings({"CARD_LEASE": "4"}, require_slack=False).card_lease == 4
+    assert load_settings({}, require_slack=False).card_lease == 30
+    with pytest.raises(ConfigError, match="CARD_LEASE"):
+        load_settings({"CARD_LEASE": "0"}, require_slack=False)
+
+
+async def test_an_unreachable_redis_is_one_plain_error_without_the_password() -> None:
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    with pytest.raises(RedisUnavailable) as raised:
+        async with ApprovalClient(url):
+            pass
+
+    assert "did not answer" in str(raised.value) and "hunter2" not in str(raised.value)

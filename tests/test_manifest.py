@@ -45,7 +45,15 @@ def test_rules_the_schema_states_but_does_not_enforce(manifest: dict[str, Any]) 
 def test_app_identity(manifest: dict[str, Any]) -> None:
     assert manifest["display_information"]["name"] == "Approval Bot"
     assert manifest["features"]["bot_user"] == {"display_name": "approval-bot", "always_online": True}
-    assert "app_home" not in manifest["features"]
+
+
+def test_app_home_has_the_home_tab_and_a_read_only_messages_tab(manifest: dict[str, Any]) -> None:
+    assert manifest["features"]["app_home"] == {
+        "home_tab_enabled": True,  # views.publish answers not_enabled without it
+        "messages_tab_enabled": True,  # where the bot's DMs to requesters and approvers are read
+        "messages_tab_read_only_enabled": True,  # no listener for messages sent to the bot
+    }
+    assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
 
 
 def test_slash_command_for_socket_mode(manifest: dict[str, Any]) -> None:

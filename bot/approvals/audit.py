@@ -20,7 +20,9 @@ class AuditEntry:
     ``event`` is ``created``, an outcome (``approved``, ``revised``, ``cancelled``, ``expired``), ``late_click``
     (a decision refused because the approval had expired already), ``approval_counted`` (one approval towards a
     quorum; the approval stays pending), ``duplicate_approval`` (the same person approving again, refused) or
-    ``self_approval_refused`` (the requester approving where the terms forbid it). ``created`` entries carry the
+    ``self_approval_refused`` (the requester approving where the terms forbid it), ``asked_again``, or a pending
+    card's ``reminded`` / ``escalated`` (``reminder_failed`` / ``escalation_failed``: given up; ``feedback`` says
+    whom it reached or why not; ``reminders.py``). ``created`` entries carry the
     ``prompt`` as shown and its ``prompt_sha256``; an ``expired`` entry caused by a click past the deadline, and
     every ``late_click``, name the clicker in ``late_click_by``. Fields an older entry lacks read as their defaults.
     """
@@ -125,3 +127,14 @@ def _entry(entry_id: bytes | str, raw: dict[bytes | str, bytes | str]) -> AuditE
 def _sequence(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
+
+
+async def latest_audit(redis: aioredis.Redis, *, per_bucket: int = 200) -> list[AuditEntry]:
+    """The newest ``per_bucket`` entries of every bucket, newest first (``XREVRANGE``): what overviews such as the
+    App Home read, bounded however long the audit is."""
+    pipe = redis.pipeline(transaction=False)
+    for tag in keys.all_buckets():
+        pipe.xrevrange(keys.audit_key(tag), max="+", min="-", count=per_bucket)
+    entries = [_entry(entry_id, fields) for stream in await pipe.execute() for entry_id, fields in stream]
+    entries.sort(key=lambda entry: (entry.at_ms, _sequence(entry.entry_id)), reverse=True)
+    return entries

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 CLAIM_SHARE = 0.9
 """Of ``lease_s``: how long a posting claim lasts. Shorter than the idle time after which another replica takes a
 request over, so the claim of the replica it was taken from has lapsed by then."""
+FORGET_AFTER_MS = 24 * 3600 * 1000
 MAX_ENTRIES = 100_000
 """The stream is trimmed (approximately) to this many entries; handled ones are deleted as they are acked."""
 
@@ -82,6 +83,8 @@ class CardStream:
         self.lease_s = lease_s
         self._ttl_ms = int(ttl_s * 1000)
         self._claim = EngineScript(redis, CLAIM_POSTING)
+        self._cursor = "0-0"
+        """Where the next ``take_over`` scans the pending list from."""
 
     async def request(self, approval_id: str, channel: str = "") -> str:
         """Ask the running bots (or the next to start) to post ``approval_id``'s card; the entry's id."""
@@ -92,13 +95,17 @@ class CardStream:
         return as_text(entry_id)
 
     async def join(self) -> None:
-        """Create the consumer group (from the stream's first entry) unless it exists."""
+        """Create the consumer group (from the stream's first entry) unless it exists, and forget the consumers
+        of replicas gone for a day that hold nothing (each start of a replica is a consumer of its own)."""
         try:
             await self._redis.xgroup_create(keys.CARD_REQUESTS, keys.CARD_POSTERS, id="0", mkstream=True)
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
         await self._redis.pexpire(keys.CARD_REQUESTS, self._ttl_ms, nx=True)
+        for consumer in await self._redis.xinfo_consumers(keys.CARD_REQUESTS, keys.CARD_POSTERS):
+            if int(consumer["pending"]) == 0 and int(consumer["idle"]) > FORGET_AFTER_MS:
+                await self._redis.xgroup_delconsumer(keys.CARD_REQUESTS, keys.CARD_POSTERS, consumer["name"])
 
     async def take(self, consumer: str, *, count: int = 10, block_s: float = 1.0) -> list[CardRequest]:
         """Entries no replica was given yet, waiting up to ``block_s`` (above 0: ``BLOCK 0`` would wait forever)
@@ -117,16 +124,20 @@ class CardStream:
         return [entry for _stream, entries in _streams(reply) for entry in _entries(entries)]
 
     async def take_over(self, consumer: str, *, count: int = 10) -> list[CardRequest]:
-        """Entries given to a replica ``lease_s`` ago or more and never acked (it died, or could not post)."""
+        """Entries given to a replica ``lease_s`` ago or more and never acked (it died, or could not post).
+
+        One call scans at most ``10 * count`` entries of the group's pending list and answers where to go on
+        (redis.io/docs/latest/commands/XAUTOCLAIM), so successive calls walk the whole list, then start over."""
         try:
             reply = await self._redis.xautoclaim(
-                keys.CARD_REQUESTS, keys.CARD_POSTERS, consumer, int(self.lease_s * 1000), "0-0", count=count
+                keys.CARD_REQUESTS, keys.CARD_POSTERS, consumer, int(self.lease_s * 1000), self._cursor, count=count
             )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             await self.join()
             return []
+        self._cursor = as_text(reply[0])
         return list(_entries(reply[1]))
 
     async def claim(self, approval_id: str, consumer: str) -> Claim:

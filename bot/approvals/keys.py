@@ -114,6 +114,29 @@ CARD_POSTERS = "posters"
 """The one consumer group every bot replica reads ``CARD_REQUESTS`` in."""
 
 
+def reminders_key(bucket_tag: str) -> str:
+    """ZSET of one bucket's due reminders and escalations (``reminders.py``): members ``<kind>:<id>[,<id>...]``
+    (the approvals of one card), scored by when they are due (ms). Every entry is due before its approvals'
+    deadline and leaves when claimed and sent, or when found decided: the set cleans itself, like ``pending``."""
+    return f"{PREFIX}:{bucket_tag}:reminders"
+
+
+def reminder_keys(approval_ids: list[str]) -> list[str]:
+    """KEYS for the reminder scripts, for the approvals of one card (one run, so one slot): the first record,
+    the reminders index, the audit stream, the pending index, the audit chain (where ``scripts.audit`` wants
+    them), then the other records."""
+    tag = bucket(approval_ids[0])
+    first, *others = approval_ids
+    return [
+        record_key(first),
+        reminders_key(tag),
+        audit_key(tag),
+        pending_key(tag),
+        audit_chain_key(tag),
+        *(record_key(other) for other in others),
+    ]
+
+
 def seen_key(delivery_id: str) -> str:
     """Marks a Slack delivery (event id or trigger id) as claimed, so a redelivery is dropped by any replica. Holds
     the nonce of the call that claimed it (``deliveries.claim_delivery``)."""

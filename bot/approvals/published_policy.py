@@ -82,6 +82,7 @@ class PolicyPublisher:
         self._rev = uuid.uuid4().hex
         self._script = EngineScript(redis, _PUBLISH)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def rev(self) -> str:
@@ -111,6 +112,7 @@ class PolicyPublisher:
         self._task = asyncio.create_task(self._refresh(every_s), name="policy-refresh")
 
     async def aclose(self) -> None:
+        self._stopping = True  # redis-py can swallow a cancellation (see connection.raise_if_cancelled)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -118,7 +120,7 @@ class PolicyPublisher:
             self._task = None
 
     async def _refresh(self, every_s: float) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(every_s)
             try:
                 await self.publish("keep")

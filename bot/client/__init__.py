@@ -7,7 +7,7 @@ nothing of Slack or AutoGen (an import-linter contract in ``pyproject.toml`` kee
 from bot.approvals.errors import ApprovalError, PolicyChanged, UnknownApproval
 from bot.approvals.policy import PolicyError
 from bot.approvals.requests import KeyReused
-from bot.client.client import ApprovalClient, ClientClosed, ask_sync
+from bot.client.client import ApprovalClient, ClientClosed, RedisUnavailable, ask_sync
 from bot.client.decisions import Decision, Request, Status
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "KeyReused",
     "PolicyChanged",
     "PolicyError",
+    "RedisUnavailable",
     "Request",
     "Status",
     "UnknownApproval",

@@ -16,24 +16,32 @@ card to its approvals channel; if none runs, the card is posted when one starts 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from bot.approvals.card_stream import CardStream
-from bot.approvals.connection import connect
+from bot.approvals.connection import TRANSIENT, connect
+from bot.approvals.errors import ApprovalError
 from bot.approvals.requests import Asked, Requests
 from bot.approvals.store import ApprovalStore
 from bot.client.decisions import Decision, Request, decision_of
+from bot.config import redact_url
 
 log = logging.getLogger(__name__)
 
 
 class ClientClosed(RuntimeError):
     """The client is used outside ``async with`` (or after it closed)."""
+
+
+class RedisUnavailable(ApprovalError):
+    """The bots' Redis did not answer (nothing was asked, or the request may not have reached it: ask again with
+    the same ``key``)."""
 
 
 class ApprovalClient:
@@ -55,7 +63,9 @@ class ApprovalClient:
         redis = connect(self._url)
         store = ApprovalStore(redis)
         try:
-            await store.start(maintenance=False)  # the decisions' subscriber only; the bots run the maintenance
+            with self._translated():
+                await redis.ping()
+                await store.start(maintenance=False)  # the decisions' subscriber only; the bots run the maintenance
         except BaseException:
             await store.aclose()
             await redis.aclose()
@@ -98,6 +108,7 @@ class ApprovalClient:
 
         The policy applies: ``Request.decision`` is set when a rule decided at once (``auto``: approved,
         ``deny``: denied, with no card); otherwise a person decides (two for an ``ask_two`` rule).
+        Raises ``ValueError`` for bad input (nothing is written), ``RedisUnavailable`` when Redis does not answer.
         """
         asked = Asked(
             title=title,
@@ -108,14 +119,16 @@ class ApprovalClient:
             tool=tool or "",
             arguments=dict(arguments or {}),
         )
-        approval = await self._ready().create(asked, channel=self._channel)
+        with self._translated():
+            approval = await self._ready().create(asked, channel=self._channel)
         log.info("asked approval %s (%s)", approval.id, approval.state)
         return Request(approval.id, decision_of(approval))
 
     async def wait(self, approval_id: str, timeout: float | None = None) -> Decision | None:
         """The decision of ``approval_id``, waiting up to ``timeout`` seconds (None: until it is decided or
         expires). None if it is still pending when ``timeout`` ends (it stays pending: wait again later).
-        Raises ``UnknownApproval`` for an id Redis does not hold (never made, or past its retention)."""
+        Raises ``UnknownApproval`` for an id Redis does not hold (never made, or past its retention). A Redis that
+        stops answering meanwhile is waited out (the wait goes on once it is back)."""
         store = self._store
         if store is None:
             raise ClientClosed("use ApprovalClient inside `async with`")
@@ -142,6 +155,14 @@ class ApprovalClient:
         decision = await self.wait(asked.approval_id)
         assert decision is not None  # a wait without a timeout ends at the deadline at the latest
         return decision
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Redis not answering, in words, once, at the client's edge (the URL's password masked)."""
+        try:
+            yield
+        except TRANSIENT as exc:
+            raise RedisUnavailable(f"Redis at {redact_url(self._url)} did not answer: {exc}") from exc
 
     def _ready(self) -> Requests:
         if self._requests is None:

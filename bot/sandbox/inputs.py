@@ -91,6 +91,13 @@ class Inputs:
         when they open Home and one was published for them."""
         return await self._deliver_event(self._home.opened_event(user_id, tab), connection)
 
+    def build_home_click(
+        self, user_id: str, action_id: str, value: str | None = None, block_id: str | None = None
+    ) -> dict[str, Any]:
+        """The ``block_actions`` payload of a click on the current Home view of ``user_id`` (not sent; its trigger
+        id is issued): to send later, as a click from a Home that was not refreshed yet would arrive."""
+        return self._home.click(user_id, action_id, value, block_id)
+
     async def click_home(
         self,
         user_id: str,
@@ -100,7 +107,7 @@ class Inputs:
         connection: str | None = None,
     ) -> Envelope:
         """A person clicks an element of their Home tab: ``block_actions`` from the view (see ``home``)."""
-        return await self.send_interactive(self._home.click(user_id, action_id, value, block_id), connection)
+        return await self.send_interactive(self.build_home_click(user_id, action_id, value, block_id), connection)
 
     async def submit_view(
         self,

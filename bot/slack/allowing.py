@@ -17,7 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.approvals import ApprovalError, Outcome
 from bot.approvals.transitions import new_nonce
 from bot.slack import blocks
-from bot.slack.listeners import UNAVAILABLE_TEXT, Listeners, ephemeral, refusal
+from bot.slack.answers import UNAVAILABLE_TEXT, ephemeral, refusal
+from bot.slack.listeners import Listeners
 from bot.slack.patience import StoreUnavailable, patiently
 from bot.standing import StandingApprovals, canonical_args_text, grant_feedback, new_id
 

@@ -20,6 +20,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.slack import blocks
 from bot.slack.allowing import Allowing
+from bot.slack.blocks.home import FEEDBACK_CALLBACK
 from bot.slack.editing import Editing
 from bot.slack.listeners import Listeners
 from bot.slack.scopes import SLASH_COMMAND
@@ -104,5 +105,8 @@ def build_app(
     app.action(blocks.ACTION_ASK_AGAIN)(listeners.on_ask_again)
     app.action(re.compile(".*"))(listeners.on_unknown_action)
     app.event("message")(listeners.on_message)
+    if listeners.home is not None:  # App Home: published when opened; Revise there asks in a modal
+        app.event("app_home_opened")(listeners.home.on_app_home_opened)
+        app.view(FEEDBACK_CALLBACK)(listeners.home.on_feedback_submit)
     app.error(listeners.on_error)
     return app

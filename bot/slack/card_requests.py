@@ -26,6 +26,7 @@ from collections.abc import Collection
 from bot.approvals import AlreadyDecided, Approval, ApprovalStore, Outcome
 from bot.approvals.card_stream import CardRequest, CardStream, Claim
 from bot.approvals.connection import TRANSIENT
+from bot.approvals.requests import EXTERNAL
 from bot.logs import APPROVAL_ID
 from bot.slack.posting import PostFailed
 from bot.slack.prompter import Prompter
@@ -56,6 +57,7 @@ class CardRequestConsumer:
         self._channels = frozenset(channels) | {prompter.channel_id}
         self.name = consumer_name()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         await self._cards.join()
@@ -64,6 +66,7 @@ class CardRequestConsumer:
 
     async def aclose(self) -> None:
         """Stop taking requests; one being posted is left pending (another replica takes it over)."""
+        self._stopping = True  # redis-py can swallow a cancellation (see connection.raise_if_cancelled)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -73,7 +76,7 @@ class CardRequestConsumer:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_takeover, backoff = 0.0, 0.1
-        while True:
+        while not self._stopping:
             try:
                 found: list[CardRequest] = []
                 if loop.time() >= next_takeover:
@@ -82,6 +85,8 @@ class CardRequestConsumer:
                 if not found:
                     found = await self._cards.take(self.name, block_s=1.0)
                 for request in found:
+                    if self._stopping:
+                        return
                     await self.handle(request)
                 backoff = 0.1
             except TRANSIENT as exc:
@@ -97,9 +102,10 @@ class CardRequestConsumer:
         """Post the card ``request`` asks for, unless there is nothing (left) to post; ack it when done."""
         APPROVAL_ID.set(request.approval_id)
         approval = await self._store.get(request.approval_id) if request.approval_id else None
-        if approval is None or not approval.pending or approval.ts:
+        if approval is None or not approval.pending or approval.ts or approval.workflow != EXTERNAL:
+            # gone, decided, its card is up, or a run's (its run posts it): nothing to post here
             log.debug("card request %s: nothing to post for %s", request.entry_id, request.approval_id)
-            await self._cards.done(request)  # gone, decided, or its card is up: nothing to post
+            await self._cards.done(request)
             return
         if request.channel and request.channel not in self._channels:
             log.warning(

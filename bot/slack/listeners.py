@@ -12,46 +12,40 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import (
-    AlreadyCounted,
     AlreadyDecided,
     Approval,
     ApprovalStore,
     Outcome,
-    SelfApprovalRefused,
     StaleVersion,
     State,
-    UnknownApproval,
 )
 from bot.approvals.errors import ApprovalError
 from bot.approvals.transitions import new_nonce
 from bot.logs import APPROVAL_ID, RUN_ID
 from bot.runs import RunRequest, StartRun
 from bot.slack import blocks
+from bot.slack.answers import UNAVAILABLE_TEXT, UNKNOWN_BUTTON_TEXT, ephemeral, refusal
 from bot.slack.approvers import Approvers
+from bot.slack.home import HomeTab
 from bot.slack.names import UserNames
 from bot.slack.patience import StoreUnavailable, patiently
 from bot.slack.payloads import (
     Click,
-    ThreadReply,
     clicker,
-    feedback_text,
-    mentioned_users,
     parse_click,
     parse_task,
-    parse_thread_reply,
 )
 from bot.slack.prompter import Prompter
 from bot.slack.redelivery import Redeliveries
+from bot.slack.replies import ThreadReplies
 from bot.slack.threads import ThreadMarks
 
 log = logging.getLogger(__name__)
@@ -60,11 +54,6 @@ Reopen = Callable[[str, int], Awaitable[str]]
 """(workflow id, step) -> ``ok`` when the expired run was queued to ask that step again, else why not."""
 
 _OUTCOMES = {blocks.ACTION_APPROVE: Outcome.APPROVED, blocks.ACTION_CANCEL: Outcome.CANCELLED}
-UNAVAILABLE_TEXT = (
-    "I could not record your click: the approval store is not answering. If the card has not changed within a "
-    "minute, click again."
-)
-UNKNOWN_BUTTON_TEXT = "That button is not one this bot knows; nothing was recorded."
 
 
 @dataclass
@@ -81,6 +70,13 @@ class Listeners:
     bot_user_id: str
     reopen: Reopen | None = None
     """Queues a run that expired at a step to ask that step again ("Ask again"); None: never."""
+    home: HomeTab | None = None
+    """The App Home: where clicks made in Home are answered (they have no channel); None: no Home tab."""
+
+    def __post_init__(self) -> None:
+        self.replies = ThreadReplies(
+            self.store, self.prompter, self.approvers, self.redeliveries, self.threads, self.names, self.bot_user_id
+        )
 
     @property
     def default_workflow(self) -> str:
@@ -124,7 +120,7 @@ class Listeners:
         except StoreUnavailable:
             refused = UNAVAILABLE_TEXT
         if refused is not None:
-            await ephemeral(client, click.channel, click.user, refused)
+            await self.answer(client, click.channel, click.user, refused)
 
     async def on_approve_all(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         """ "Approve all" on a card of several calls: approves each call still pending, as one click on each."""
@@ -142,7 +138,7 @@ class Listeners:
         except StoreUnavailable:
             refusals.append(UNAVAILABLE_TEXT)
         if refusals:
-            await ephemeral(client, click.channel, click.user, blocks.approve_all_refused_text(refusals))
+            await self.answer(client, click.channel, click.user, blocks.approve_all_refused_text(refusals))
 
     async def _decide(self, click: Click, approval_id: str, outcome: Outcome, digest: str) -> str | None:
         """Record ``click.user``'s decision on ``approval_id`` as shown (``digest``); None when it counted, else
@@ -160,12 +156,14 @@ class Listeners:
             return refusal(refused)
         except ApprovalError as refused:
             return refusal(refused)
-        if not decided.ts:  # clicked before the bot had recorded where the card is: the click says where
+        if not decided.ts and not click.in_home:  # clicked before the card's place was recorded: the click says
             await patiently(lambda: self.store.attach_message(decided.id, click.channel, click.message_ts))
             decided = replace(decided, channel=click.channel, ts=click.message_ts)
             await self.prompter.show_outcome(decided)
-        elif decided.pending:  # one of the approvals a quorum needs: the card shows the progress
+        elif decided.pending:  # one of the approvals a quorum needs: the card (and Home) show the progress
             await self.prompter.show_outcome(decided)
+        if decided.pending and self.home is not None:  # no transition is reported for it: refresh Home here
+            self.home.refresh(decided)
         return None
 
     async def on_ask_again(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -178,12 +176,12 @@ class Listeners:
             approval = await patiently(lambda: self.store.get(click.approval_id))
             if approval is None or approval.state is not State.EXPIRED or self.reopen is None:
                 text = blocks.already_decided_text(approval) if approval else blocks.unknown_approval_text()
-                await ephemeral(client, click.channel, click.user, text)
+                await self.answer(client, click.channel, click.user, text)
                 return
             reopen = self.reopen
             status = await patiently(lambda: reopen(approval.workflow_id, approval.step))
         except StoreUnavailable:
-            await ephemeral(client, click.channel, click.user, UNAVAILABLE_TEXT)
+            await self.answer(client, click.channel, click.user, UNAVAILABLE_TEXT)
             return
         if status == "ok":
             log.info("approval %s asked again by %s", approval.id, click.user)
@@ -191,7 +189,7 @@ class Listeners:
                 await patiently(lambda: self.store.note(approval.id, "asked_again", click.user))
             except StoreUnavailable:
                 log.error("could not audit that %s asked approval %s again", click.user, approval.id)
-        await ephemeral(client, click.channel, click.user, blocks.ask_again_text(status))
+        await self.answer(client, click.channel, click.user, blocks.ask_again_text(status))
 
     async def on_revise(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -203,14 +201,17 @@ class Listeners:
             if approval is None or not approval.pending or not approval.digest.startswith(click.digest):
                 text = refusal(StaleVersion(approval)) if approval and approval.pending else None
                 text = text or (blocks.already_decided_text(approval) if approval else blocks.unknown_approval_text())
-                await ephemeral(client, click.channel, click.user, text)
+                await self.answer(client, click.channel, click.user, text)
+                return
+            if click.in_home:  # no thread to reply in: a modal asks for the feedback
+                await self._ask_feedback(body, approval, click, client)
                 return
             asked_by = await patiently(lambda: self.threads.ask_revision(approval.id, click.user))
         except StoreUnavailable:
-            await ephemeral(client, click.channel, click.user, UNAVAILABLE_TEXT)
+            await self.answer(client, click.channel, click.user, UNAVAILABLE_TEXT)
             return
         if asked_by is not None:
-            await ephemeral(client, click.channel, click.user, blocks.revise_already_asked_text(asked_by))
+            await self.answer(client, click.channel, click.user, blocks.revise_already_asked_text(asked_by))
             return
         what = ""
         if approval.terms.kind == "tool":
@@ -220,6 +221,15 @@ class Listeners:
         text = blocks.revise_request_text(click.user, bot_user=self.bot_user_id, what=what)
         await self.prompter.say_in_thread(click.channel, click.message_ts, text)
 
+    async def _ask_feedback(
+        self, body: dict[str, Any], approval: Approval, click: Click, client: AsyncWebClient
+    ) -> None:
+        trigger = body.get("trigger_id")
+        if self.home is None or not isinstance(trigger, str) or not trigger:
+            await self._answer_unknown(client, body)
+            return
+        await self.home.ask_feedback(trigger, approval, click.digest, click.user)
+
     async def on_unknown_action(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         log.warning("unknown action %r ignored", _action_id(body))
@@ -228,55 +238,7 @@ class Listeners:
     # --- thread replies ---------------------------------------------------------------------------------------
 
     async def on_message(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
-        reply = parse_thread_reply(event)
-        if reply is None or reply.channel != self.prompter.channel_id:
-            return
-        if not await self.redeliveries.first(body):
-            return
-        try:
-            await self._on_reply(reply, client)
-        except StoreUnavailable:
-            await ephemeral(client, reply.channel, reply.user, UNAVAILABLE_TEXT, thread_ts=reply.thread_ts)
-
-    async def _on_reply(self, reply: ThreadReply, client: AsyncWebClient) -> None:
-        approval = await patiently(lambda: self.store.find_by_message(reply.channel, reply.thread_ts))
-        if approval is None and reply.parent_user == self.bot_user_id:  # a card whose place is not recorded yet?
-            approval_id = await self.prompter.approval_of_card(reply.channel, reply.thread_ts)
-            approval = await patiently(lambda: self.store.get(approval_id)) if approval_id else None
-        if approval is None:
-            return  # a thread that is not an approval card's
-        targets = await self._revised_by(approval, reply)
-        if not targets:
-            return  # people talking in the thread, not feedback
-        if not await self.approvers.allows(reply.user):
-            if approval.pending and await patiently(lambda: self.threads.first_telling(approval.id, reply.user)):
-                text = blocks.non_approver_reply_text()
-                await ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
-            return
-        names = await self.names.names(mentioned_users(reply.text) - {self.bot_user_id})
-        feedback = feedback_text(reply, names, bot_user_id=self.bot_user_id)
-        for target in targets:
-            try:
-                decide = partial(self.store.decide, target.id, Outcome.REVISED, reply.user, feedback, nonce=new_nonce())
-                await patiently(decide)
-            except ApprovalError as refused:
-                text = refusal(refused) + " Your reply was not sent to the agent."
-                await ephemeral(client, reply.channel, reply.user, text, thread_ts=reply.thread_ts)
-
-    async def _revised_by(self, approval: Approval, reply: ThreadReply) -> list[Approval]:
-        """What a reply in a card's thread revises: the approval whose Revise was clicked, or, when the reply
-        mentions the bot, the card's approval (every call still pending on a card of several). Nothing when it
-        is discussion."""
-        addressed = reply.mentions(self.bot_user_id)
-        members = []
-        if approval.terms.kind == "tool":
-            members = await patiently(lambda: self.prompter.card_members(reply.channel, reply.thread_ts))
-        if not members:
-            asked = addressed or await patiently(lambda: self.threads.revision_asked(approval.id))
-            return [approval] if asked else []
-        pending = [m for m in members if m.pending]
-        asked_for = [m for m in pending if await patiently(partial(self.threads.revision_asked, m.id))]
-        return asked_for or (pending if addressed else [])
+        await self.replies.on_message(event, body, client)
 
     # --- errors -----------------------------------------------------------------------------------------------
 
@@ -299,7 +261,7 @@ class Listeners:
             who = clicker(body) if isinstance(body, dict) else None
             if who is not None:
                 text = "Something went wrong on our side; your click may not have been recorded."
-                await ephemeral(client, who[1], who[0], text)
+                await self.answer(client, who[1], who[0], text)
         return BoltResponse(status=200, body="") if response is not None else None
 
     # --- helpers ----------------------------------------------------------------------------------------------
@@ -314,29 +276,24 @@ class Listeners:
         if not await self.redeliveries.first(body):
             return None
         if not await self.approvers.allows(click.user):
-            await ephemeral(client, click.channel, click.user, blocks.not_an_approver_text())
+            await self.answer(client, click.channel, click.user, blocks.not_an_approver_text())
             return None
         return click
+
+    async def answer(self, client: AsyncWebClient, channel: str, user: str, text: str) -> None:
+        """Answer a click privately: ephemerally in its channel, or on the clicker's Home for a click made there
+        (no channel: chat.postEphemeral has nowhere to go)."""
+        if channel:
+            await ephemeral(client, channel, user, text)
+        elif self.home is not None:
+            await self.home.tell(user, text)
+        else:
+            log.warning("cannot answer %s: a click with no channel and no App Home", user)
 
     async def _answer_unknown(self, client: AsyncWebClient, body: dict[str, Any]) -> None:
         who = clicker(body)
         if who is not None:
-            await ephemeral(client, who[1], who[0], UNKNOWN_BUTTON_TEXT)
-
-
-def refusal(refused: ApprovalError) -> str:
-    """The plain words for an engine refusal."""
-    if isinstance(refused, AlreadyDecided):
-        return blocks.already_decided_text(refused.approval)
-    if isinstance(refused, AlreadyCounted):
-        return blocks.already_counted_text(refused.approval)
-    if isinstance(refused, SelfApprovalRefused):
-        return blocks.self_approval_refused_text()
-    if isinstance(refused, StaleVersion):
-        return blocks.stale_version_text()
-    if isinstance(refused, UnknownApproval):
-        return blocks.unknown_approval_text()
-    return "That did not work; nothing was recorded."
+            await self.answer(client, who[1], who[0], UNKNOWN_BUTTON_TEXT)
 
 
 def _action_id(body: dict[str, Any]) -> object:
@@ -344,11 +301,3 @@ def _action_id(body: dict[str, Any]) -> object:
     if isinstance(actions, list) and actions and isinstance(actions[0], dict):
         return actions[0].get("action_id")
     return None
-
-
-async def ephemeral(client: AsyncWebClient, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:
-    """Answer ``user`` privately in ``channel``; a failure is logged, never raised."""
-    try:
-        await client.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread_ts)
-    except SlackApiError as exc:
-        log.warning("could not answer %s privately: %s", user, exc.response.get("error"))

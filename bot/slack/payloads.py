@@ -39,8 +39,9 @@ def parse_task(text: str, workflows: Collection[str]) -> TaskCommand | None:
 
 @dataclass(frozen=True, slots=True)
 class Click:
-    """A button click on an approval card. Its value names the approval and the digest of what the card showed
-    (``blocks.button_value``); "Approve all" names every call it covers."""
+    """A button click on an approval card, or on its entry in the App Home (``in_home``: no channel, no message).
+    Its value names the approval and the digest of what the card showed (``blocks.button_value``); "Approve all"
+    names every call it covers."""
 
     user: str
     action_id: str
@@ -55,6 +56,10 @@ class Click:
         return [(item.partition("|")[0], item.partition("|")[2]) for item in self.value.split(",") if item]
 
     @property
+    def in_home(self) -> bool:
+        return not self.channel
+
+    @property
     def approval_id(self) -> str:
         targets = self.targets
         return targets[0][0] if targets else ""
@@ -66,11 +71,15 @@ class Click:
 
 
 def parse_click(body: dict[str, Any]) -> Click | None:
+    """A click on a message, or in the App Home (channel and message ts ""); None for anything else."""
     try:
         action = body["actions"][0]
         user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
-        message_ts = (body.get("container") or {}).get("message_ts") or body["message"]["ts"]
+        if in_home(body):
+            channel, message_ts = "", ""
+        else:
+            channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
+            message_ts = (body.get("container") or {}).get("message_ts") or body["message"]["ts"]
         fields = (user, action["action_id"], action.get("value") or "", channel, message_ts)
     except (KeyError, IndexError, TypeError, AttributeError):
         return None
@@ -79,11 +88,24 @@ def parse_click(body: dict[str, Any]) -> Click | None:
     return Click(*fields)
 
 
+def in_home(body: dict[str, Any]) -> bool:
+    """Whether an interactive payload comes from the App Home: a ``view`` container whose view is a Home tab
+    (docs.slack.dev/reference/interaction-payloads/block_actions-payload: ``view`` instead of ``message``)."""
+    container, view = body.get("container"), body.get("view")
+    return (
+        isinstance(container, dict)
+        and container.get("type") == "view"
+        and isinstance(view, dict)
+        and view.get("type") == "home"
+    )
+
+
 def clicker(body: dict[str, Any]) -> tuple[str, str] | None:
-    """(user, channel) of any interactive payload, where both can be found, to answer privately."""
+    """(user, channel) of any interactive payload, where both can be found, to answer privately; the channel is ""
+    for a click in the App Home (answered there)."""
     try:
         user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
+        channel = "" if in_home(body) else (body.get("channel") or {}).get("id") or body["container"]["channel_id"]
     except (KeyError, TypeError, AttributeError):
         return None
     return (user, channel) if isinstance(user, str) and isinstance(channel, str) else None

@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import Approval, ApprovalKey, ApprovalStore, State, UnknownApproval
+from bot.approvals.reminders import Reminders
 from bot.prompts import MessageRef
 from bot.slack import blocks
 from bot.slack.cards import CardGroups
@@ -49,6 +50,7 @@ class Prompter:
         max_revisions: int | None = None,
         ask_again_s: float = 0,
         standings: StandingApprovals | None = None,
+        reminders: Reminders | None = None,
     ) -> None:
         self.client = client
         self._store = store
@@ -67,6 +69,8 @@ class Prompter:
         self._groups = groups or CardGroups(store.redis, store.settings.retention_s)
         self.on_posted: CardPosted | None = None
         self._updates = CardUpdates(client, store)
+        self._reminders = reminders
+        """``REMIND_AFTER``/``ESCALATE_AFTER``: each card is scheduled once it is recorded; None: never."""
 
     async def post(
         self,
@@ -105,6 +109,7 @@ class Prompter:
             )
             ref = MessageRef(str(response["channel"]), str(response["ts"]))
         await self._attach(approval, ref)
+        await self._schedule([approval.id])
         for chunk in blocks.prompt_overflow(approval):
             await self._poster.post(deadline=deadline, channel=ref.channel, thread_ts=ref.ts, text=chunk)
         if previous is not None and previous.channel and previous.ts:
@@ -166,6 +171,7 @@ class Prompter:
         await self._groups.remember(ref, [a.id for a in approvals])
         for approval in approvals:
             await self._attach(approval, ref)
+        await self._schedule([a.id for a in approvals])
         await self._announce(first, ref)
         return ref
 
@@ -188,6 +194,15 @@ class Prompter:
             log.error("could not record card %s of approval %s: %s", ref.ts, approval.id, type(exc).__name__)
         await self.withdraw(approval, ref)
         raise PostFailed(f"could not record where the card of approval {approval.id} is")
+
+    async def _schedule(self, approval_ids: list[str]) -> None:
+        """The card's reminder and escalation (best effort: the card is what matters, and it is recorded)."""
+        if self._reminders is None:
+            return
+        try:
+            await self._reminders.schedule(approval_ids)
+        except (RedisError, OSError) as exc:
+            log.error("could not schedule the reminders of approval %s: %s", approval_ids[0], type(exc).__name__)
 
     async def withdraw(self, approval: Approval, ref: MessageRef, *, lost: bool = False) -> None:
         """Replace the card with one without buttons that says why (``lost``: its record vanished); best effort."""

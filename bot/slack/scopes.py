@@ -29,5 +29,8 @@ REQUIRED_BOT_EVENTS: frozenset[str] = frozenset(
     {
         "message.channels",  # thread replies in public channels (Bolt listens for "message")
         "message.groups",  # thread replies in private channels
+        "app_home_opened",  # publish the viewer's Home tab (views.publish) when they open it; needs no scope
     }
 )
+# views.publish (the Home tab) and views.open (the Revise-from-Home modal) need no scope
+# (docs.slack.dev/reference/methods/views.publish, .../views.open).

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from bot.approvals import keys
+from bot.approvals import ApprovalKey, ApprovalStore, keys
+from bot.approvals.card_stream import CardStream
+from bot.approvals.connection import connect
 from bot.client import ApprovalClient, Decision
 from bot.sandbox import SlackEmulator
 from bot.slack import blocks
@@ -54,7 +56,12 @@ async def published(redis_url: str) -> None:
     """Until a bot has published its policy (right after it connects)."""
     redis = aioredis.from_url(redis_url)
     try:
-        await until(lambda: redis.exists(keys.policy_key(keys.all_buckets()[0])), timeout=20)
+        copies = [keys.policy_key(tag) for tag in keys.all_buckets()]
+
+        async def every_bucket() -> bool:
+            return await redis.exists(*copies) == len(copies)
+
+        await until(every_bucket, timeout=20)
     finally:
         await redis.aclose()
 
@@ -86,7 +93,8 @@ async def test_a_script_asks_and_deploys_only_once_approved(
     card = await slack.wait_for(lambda: next(iter(slack.messages(people.approvals)), None), timeout=20)
 
     assert "Deploy &lt;v1.4&gt; &amp; migrate" in texts(card.blocks)  # escaped for mrkdwn
-    assert f"<@{people.alice}>" in texts(card.blocks)
+    assert f"*Requested by* <@{people.alice}> from outside the bot" in texts(card.blocks)
+    assert card.text.startswith("Approval needed for a request from outside the bot")
     assert action_ids(card.blocks) == [blocks.ACTION_APPROVE, blocks.ACTION_REVISE, blocks.ACTION_CANCEL]
     assert not done.exists()
 
@@ -211,8 +219,36 @@ async def test_a_tool_request_denied_by_the_policy_gets_no_card(
             "Tidy the database", requester=people.alice, tool="run_sql", arguments={"query": "DROP TABLE customers"}
         )
         read = await client.ask("Count customers", tool="run_sql", arguments={"query": "SELECT count(*) FROM c"})
-    await handled(redis_url)
+    redis = connect(redis_url)
+    try:  # a run's approval asked for by name is its run's to post, never the stream's
+        store = ApprovalStore(redis)
+        run = await store.create(
+            ApprovalKey("wf-run", 1), prompt="a draft", requester=people.alice, workflow="draft", timeout_s=60
+        )
+        await CardStream(redis).request(run.id)
+        await handled(redis_url)
+    finally:
+        await redis.aclose()
 
     assert decision.status == "denied" and decision.by == "policy:sql-ddl" and decision.rule == "sql-ddl"
     assert read.status == "approved" and read.by == "policy:sql-select"
     assert slack.messages(people.approvals) == []
+
+
+async def test_a_request_for_another_channel_or_a_refused_card_is_cancelled_saying_why(
+    slack: SlackEmulator, people: People, start_bot, redis_url: str
+) -> None:
+    await start_bot()
+    async with ApprovalClient(redis_url, channel="#elsewhere") as elsewhere:
+        wrong = await elsewhere.wait((await elsewhere.request("Purge the CDN")).approval_id, timeout=15)
+    slack.fail_next("chat.postMessage", status=200, error="msg_blocks_too_long")
+    async with ApprovalClient(redis_url, channel="approvals") as client:
+        refused = await client.wait((await client.request("Purge the CDN cache")).approval_id, timeout=15)
+        posted = await client.request("Purge the image cache")
+        await card_for(slack, people, posted.approval_id)
+
+    assert wrong is not None and wrong.status == "cancelled" and wrong.by == "bot"
+    assert "#elsewhere" in (wrong.feedback or "")
+    assert refused is not None and refused.status == "cancelled" and refused.by == "bot"
+    assert refused.feedback == "the approval card could not be posted"
+    assert [len(cards_of(slack, people, a)) for a in (wrong.approval_id, refused.approval_id)] == [0, 0]

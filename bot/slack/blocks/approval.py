@@ -89,6 +89,13 @@ def title(approval: Approval) -> str:
     return excerpt(approval.workflow or approval.workflow_id, 100)
 
 
+def subject(approval: Approval) -> str:
+    """What the approval is part of, in words: a run's workflow and step, or a request from outside the bot."""
+    if approval.workflow == EXTERNAL:
+        return "a request from outside the bot"
+    return f"{title(approval)} step {approval.step}"
+
+
 def approvers_line(approvers: Sequence[str], *, mention: bool = True) -> str:
     """Who may decide, for the card: mentions (which notify them), a count, or "anyone in this channel".
 
@@ -149,10 +156,8 @@ def _block_id(name: str, version: str) -> str:
 def meta(approval: Approval, version: str, approvers_text: str | None, *, policy_line: bool = True) -> str:
     """Who asked, for what, when, until when, and who may decide; ``policy_line``: say when no policy rule
     matched a tool call or code block (a card of several calls says it per call instead)."""
-    lines = [
-        f"*Requested by* {person(approval.requester)} for *{title(approval)}*, step {approval.step}"
-        f" (`{excerpt(approval.id, 80)}`)"
-    ]
+    part = "from outside the bot" if approval.workflow == EXTERNAL else f"for *{title(approval)}*, step {approval.step}"
+    lines = [f"*Requested by* {person(approval.requester)} {part} (`{excerpt(approval.id, 80)}`)"]
     if approval.created_ms:
         lines.append(f"*Asked:* {slack_date(approval.created_ms)}")
     if policy_line and no_rule_matched(approval):
@@ -382,16 +387,16 @@ def withdrawn_blocks(approval: Approval, note_text: str = WITHDRAWN_NOTE) -> lis
 
 def withdrawn_text(approval: Approval, note_text: str = WITHDRAWN_NOTE) -> str:
     """The notification fallback ``text`` for ``withdrawn_blocks``."""
-    return f"⚠️ Withdrawn: {title(approval)} step {approval.step}. {note_text}"
+    return f"⚠️ Withdrawn: {subject(approval)}. {note_text}"
 
 
 def prompt_text(approval: Approval, *, approvers: Sequence[str] = (), mention: bool = True) -> str:
     """The notification fallback ``text`` for ``prompt_blocks``; it mentions the approvers too when asked to,
     so they are notified whether Slack notifies from the blocks or from this text."""
     to = f" (approvers: {mentions(approvers, limit=300)})" if approvers and mention else ""
-    return f"Approval needed for {title(approval)} step {approval.step}{to}: {excerpt(approval.prompt, 150)}"
+    return f"Approval needed for {subject(approval)}{to}: {excerpt(approval.prompt, 150)}"
 
 
 def decision_text(approval: Approval) -> str:
     """The notification fallback ``text`` for ``decided_blocks``."""
-    return f"{outcome_line(approval)} ({title(approval)} step {approval.step})"
+    return f"{outcome_line(approval)} ({subject(approval)})"

@@ -46,9 +46,8 @@ def dm_report_intro(channel: str, task: str, card_link: str | None = None) -> st
 def denied_text(workflow: str, workflow_id: str, approval: Approval, rule: str) -> str:
     """The policy refused a step: what it was, and the rule (the agent is told too, and goes on or stops)."""
     run = f"*{excerpt(workflow, 100)}* (`{excerpt(workflow_id, 80)}`)"
-    what = escape_mrkdwn(excerpt(approval.prompt, 300)).replace("\n", "\n>")
-    rule_name = escape_mrkdwn(excerpt(rule, 80))
-    return f"🚫 Your {run}: the policy rule `{rule_name}` refused step {approval.step}:\n>{what}"
+    what = excerpt(approval.prompt, 300)  # one line, escaped once
+    return f"🚫 Your {run}: the policy rule `{excerpt(rule, 80)}` refused step {approval.step}:\n>{what}"
 
 
 def outcome_report(outcome: RunOutcome, *, limit: int = REPORT_LIMIT) -> list[str]:
