@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 
 from redis.exceptions import RedisError
 
-from bot.client import ApprovalClient
+from bot.client import ApprovalClient, RedisUnavailable
 from bot.config import Settings
 from bot.mcp.server import build_server, parse_address, serve_http, serve_stdio
 from bot.mcp.tools import Gate
@@ -32,7 +32,7 @@ async def serve(
     async with AsyncExitStack() as stack:
         try:
             client = await stack.enter_async_context(ApprovalClient(settings.redis_url))
-        except (RedisError, OSError) as exc:
+        except (RedisUnavailable, RedisError, OSError) as exc:
             log.error(
                 "Redis at %s did not answer (%s): check REDIS_URL; not serving MCP",
                 settings.redis_url_redacted,

@@ -28,7 +28,16 @@ from pydantic import Field
 from redis.exceptions import RedisError
 
 from bot.approvals.requests import MAX_DETAILS, MAX_KEY, MAX_TIMEOUT_S, MAX_TITLE, MAX_TOOL
-from bot.client import ApprovalClient, ApprovalError, Decision, KeyReused, PolicyChanged, PolicyError, UnknownApproval
+from bot.client import (
+    ApprovalClient,
+    ApprovalError,
+    Decision,
+    KeyReused,
+    PolicyChanged,
+    PolicyError,
+    RedisUnavailable,
+    UnknownApproval,
+)
 from bot.mcp.results import ApprovalResult, decided, pending, tool_result
 
 log = logging.getLogger(__name__)
@@ -126,10 +135,10 @@ class Gate:
         except PolicyError as exc:
             log.warning("the published policy could not be read: %s", exc)
             raise ToolError("the bots' published policy could not be read; nothing was asked") from exc
+        except (RedisUnavailable, RedisError) as exc:
+            raise _unreachable(exc) from exc
         except (ValueError, ApprovalError) as exc:
             raise ToolError(f"not asked: {exc}") from exc
-        except RedisError as exc:
-            raise _unreachable(exc) from exc
         log.info("approval %s requested over MCP", request.approval_id)
         if request.decision is not None:
             return tool_result(decided(request.decision))
@@ -166,10 +175,10 @@ class Gate:
             raise ToolError(UNREACHABLE) from None
         except UnknownApproval as exc:
             raise ToolError(f"unknown approval id {approval_id!r} (never created, or too old)") from exc
+        except (RedisUnavailable, RedisError) as exc:
+            raise _unreachable(exc) from exc
         except ApprovalError as exc:
             raise ToolError(f"no decision read: {exc}") from exc
-        except RedisError as exc:
-            raise _unreachable(exc) from exc
         finally:
             if ticker is not None:
                 ticker.cancel()
@@ -209,6 +218,6 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def _unreachable(exc: RedisError) -> ToolError:
+def _unreachable(exc: Exception) -> ToolError:
     log.warning("the approval store did not answer: %s", type(exc).__name__)
     return ToolError(UNREACHABLE)
