@@ -32,12 +32,13 @@ from bot.audit_export import FORMATS, SinceError, parse_since, render
 from bot.audit_verify import render as render_verdict
 from bot.audit_verify import verify_audit
 from bot.config import ConfigError, Settings, load_dotenv_file, load_settings
+from bot.connections import load_model, open_redis
 from bot.doctor import TOKENS, diagnose
 from bot.logs import formatter
 from bot.policy_report import FORMATS as REPORT_FORMATS
 from bot.policy_report import Tally
 from bot.policy_report import render as render_report
-from bot.service import Service, load_model, open_redis
+from bot.service import Service
 from bot.slack.startup import StartupError
 from workflows.executor import make_undumpable
 from workflows.model import ModelConfigError, RoleModels
@@ -60,7 +61,13 @@ EXIT_S = 9.0
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="approval-bot", description="The Slack approval gate for AI agents.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="connect to a real Slack workspace (configured by environment variables)")
+    run_parser = commands.add_parser("run", help="connect to a real Slack workspace (configured by the environment)")
+    run_parser.add_argument(
+        "--http",
+        type=int,
+        metavar="PORT",
+        help="HTTP mode: serve Slack's requests at /slack/events on PORT (as HTTP_PORT; needs SLACK_SIGNING_SECRET)",
+    )
     demo = commands.add_parser("demo", help="try it offline: a local Slack emulator, a scripted model, no Redis")
     demo.add_argument("--task", default=None, help="the task to give the agent")
     demo.add_argument("--auto", choices=["approve", "revise", "cancel"], help="decide without asking (smoke tests)")
@@ -139,7 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return run_loop(serving)
         if args.command == "run":
-            settings = load_settings(load_dotenv_file())
+            environ = load_dotenv_file()
+            if args.http is not None:
+                environ["HTTP_PORT"] = str(args.http)
+            settings = load_settings(environ)
             _configure_logging(settings)
             return run_loop(run(settings))
         from bot.demo import run_demo

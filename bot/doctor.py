@@ -18,7 +18,7 @@ from redis.exceptions import RedisError, ResponseError
 from bot.approvals.policy import PolicyError, load_policy
 from bot.checks import Check
 from bot.config import Settings
-from bot.service import load_model, open_redis
+from bot.connections import load_model, open_redis
 from bot.slack.setup_checks import slack_checks
 from bot.slack.startup import StartupError
 from workflows.model import DEFAULT_MODEL, ModelConfigError

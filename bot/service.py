@@ -22,29 +22,29 @@ from types import TracebackType
 
 import aiohttp
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from bot.approvals import Approval, ApprovalStore, StoreSettings
 from bot.approvals.card_stream import CardStream
 from bot.approvals.policy import Policy, load_policy
 from bot.approvals.published_policy import PolicyPublisher
 from bot.approvals.reminders import Reminders
-from bot.approvals.topology import Topology, open_client
 from bot.bridge import AskingRules
 from bot.config import Settings
 from bot.durable.store import RunStore
 from bot.durable.worker import Worker
 from bot.edits import Editables
-from bot.operations import HealthServer, Metrics
+from bot.operations import HealthServer, Metrics, Probe
 from bot.prompts import MessageRef
 from bot.runner import WorkflowRunner
+from bot.slack.acks import Malformed
 from bot.slack.allowing import Allowing
 from bot.slack.answers import ephemeral, refusal
-from bot.slack.app import build_app, card_client, web_client
+from bot.slack.app import AppBuilder, build_app, card_client, web_client
 from bot.slack.approvers import Approvers
 from bot.slack.card_requests import CardRequestConsumer
 from bot.slack.editing import Editing
 from bot.slack.home import HomeTab, Visitors
+from bot.slack.http import SlackHttpServer
 from bot.slack.listeners import Listeners
 from bot.slack.names import UserNames
 from bot.slack.prompter import CardPosted, Prompter
@@ -52,58 +52,17 @@ from bot.slack.redelivery import Redeliveries
 from bot.slack.reminding import Reminding
 from bot.slack.requester import RequesterLine
 from bot.slack.socket import AckingSocketModeHandler
-from bot.slack.startup import StartupError, Workspace, preflight
+from bot.slack.startup import Workspace, preflight
 from bot.slack.threads import ThreadMarks
 from bot.standing import POLICY_KEY, StandingApprovals
 from workflows import DEFAULT_WORKFLOW, Models, argument_checks, registry
-from workflows.model import ModelConfigError, RoleModels, component_config, load_models, openai_config
 
 log = logging.getLogger(__name__)
 
 
-async def load_model(settings: Settings, *, fallback: dict[str, object] | None = None) -> RoleModels:
-    """MODEL_CONFIG if set (one model, or one per role), else OpenAI with OPENAI_API_KEY, else ``fallback`` (the
-    demo's scripted model). The caller closes it (``aclose``) when the process is done with it."""
-    if settings.model_config is not None:
-        return await load_models(component_config(settings.model_config))
-    if settings.openai_api_key is not None:
-        return await load_models(openai_config(settings.openai_api_key.get()))
-    if fallback is not None:
-        return await load_models(dict(fallback))
-    raise ModelConfigError("no model configured: set OPENAI_API_KEY, or MODEL_CONFIG to an AutoGen component config")
-
-
-REDIS_PING_S = 5.0
 REOPEN_WAIT_S = 10.0
-HEALTH_S = 0.5
 """How long an Ask again click waits for its run to record that it ended (it does a moment after the expiry)."""
-_REDIS_ADVICE = {
-    "server": "check REDIS_URL",
-    "sentinel": "check REDIS_SENTINELS and REDIS_SENTINEL_SERVICE",
-    "cluster": "check REDIS_CLUSTER_NODES",
-}
-
-
-async def open_redis(settings: Settings, *, advice: str | None = None) -> aioredis.Redis:
-    """A client for the configured Redis (``REDIS_URL``, or the master of a Sentinel service, or a Redis
-    Cluster), checked now: an unreachable Redis is one clear ``StartupError``."""
-    redis = open_client(
-        Topology(
-            url=settings.redis_url,
-            sentinels=settings.redis_sentinels,
-            sentinel_service=settings.redis_sentinel_service,
-            cluster_nodes=settings.redis_cluster_nodes,
-        )
-    )
-    advice = advice or _REDIS_ADVICE[settings.redis_topology]
-    try:
-        async with asyncio.timeout(REDIS_PING_S):
-            await redis.ping()
-    except (RedisError, OSError, TimeoutError) as exc:
-        await redis.aclose()
-        why = str(exc) or f"no answer within {REDIS_PING_S:.0f} s"
-        raise StartupError(f"cannot reach Redis at {settings.redis_where} ({why}); {advice}") from exc
-    return redis
+HEALTH_S = 0.5
 
 
 SHUTDOWN_S = 7.5
@@ -134,8 +93,12 @@ class Deadline:
 
 class Service:
     def __init__(self, settings: Settings, redis: aioredis.Redis, model: Models) -> None:
-        if settings.slack_bot_token is None or settings.slack_app_token is None:
-            raise ValueError("the service needs both Slack tokens")
+        if settings.slack_bot_token is None:
+            raise ValueError("the service needs the bot token")
+        if settings.http_port is None and settings.slack_app_token is None:
+            raise ValueError("Socket Mode needs the app token")
+        if settings.http_port is not None and settings.slack_signing_secret is None:
+            raise ValueError("HTTP mode needs the signing secret")
         self.settings = settings
         self.redis = redis
         self.model = model
@@ -196,8 +159,10 @@ class Service:
 
     async def _start(self) -> None:
         settings = self.settings
-        assert settings.slack_bot_token is not None and settings.slack_app_token is not None
-        app_token, bot_token = settings.slack_app_token.get(), settings.slack_bot_token.get()
+        assert settings.slack_bot_token is not None
+        bot_token = settings.slack_bot_token.get()
+        socket_mode = settings.http_port is None and settings.slack_app_token is not None
+        app_token = settings.slack_app_token.get() if socket_mode and settings.slack_app_token else None
         policy = load_policy(settings.policy_file)  # a bad policy stops the start, before anything connects
         # One HTTP session for every Web API call and response_url post of the process: slack-sdk otherwise
         # opens a session, so a connection and a TLS handshake, per call. Closed last.
@@ -309,11 +274,8 @@ class Service:
             say=ephemeral,
         )
         allowing = Allowing(listeners, standings, policy.digest) if standings is not None else None
-        app = build_app(client, listeners, editing, allowing)
-        handler = AckingSocketModeHandler(app, app_token, on_malformed=listeners.on_malformed)
-        self._closes("Socket Mode", ACKS_S + SOCKET_CLOSE_S + LISTENERS_S, lambda: _close_socket(handler))
-        handler.client.on_close_listeners.append(_counting_reconnects(metrics))
-        await handler.connect_async()  # type: ignore[no-untyped-call]
+        app = partial(build_app, client, listeners, editing, allowing)
+        slack = await self._connect(app, listeners.on_malformed, metrics, app_token)
         await self._post_requested_cards(settings, policy, store, prompter)
         if reminders.enabled:
             reminding = Reminding(
@@ -327,13 +289,40 @@ class Service:
             reminding.start()
             self._closes("reminders", REMINDERS_S, _closing(reminding.aclose))
         if settings.health_port is not None:
-            await self._serve_health(settings, metrics, handler)
+            await self._serve_health(settings, metrics, slack)
         log.info(
             "approval-bot is connected to team %s; approvals go to %s (%s)",
             self.workspace.team,
             settings.approvals_channel,
             self.workspace.approvals_channel_id,
         )
+
+    async def _connect(
+        self, app: AppBuilder, on_malformed: Malformed, metrics: Metrics, app_token: str | None
+    ) -> Probe:
+        """Slack's requests start arriving: over Socket Mode with the app token, else over HTTP (``HTTP_PORT``).
+        Returns the probe of that connection (for ``/healthz``)."""
+        settings = self.settings
+        secret = settings.slack_signing_secret.get() if settings.slack_signing_secret else ""
+        if app_token is None:
+            assert settings.http_port is not None
+            server = SlackHttpServer(
+                app(signing_secret=secret),
+                secret,
+                host=settings.http_host,
+                port=settings.http_port,
+                on_malformed=on_malformed,
+            )
+            return await self._serve_http(server)
+        handler = AckingSocketModeHandler(app(signing_secret=secret), app_token, on_malformed=on_malformed)
+        self._closes(
+            "Socket Mode",
+            ACKS_S + SOCKET_CLOSE_S + LISTENERS_S,
+            lambda: handler.shutdown(ACKS_S, SOCKET_CLOSE_S, LISTENERS_S),
+        )
+        handler.client.on_close_listeners.append(_counting_reconnects(metrics))
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        return handler.connected
 
     async def _post_requested_cards(
         self, settings: Settings, policy: Policy, store: ApprovalStore, prompter: Prompter
@@ -347,14 +336,23 @@ class Service:
         await consumer.start()
         self._closes("card requests", CARDS_S, _closing(consumer.aclose))
 
-    async def _serve_health(self, settings: Settings, metrics: Metrics, handler: AckingSocketModeHandler) -> None:
-        """``/healthz`` and ``/metrics`` on ``HEALTH_PORT``: ready while Socket Mode is connected and Redis answers."""
+    async def _serve_http(self, server: SlackHttpServer) -> Probe:
+        """HTTP mode (``HTTP_PORT``): the same app, its requests over HTTP; ready while the server listens."""
+        self.http = server
+        self._closes("HTTP mode", ACKS_S + LISTENERS_S, lambda: server.aclose(acks_s=ACKS_S, listeners_s=LISTENERS_S))
+        await server.start()
+
+        async def serving() -> bool:
+            return server.serving
+
+        return serving
+
+    async def _serve_health(self, settings: Settings, metrics: Metrics, slack: Probe) -> None:
+        """``/healthz`` and ``/metrics`` on ``HEALTH_PORT``: ready while Socket Mode is connected (in HTTP mode:
+        while the server listens) and Redis answers."""
         assert settings.health_port is not None and self.worker is not None
         worker, redis = self.worker, self.redis
         metrics.runs.set_function(lambda: worker.running)
-
-        async def slack() -> bool:
-            return bool(await handler.client.is_connected())
 
         async def pinged() -> bool:
             return bool(await redis.ping())
@@ -396,16 +394,3 @@ def _closing(close: Callable[[], Awaitable[None]]) -> Closing:
         await close()
 
     return step
-
-
-async def _close_socket(handler: AckingSocketModeHandler) -> list[str]:
-    """Ack what was received, close the connection, then let listeners finish what they do after their ack."""
-    left = []
-    unacked = await handler.drain(ACKS_S)
-    if unacked:
-        left.append(f"Socket Mode: {unacked} envelope(s) not acked within {ACKS_S:.1f} s (Slack redelivers events)")
-    await handler.close_async(SOCKET_CLOSE_S)
-    cut = await handler.finish_listeners(LISTENERS_S)
-    if cut:
-        left.append(f"Socket Mode: {cut} listener(s) cut short after their ack")
-    return left

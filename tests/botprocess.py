@@ -17,6 +17,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 
 from bot.sandbox import SlackEmulator
+from tests.conditions import until
 from tests.model_server import ModelServer, Reply, answers_name, component_config
 from tests.redis_server import free_port
 
@@ -30,9 +31,13 @@ class BotProcess:
         *,
         answers: list[Reply],
         model: ModelServer | None = None,
+        args: tuple[str, ...] = (),
+        dotenv: dict[str, str] | None = None,
         **env: str,
     ) -> None:
         self.dir = workdir
+        self.args = args
+        """Given to ``approval-bot run`` (``--http PORT``)."""
         if model is not None:
             self.model_name = model.add_answers(answers)
             base_url = model.base_url
@@ -57,13 +62,19 @@ class BotProcess:
             LOG_LEVEL="INFO",
         )
         self.env.update(env)
+        if dotenv:  # settings the bot reads from .env in its working directory, not from its environment
+            env_file = self.dir / ".env"
+            env_file.write_text("".join(f"{key}={value}\n" for key, value in dotenv.items()))
+            env_file.chmod(0o600)
         self.log = self.dir / "bot.log"
         self.process: asyncio.subprocess.Process | None = None
+        self.request_url: str | None = None
+        """In HTTP mode: where it serves Slack's requests (set once it listens)."""
 
     async def start(self) -> BotProcess:
         with self.log.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.cli", "run", env=self.env, cwd=self.dir, stdout=log, stderr=log
+                sys.executable, "-m", "bot.cli", "run", *self.args, env=self.env, cwd=self.dir, stdout=log, stderr=log
             )
         return self
 
@@ -109,3 +120,18 @@ class BotProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+async def listening(port: int, timeout: float) -> None:
+    """Until something accepts TCP connections on 127.0.0.1:``port`` (the bot's HTTP server, started last)."""
+
+    async def accepts() -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        writer.close()
+        await writer.wait_closed()
+        return True
+
+    await until(accepts, timeout=timeout, what=f"a server on port {port}")

@@ -58,12 +58,18 @@ async def store(redis_url: str) -> AsyncIterator[ApprovalStore]:
     await redis.aclose()
 
 
+SIGNING_SECRET = "3c1f9e0b7a5d4e2c8b6a1f0e9d7c5b3a"
+"""The app's signing secret when the emulator delivers over HTTP."""
+
+
 @pytest.fixture
 async def slack(request: pytest.FixtureRequest) -> AsyncIterator[SlackEmulator]:
     """The strict emulator with the bot token's scopes: the manifest's (``REQUIRED_SCOPES``).
 
-    A test module may set ``SLACK_SCOPES`` to install the app with other scopes.
+    A test module may set ``SLACK_SCOPES`` to install the app with other scopes, and ``SLACK_TRANSPORT = "http"``
+    to have the emulator deliver over HTTP (``manifest.http.yml``) instead of Socket Mode.
     """
     scopes = getattr(request.module, "SLACK_SCOPES", REQUIRED_SCOPES)
-    async with SlackEmulator(scopes=scopes) as emulator:
+    http = getattr(request.module, "SLACK_TRANSPORT", "socket") == "http"
+    async with SlackEmulator(scopes=scopes, signing_secret=SIGNING_SECRET if http else None) as emulator:
         yield emulator

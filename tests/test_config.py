@@ -295,3 +295,27 @@ def test_audit_hmac_key_is_a_secret_of_at_least_32_characters() -> None:
         with pytest.raises(ConfigError) as caught:
             load_settings({**TOKENS, "AUDIT_HMAC_KEY": bad})
         assert caught.value.variable == "AUDIT_HMAC_KEY" and key[:16] not in str(caught.value)
+
+
+SIGNING = "8f14e45fceea167a5a36dedd4bea2543SECRET"
+
+
+def test_http_mode_needs_the_signing_secret_and_no_app_token() -> None:
+    settings = load_settings({"SLACK_BOT_TOKEN": BOT, "HTTP_PORT": "3000", "SLACK_SIGNING_SECRET": SIGNING})
+    assert (settings.http_port, settings.http_host, settings.slack_app_token) == (3000, "0.0.0.0", None)
+    assert settings.slack_signing_secret is not None and settings.slack_signing_secret.get() == SIGNING
+    assert "SECRET" not in repr(settings)
+
+    missing = error_for({"SLACK_BOT_TOKEN": BOT, "HTTP_PORT": "3000"})
+    assert missing.variable == "SLACK_SIGNING_SECRET" and "Signing Secret" in str(missing)
+    assert error_for({"SLACK_BOT_TOKEN": BOT}).variable == "SLACK_APP_TOKEN"  # Socket Mode still needs it
+    assert load_settings({"HTTP_PORT": "3000"}, require_slack=False).slack_signing_secret is None
+
+
+def test_http_port_and_host() -> None:
+    environ = TOKENS | {"HTTP_PORT": "8443", "HTTP_HOST": " 127.0.0.1 ", "SLACK_SIGNING_SECRET": SIGNING}
+    settings = load_settings(environ)
+    assert (settings.http_port, settings.http_host) == (8443, "127.0.0.1")
+    assert load_settings(TOKENS).http_port is None
+    assert error_for(TOKENS | {"HTTP_PORT": "http"}).variable == "HTTP_PORT"
+    assert error_for(TOKENS | {"HTTP_PORT": "70000"}).variable == "HTTP_PORT"

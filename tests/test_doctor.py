@@ -222,3 +222,16 @@ async def test_a_model_call_that_answers(
         )
     assert code == 0, output
     assert "answered a 1-token call" in lines["model"]
+
+
+async def test_http_mode_checks_the_signing_secret_instead_of_the_app_token(
+    slack: SlackEmulator, approvals: str, durable_redis: str, tmp_path: Path
+) -> None:
+    http = {"HTTP_PORT": "3000", "SLACK_APP_TOKEN": ""}
+    code, lines, output = await doctor(slack, durable_redis, tmp_path, **http, SLACK_SIGNING_SECRET="0123456789abcdef")
+    assert code == 0 and "app token" not in lines and "0123456789abcdef" not in output
+    assert lines["signing secret"] == "PASS signing secret: SLACK_SIGNING_SECRET is set (HTTP mode on port 3000)"
+
+    code, lines, _ = await doctor(slack, durable_redis, tmp_path, **http)
+    assert code == 1 and failed(lines, "signing secret") == ["signing secret"]
+    assert "Signing Secret" in lines["signing secret"]

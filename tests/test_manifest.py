@@ -1,4 +1,5 @@
-"""manifest.yml is a valid Slack app manifest that declares exactly what the code needs (least privilege)."""
+"""manifest.yml is a valid Slack app manifest that declares exactly what the code needs (least privilege), and
+manifest.http.yml is the same app in HTTP mode."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
+from bot.slack.http import PATH
 from bot.slack.scopes import REQUIRED_BOT_EVENTS, REQUIRED_SCOPES, SLASH_COMMAND
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,3 +88,42 @@ def test_socket_mode_settings(manifest: dict[str, Any]) -> None:
     assert settings["socket_mode_enabled"] is True
     assert settings["org_deploy_enabled"] is False
     assert settings["token_rotation_enabled"] is False
+
+
+# --- manifest.http.yml: the same app in HTTP mode ------------------------------------------------------------------
+
+HTTP_PATH = "/slack/events"  # Slack's convention, and Bolt's default
+
+
+@pytest.fixture(scope="module")
+def http_manifest() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "manifest.http.yml").read_text(encoding="utf-8"))
+
+
+def test_http_manifest_matches_slacks_schema(http_manifest: dict[str, Any]) -> None:
+    test_manifest_matches_slacks_schema(http_manifest)
+    test_rules_the_schema_states_but_does_not_enforce(http_manifest)
+
+
+def test_http_manifest_sends_everything_to_one_request_url(http_manifest: dict[str, Any]) -> None:
+    settings = http_manifest["settings"]
+    (command,) = http_manifest["features"]["slash_commands"]
+    urls = {command["url"], settings["interactivity"]["request_url"], settings["event_subscriptions"]["request_url"]}
+    (url,) = urls
+    assert PATH == HTTP_PATH and url.startswith("https://") and url.endswith(HTTP_PATH)
+    assert settings["interactivity"]["is_enabled"] is True
+    assert settings["socket_mode_enabled"] is False
+
+
+def test_http_manifest_is_manifest_yml_but_for_the_request_urls(
+    manifest: dict[str, Any], http_manifest: dict[str, Any]
+) -> None:
+    """Scopes, events, the command and the app's identity stay in step with manifest.yml."""
+    socket = json.loads(json.dumps(manifest))
+    http = json.loads(json.dumps(http_manifest))
+    del http["features"]["slash_commands"][0]["url"]
+    del http["settings"]["interactivity"]["request_url"]
+    del http["settings"]["event_subscriptions"]["request_url"]
+    socket["settings"].pop("socket_mode_enabled")
+    http["settings"].pop("socket_mode_enabled")
+    assert http == socket

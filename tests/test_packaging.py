@@ -21,14 +21,15 @@ BASE_IMAGE = "python:3.11-slim"
 SHUTDOWN_S = 10.0
 """The bot ends its shutdown within this many seconds of SIGTERM (``bot/cli.py``)."""
 
-_SETTING = re.compile(r"""_(?:parse|token)\(\s*environ,\s*"([A-Z][A-Z0-9_]*)\"""")
+_SETTING = re.compile(r"""\b(?:parse|token)\(\s*environ,\s*"([A-Z][A-Z0-9_]*)\"""")
 _ENV_LINE = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")
 _DURATION = re.compile(r"^(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
 def settings_read_by_config() -> set[str]:
-    """Every variable ``bot/config.py`` reads, found in its source (``_parse(environ, "NAME"``, ``_token(...)``)."""
-    return set(_SETTING.findall((REPO / "bot" / "config.py").read_text(encoding="utf-8")))
+    """Every variable ``bot/config`` reads, found in its source (``parse(environ, "NAME"``, ``token(...)``)."""
+    sources = sorted((REPO / "bot" / "config").glob("*.py"))
+    return {name for path in sources for name in _SETTING.findall(path.read_text(encoding="utf-8"))}
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -167,8 +168,8 @@ def test_env_example_names_every_setting_exactly_once() -> None:
     lines = (REPO / ".env.example").read_text(encoding="utf-8").splitlines()
     named = [match.group(2) for match in map(_ENV_LINE.match, lines) if match]
     assert sorted(named) == sorted(set(named)), "a variable appears twice"
-    assert set(named) - expected == set(), "not read by bot/config.py"
-    assert expected - set(named) == set(), "read by bot/config.py but missing from .env.example"
+    assert set(named) - expected == set(), "not read by bot/config"
+    assert expected - set(named) == set(), "read by bot/config but missing from .env.example"
 
 
 def test_env_example_holds_placeholders_and_commented_defaults() -> None:

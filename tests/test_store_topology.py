@@ -18,7 +18,7 @@ from bot.approvals.reads import RecordReader
 from bot.approvals.topology import Topology, open_client
 from bot.audit_verify import render, verify_audit
 from bot.config import load_settings
-from bot.service import open_redis
+from bot.connections import open_redis
 from tests.conditions import until, waiting
 from tests.engine import ask, close_store
 from tests.redis_topology import (

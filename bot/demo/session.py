@@ -17,11 +17,12 @@ import redis.asyncio as aioredis
 
 from bot.approvals.policy import DEFAULT_POLICY_YAML
 from bot.config import DEFAULT_OPS_DB, DEFAULT_REDIS_URL, Secret, Settings
+from bot.connections import load_model, open_redis
 from bot.demo.page import PAGE_HINTS, PAGE_PEOPLE, serve_page
 from bot.demo.terminal import Terminal
 from bot.demo.transcript import APPROVALS, AUTO_CHOICES, DEFAULT_TASK, USER_NAME, Demo
 from bot.sandbox import SlackEmulator
-from bot.service import Service, load_model, open_redis
+from bot.service import Service
 from bot.slack.scopes import REQUIRED_SCOPES
 from workflows.demo_models import demo_config
 from workflows.model import DEFAULT_MODEL
@@ -97,6 +98,7 @@ async def _sandbox(
                     settings,
                     slack_bot_token=Secret(slack.bot_token),
                     slack_app_token=Secret(slack.app_token),
+                    http_port=None,  # the demo's emulator speaks Socket Mode, whatever HTTP_PORT says
                     slack_api_url=slack.api_url,
                     approvals_channel=f"#{APPROVALS}",
                     approvers=frozenset(ids.values()),  # you decide; the card names you as its approver

@@ -14,6 +14,8 @@ from bot.sandbox import payloads
 from bot.sandbox.clock import Clock
 from bot.sandbox.delivery import ACK_DEADLINE_S, Delivery
 from bot.sandbox.home import HomeViews
+from bot.sandbox.http_delivery import HttpPusher
+from bot.sandbox.http_mode import HttpMode
 from bot.sandbox.inputs import Inputs
 from bot.sandbox.methods import Methods
 from bot.sandbox.modals import Modals
@@ -33,7 +35,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class SlackEmulator(Inputs, Observations):
+class SlackEmulator(Inputs, Observations, HttpMode):
     """Serves ``/api/<method>``, ``/link/`` (Socket Mode) and ``/response/<id>`` on 127.0.0.1, port 0.
 
     Strict by default, as Slack is: scopes, membership, archived channels, rate limits, Block Kit limits,
@@ -70,6 +72,11 @@ class SlackEmulator(Inputs, Observations):
     views.publish; ``slack.home_view(alice)`` is what she sees and ``await slack.click_home(alice, action_id,
     value)`` clicks in it (``block_actions`` with a ``view`` container: no channel, no response_url).
 
+    HTTP mode: with ``signing_secret`` (and ``request_urls``, or ``add_request_url`` later) every envelope goes
+    out as a signed HTTP request to the next Request URL in turn instead of over Socket Mode (which is then off:
+    ``apps.connections.open`` fails); the answer is the ack, and ``connection`` names a URL. ``request_of``
+    shows a request as sent; ``verify_url``, ``send_forged`` and ``send_stale`` probe an app's checks.
+
     Envelopes wait up to 10 s for an open connection, then raise ``TimeoutError``; events caused by Web
     API calls (the bot's own posts and edits, in channels the bot is in) are delivered in the background.
     """
@@ -92,6 +99,8 @@ class SlackEmulator(Inputs, Observations):
         host: str = "127.0.0.1",
         port: int = 0,
         rate_limits: bool = True,
+        signing_secret: str | None = None,
+        request_urls: Iterable[str] = (),
         page: bool = False,
         page_hints: Sequence[str] = (),
         home_tab: bool = True,
@@ -117,7 +126,8 @@ class SlackEmulator(Inputs, Observations):
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._hub = SocketHub(app_id, self.recorder, lambda ack: self._delivery.on_ack(ack))
-        self._delivery = Delivery(self._hub, self.recorder, self.clock, self._respond, self._failed)
+        self._http = None if signing_secret is None else HttpPusher(self.recorder, signing_secret, list(request_urls))
+        self._delivery = Delivery(self._hub, self.recorder, self.clock, self._respond, self._failed, self._http)
         self._modals = Modals(self.workspace, self.recorder, self.clock)
         self._home = HomeViews(self.workspace, self.recorder, self.clock, self._modals)
         self._home.enabled = home_tab
@@ -130,6 +140,7 @@ class SlackEmulator(Inputs, Observations):
             self.grants,
             self._modals,
         )
+        self._methods.socket_mode_enabled = self._http is None  # manifest.http.yml: socket_mode_enabled false
         self._methods.table.update(self._home.table())
         limiter = RateLimiter(self.clock, self._channel_key, enabled=rate_limits)
         self._web = WebApi(self._methods, self.recorder, limiter, bot_token=bot_token, app_token=app_token)
@@ -344,7 +355,11 @@ class SlackEmulator(Inputs, Observations):
             channel = self.workspace.channels.get(str(payload.get("channel_id")))
             user = str(payload.get("user_id"))
             if channel is not None and user in self.workspace.users:
-                text = f'{payload.get("command")} failed with the error "operation_timeout"'
+                # No answer in time: "operation_timeout"; an app that does not answer 2xx or cannot be reached:
+                # "dispatch_failed" (github.com/slackapi/bolt-python/issues/951, a maintainer's answer; Slack
+                # says "http_client_error" for some 4xx, github.com/Netflix/dispatch/issues/495).
+                error = "operation_timeout" if failure.reason in ("timeout", "http_timeout") else "dispatch_failed"
+                text = f'{payload.get("command")} failed with the error "{error}"'
                 message = self.workspace.new_message(channel, self.workspace.bot, text, visible_to=user)
                 self.workspace.store(message)
                 self.recorder.emit(self.workspace.activity("ephemeral", "slack", message))

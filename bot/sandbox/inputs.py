@@ -1,7 +1,7 @@
 """What people (and Slack itself) do to the app: commands, clicks, posts, edits, redeliveries, socket events.
 
-A base of ``SlackEmulator``; every method here ends in an envelope sent over Socket Mode (or none, when the
-app may not hear of it).
+A base of ``SlackEmulator``; every method here ends in an envelope sent over Socket Mode or HTTP (or none, when
+the app may not hear of it).
 """
 
 from __future__ import annotations
@@ -45,6 +45,13 @@ class Inputs:
         connection: str | None = None,
     ) -> Envelope:
         """A person types ``command text``; Slack offers the command only if the app has ``commands``."""
+        payload = self.build_command(user_id, text, channel_id, command)
+        return await self._delivery.deliver(self._envelope("slash_commands", payload, accepts=True), connection)
+
+    def build_command(
+        self, user_id: str, text: str, channel_id: str | None = None, command: str = "/agent-task"
+    ) -> dict[str, Any]:
+        """The payload of ``command text`` typed by ``user_id`` (its response_url and trigger id are issued)."""
         if COMMANDS not in self.grants.scopes:
             raise PermissionError(f"the app lacks the {COMMANDS!r} scope: Slack would not offer {command}")
         ws = self.workspace
@@ -53,7 +60,7 @@ class Inputs:
         response_url = self._responses.issue(user.id, channel.id)
         payload = payloads.slash_command(ws, user, channel, command, text, response_url)
         self._modals.triggers.record(payload["trigger_id"], user.id, "slash_commands")
-        return await self._delivery.deliver(self._envelope("slash_commands", payload, accepts=True), connection)
+        return payload
 
     def build_click(
         self, user_id: str, channel_id: str, ts: str, action_id: str, value: str | None = None

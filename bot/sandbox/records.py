@@ -87,9 +87,12 @@ class Failure:
     ``outcome`` is ``retried`` (an Events API envelope sent again with ``retry_attempt`` + 1), ``dropped``
     (its retries are used up), ``shown_error`` (a slash command: the person sees Slack's
     "failed with the error operation_timeout") or ``shown_warning`` (a click or other interaction: the
-    person sees Slack's warning that the app did not respond).
+    person sees Slack's warning that the app did not respond). ``reason`` is why: ``timeout`` (no Socket Mode
+    ack in time), or over HTTP ``http_timeout``, ``http_error`` (an answer other than 2xx) or
+    ``connection_failed``: what a retry's ``X-Slack-Retry-Reason`` says.
     """
 
     envelope: Envelope
     outcome: str
     at: float
+    reason: str = "timeout"

@@ -84,12 +84,22 @@ def card_client(
     return CountingWebClient(token=token, base_url=base_url, session=session, retry_handlers=[], on_error=on_error)
 
 
+AppBuilder = Callable[..., AsyncApp]
+"""``build_app`` with its listeners given, waiting for the transport's ``signing_secret=``."""
+
+
 def build_app(
-    client: AsyncWebClient, listeners: Listeners, editing: Editing | None = None, allowing: Allowing | None = None
+    client: AsyncWebClient,
+    listeners: Listeners,
+    editing: Editing | None = None,
+    allowing: Allowing | None = None,
+    *,
+    signing_secret: str = "",
 ) -> AsyncApp:
     """``editing``: the Edit button and its modal; ``allowing``: standing approvals (without them, their buttons
-    answer as unknown ones)."""
-    app = AsyncApp(client=client, raise_error_for_unhandled_request=True)
+    answer as unknown ones). ``signing_secret``: for Bolt's own check of HTTP requests (without it Bolt reads
+    ``os.environ``, which misses a secret that came from ``.env``); Socket Mode requests skip that check."""
+    app = AsyncApp(client=client, raise_error_for_unhandled_request=True, signing_secret=signing_secret)
     app.command(SLASH_COMMAND)(listeners.on_agent_task)
     if allowing is not None:
         for action_id in blocks.ALLOW_ACTIONS:

@@ -30,7 +30,10 @@ async def slack_checks(settings: Settings, environ: Mapping[str, str]) -> list[C
         client = web_client(bot_token.get(), settings.slack_api_url)
         checks.append(await bot_token_check(client))
         checks.append(await channel_check(client, settings))
-    checks.append(app_check if app_token is None else await app_token_check(settings, app_token))
+    if settings.http_port is not None:  # HTTP mode: no app token; requests are checked with the signing secret
+        checks.append(signing_secret_check(settings))
+    else:
+        checks.append(app_check if app_token is None else await app_token_check(settings, app_token))
     return checks
 
 
@@ -69,6 +72,15 @@ async def bot_token_check(client: AsyncWebClient) -> Check:
 
 
 _COPY_BOT = "copy the Bot User OAuth Token (xoxb-...) again from your app's Install App page"
+
+
+def signing_secret_check(settings: Settings) -> Check:
+    """HTTP mode: SLACK_SIGNING_SECRET is set (whether it is the app's shows only in Slack's first request)."""
+    where = f"HTTP mode on port {settings.http_port}"
+    if settings.slack_signing_secret is None:
+        fix = "set SLACK_SIGNING_SECRET to your app's Basic Information -> App Credentials -> Signing Secret"
+        return Check("signing secret", False, f"SLACK_SIGNING_SECRET is not set ({where})", fix)
+    return Check("signing secret", True, f"SLACK_SIGNING_SECRET is set ({where})")
 
 
 async def app_token_check(settings: Settings, app_token: Secret) -> Check:

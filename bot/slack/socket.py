@@ -1,10 +1,8 @@
 """The Socket Mode handler: Bolt's, made to ack every envelope, and to close only once the envelopes it got are
 acked.
 
-Bolt's adapter sends no ack when dispatch raises or answers non-200 (slack-facts, pitfall 1), and Bolt raises
-before any middleware runs on a ``block_actions`` payload whose ``actions`` is empty (``to_action`` indexes
-``actions[0]`` while building middleware arguments). Slack then shows the person an error and, for events,
-retries. Here such payloads are acked at once and answered after, and any other failure is acked too.
+Bolt's adapter sends no ack when dispatch raises or answers non-200 (slack-facts, pitfall 1); here every envelope
+is acked as ``bot.slack.acks`` says (the HTTP side, ``bot.slack.http``, answers the same way).
 
 On shutdown, ``drain`` waits until every envelope received is acked, ``close_async`` closes the connection
 within a bound (a Slack that does not answer the close handshake does not hold the process), and
@@ -16,22 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
+from slack_bolt.adapter.socket_mode.async_internals import send_async_response
+from slack_bolt.adapter.socket_mode.internals import build_headers
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from bot.slack.acks import Followups, Malformed, acknowledged, malformed_click
+
 log = logging.getLogger(__name__)
 
-Malformed = Callable[[dict[str, Any]], Awaitable[None]]
 
 QUIET_S = 0.1
 """An envelope Slack sent just before the signal may still be on its way: ``drain`` returns only after this long
@@ -42,15 +38,11 @@ class AckingSocketModeHandler(AsyncSocketModeHandler):
     def __init__(self, app: AsyncApp, app_token: str, *, on_malformed: Malformed) -> None:
         super().__init__(app, app_token)
         self._on_malformed = on_malformed
-        self._work: set[asyncio.Task[Any]] = set()
-        """What listeners do after their ack (Bolt runs it in a task of its own), and answers to malformed
-        payloads: awaited by ``finish_listeners``."""
+        self._followups = Followups(app)
         self._handling = 0
         self._changed = asyncio.Event()
         self._last_received = 0.0
         self.client.on_message_listeners.append(self._received)
-        runner = app.listener_runner
-        runner.listener_start_handler = _Tracked(runner.listener_start_handler, self._keep)
 
     async def handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
         self._handling += 1
@@ -62,20 +54,13 @@ class AckingSocketModeHandler(AsyncSocketModeHandler):
             self._changed.set()
 
     async def _handle(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
-        payload = req.payload if isinstance(req.payload, dict) else {}
-        if req.type == "interactive" and payload.get("type") == "block_actions" and not well_formed_actions(payload):
+        if malformed_click(req.type, req.payload):
             log.warning("acknowledged a malformed block_actions payload")
             await _ack(client, req)
-            self._keep(asyncio.ensure_future(self._on_malformed(payload)))
+            self._followups.keep(asyncio.ensure_future(self._on_malformed(req.payload)))
             return
-        try:
-            response = await run_async_bolt_app(self.app, req)
-        except Exception:
-            log.exception("a %s envelope failed before any listener; acknowledging it", req.type)
-            response = BoltResponse(status=200, body="")
-        if response.status != 200:
-            log.warning("a %s envelope was answered %s; acknowledging it", req.type, response.status)
-            response = BoltResponse(status=200, body="")
+        request = AsyncBoltRequest(mode="socket_mode", body=req.payload, headers=build_headers(req))
+        response = await acknowledged(self.app, request, req.type)
         await send_async_response(client, req, response, 0.0)
 
     async def drain(self, timeout: float) -> int:
@@ -99,15 +84,7 @@ class AckingSocketModeHandler(AsyncSocketModeHandler):
     async def finish_listeners(self, timeout: float) -> int:
         """Wait up to ``timeout`` for listeners still working after their ack; cancel the rest and return how many
         there were."""
-        work = set(self._work)
-        if not work:
-            return 0
-        _, late = await asyncio.wait(work, timeout=timeout)
-        for task in late:
-            task.cancel()
-        if late:
-            await asyncio.wait(late, timeout=0.1)
-        return len(late)
+        return await self._followups.finish(timeout)
 
     async def close_async(self, timeout: float = 1.0) -> None:
         """Close the connection (no reconnect), waiting at most ``timeout`` for Slack to answer the close."""
@@ -127,36 +104,26 @@ class AckingSocketModeHandler(AsyncSocketModeHandler):
             await asyncio.wait(running, timeout=0.1)
         await client.aiohttp_client_session.close()
 
+    async def connected(self) -> bool:
+        """Whether the Socket Mode connection is up (``/healthz``)."""
+        return bool(await self.client.is_connected())
+
+    async def shutdown(self, acks_s: float, close_s: float, listeners_s: float) -> list[str]:
+        """Ack what was received, close the connection, then let listeners finish what they do after their ack;
+        returns what was left undone, in words."""
+        left = []
+        unacked = await self.drain(acks_s)
+        if unacked:
+            left.append(f"Socket Mode: {unacked} envelope(s) not acked within {acks_s:.1f} s (Slack redelivers events)")
+        await self.close_async(close_s)
+        cut = await self.finish_listeners(listeners_s)
+        if cut:
+            left.append(f"Socket Mode: {cut} listener(s) cut short after their ack")
+        return left
+
     async def _received(self, message: object) -> None:
         self._last_received = asyncio.get_running_loop().time()
         self._changed.set()
-
-    def _keep(self, task: asyncio.Task[Any]) -> None:
-        self._work.add(task)
-        task.add_done_callback(self._work.discard)
-
-
-class _Tracked(AsyncListenerStartHandler):
-    """Bolt's listener start handler, run inside the task Bolt starts for a listener: that task is kept."""
-
-    def __init__(self, inner: AsyncListenerStartHandler, keep: Callable[[asyncio.Task[Any]], None]) -> None:
-        self._inner = inner
-        self._keep = keep
-
-    async def handle(self, request: AsyncBoltRequest, response: BoltResponse | None) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._keep(task)
-        await self._inner.handle(request=request, response=response)
-
-
-def well_formed_actions(body: dict[str, Any]) -> bool:
-    actions = body.get("actions")
-    return (
-        isinstance(actions, list)
-        and bool(actions)
-        and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
-    )
 
 
 async def _ack(client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:

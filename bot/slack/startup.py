@@ -29,18 +29,19 @@ class Workspace:
     approvals_channel_id: str
 
 
-async def preflight(client: AsyncWebClient, app_token: str, channel: str, channel_name: str | None) -> Workspace:
-    """Check both tokens, find the approvals ``channel`` (``channel_name`` is its name to look up, or None when
-    ``channel`` is already an ID) and make sure the bot is in it."""
+async def preflight(client: AsyncWebClient, app_token: str | None, channel: str, channel_name: str | None) -> Workspace:
+    """Check both tokens (HTTP mode has no app token: None), find the approvals ``channel`` (``channel_name`` is
+    its name to look up, or None when ``channel`` is already an ID) and make sure the bot is in it."""
     try:
         try:
             auth = await client.auth_test()
         except SlackApiError as exc:
             raise _rejected("SLACK_BOT_TOKEN", exc) from exc
-        try:
-            await client.apps_connections_open(app_token=app_token)
-        except SlackApiError as exc:
-            raise _rejected("SLACK_APP_TOKEN", exc) from exc
+        if app_token is not None:
+            try:
+                await client.apps_connections_open(app_token=app_token)
+            except SlackApiError as exc:
+                raise _rejected("SLACK_APP_TOKEN", exc) from exc
         channel_id = channel if channel_name is None else await resolve_channel(client, channel_name)
         await _join(client, channel_id, channel)
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 import pytest
 
 from bot.sandbox import SlackEmulator
-from tests.botprocess import BotProcess
+from tests.botprocess import BotProcess, listening
+from tests.conftest import SIGNING_SECRET
 from tests.model_server import ModelServer, Reply
+from tests.redis_server import free_port
 
 DRAFT_1 = "Subject: Q3 launch\n\nWe launch the new billing page on Monday."
 DRAFT_2 = "Subject: Q3 launch\n\nBilling page: live Monday. Questions to #billing."
@@ -51,9 +53,23 @@ async def start_bot(
         env.setdefault("APPROVERS", f"{people.alice},{people.bob}")
         workdir = tmp_path_factory.mktemp("bot")
         replies = answers or [DRAFT_1, DRAFT_2, DRAFT_2]
-        bot = await BotProcess(slack, redis_url, workdir, answers=replies, model=model_server, **env).start()
+        args: tuple[str, ...] = ()
+        dotenv = None
+        if slack.http_mode:  # HTTP mode: no app token, a port of its own, its URL behind the emulator's "balancer"
+            port = free_port()
+            args = ("--http", str(port))
+            dotenv = {"SLACK_SIGNING_SECRET": SIGNING_SECRET}  # from .env, as a deployment may keep it
+            env = {"SLACK_APP_TOKEN": "", "HTTP_HOST": "127.0.0.1"} | env
+        bot = await BotProcess(
+            slack, redis_url, workdir, answers=replies, model=model_server, args=args, dotenv=dotenv, **env
+        ).start()
         bots.append(bot)
-        await bot.until_connected(slack.wait_connections(connections or len(bots), timeout=30))
+        if slack.http_mode:
+            await bot.until_connected(listening(port, timeout=30))
+            bot.request_url = f"http://127.0.0.1:{port}/slack/events"
+            slack.add_request_url(bot.request_url)
+        else:
+            await bot.until_connected(slack.wait_connections(connections or len(bots), timeout=30))
         return bot
 
     yield start
