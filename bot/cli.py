@@ -360,10 +360,10 @@ def _positive_seconds(raw: str) -> float:
 
 def _progress_every(raw: str) -> float:
     try:
-        seconds = float(raw)
-    except ValueError:
+        seconds = _positive_seconds(raw)
+    except argparse.ArgumentTypeError:
         seconds = float("nan")
-    if not 0 < seconds <= 60:
+    if not seconds <= 60:
         raise argparse.ArgumentTypeError(f"--progress-every takes seconds in (0, 60], not {raw!r}")
     return seconds
 
