@@ -1,4 +1,4 @@
-"""``approval-bot run | demo | audit | doctor``: the one place that turns the environment into a running bot.
+"""``approval-bot run | demo | audit | doctor | mcp``: the one place that turns the environment into a running bot.
 
 Bad configuration ends with one line on stderr and exit status 2, never a traceback. ``audit --verify`` exits 0
 when the audit is intact, 1 when it is not, 3 when the Redis keeps no chain (``bot.audit_verify``). ``doctor``
@@ -94,6 +94,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     doctor = commands.add_parser("doctor", help="check the tokens, channel, Redis, model and policy; one line each")
     doctor.add_argument("--model-call", action="store_true", help="also make one cheap (1-token) model call")
+    mcp = commands.add_parser("mcp", help="serve the approval gate to MCP clients: stdio, or Streamable HTTP")
+    mcp.add_argument(
+        "--http", metavar="HOST:PORT", type=_address, help="serve Streamable HTTP at http://HOST:PORT/mcp, not stdio"
+    )
+    mcp.add_argument(
+        "--progress-every",
+        metavar="SECONDS",
+        type=_progress_every,
+        default=30.0,
+        help="while a call waits for a decision, a progress notification this often (default 30, at most 60)",
+    )
+    mcp.add_argument(
+        "--block-for",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        help="a call with a progressToken waits at most this long, then answers pending (default: until decided)",
+    )
+    mcp.add_argument(
+        "--requester",
+        type=_requester,
+        help="who asks, shown on the cards: a Slack user ID or a name (default: mcp:<the client's name>)",
+    )
     args = parser.parse_args(argv)
     if args.command == "audit" and args.policy_report and args.format not in REPORT_FORMATS:
         parser.error(f"--policy-report shows --format {' or '.join(REPORT_FORMATS)}, not {args.format}")
@@ -110,6 +132,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             environ = load_dotenv_file()
             settings = load_settings({k: v for k, v in environ.items() if k not in TOKENS}, require_slack=False)
             return run_loop(check_setup(settings, environ, model_call=args.model_call))
+        if args.command == "mcp":
+            from bot.mcp import serve
+
+            settings = load_settings(load_dotenv_file(), require_slack=False)
+            _configure_logging(settings)
+            serving = serve(
+                settings,
+                http=args.http,
+                progress_every=args.progress_every,
+                block_for=args.block_for,
+                requester=args.requester,
+            )
+            return run_loop(serving)
         if args.command == "run":
             environ = load_dotenv_file()
             if args.http is not None:
@@ -292,6 +327,45 @@ async def _close_redis(redis: aioredis.Redis) -> list[str]:
     except TimeoutError:
         return [f"the Redis client: not closed within {REDIS_CLOSE_S:.1f} s"]
     return []
+
+
+def _address(raw: str) -> tuple[str, int]:
+    from bot.mcp import parse_address
+
+    try:
+        return parse_address(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _requester(raw: str) -> str:
+    from bot.approvals.requests import Asked
+
+    try:
+        Asked("a requester's check", requester=raw)  # the client's own rules for a requester
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return raw
+
+
+def _positive_seconds(raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"takes a positive number of seconds, not {raw!r}")
+    return seconds
+
+
+def _progress_every(raw: str) -> float:
+    try:
+        seconds = _positive_seconds(raw)
+    except argparse.ArgumentTypeError:
+        seconds = float("nan")
+    if not seconds <= 60:
+        raise argparse.ArgumentTypeError(f"--progress-every takes seconds in (0, 60], not {raw!r}")
+    return seconds
 
 
 def _configure_logging(settings: Settings) -> None:
