@@ -10,13 +10,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.approvals.models import Approval, State
 from bot.demo.terminal import Terminal
-from bot.demo.transcript import Demo
+from bot.demo.transcript import DEFAULT_TASK, Demo
 from bot.sandbox import SlackEmulator
 from bot.sandbox.render import render_message, render_mrkdwn
 from bot.slack.blocks import decided_blocks, prompt_blocks, prompt_text
@@ -411,3 +412,25 @@ def test_no_browser_opens_nothing_and_says_nothing_about_it(tmp_path: Path) -> N
 
     assert "No browser to open here" not in out
     assert status == 0, out + rest
+
+
+def test_a_task_given_to_the_browser_demo_is_typed_for_alice_and_its_card_waits(tmp_path: Path) -> None:
+    process, url, out = start_page_demo(tmp_path, "--no-browser", "--task", DEFAULT_TASK)
+    try:
+        card = poll_page(url, lambda seen: "Approval needed" in seen and "Release 2.4 is out" in seen)
+    finally:
+        status, rest = stop(process)
+
+    assert card, out + rest
+    assert status == 0, out + rest
+
+
+def poll_page(url: str, ready: Callable[[str], bool], timeout: float = 30) -> bool:
+    """Read the page's state (as its first person, alice) until ``ready`` holds for it, or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{url}page/state", timeout=10) as answer:
+            if ready(answer.read().decode()):
+                return True
+        time.sleep(0.2)  # the next look at a condition polled until its deadline, not a wait standing in for one
+    return False

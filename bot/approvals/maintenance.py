@@ -10,7 +10,6 @@ leaves nothing unsealed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ from bot.approvals.models import Approval, as_text
 from bot.approvals.sealing import Sealer
 from bot.approvals.settings import StoreSettings
 from bot.approvals.subscriber import DecisionSubscriber
+from bot.approvals.tasks import stop
 
 if TYPE_CHECKING:
     from bot.approvals.store import ApprovalStore
@@ -47,9 +47,7 @@ class Maintenance:
     async def aclose(self) -> None:
         self._stopping = True  # redis-py can swallow a cancellation (see connection.raise_if_cancelled)
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop(self._task)
             self._task = None
             if self._settings.audit_hmac_key is not None:
                 try:

@@ -14,7 +14,6 @@ policy of a bot started after it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -26,6 +25,7 @@ from bot.approvals import keys
 from bot.approvals.connection import TRANSIENT, EngineScript
 from bot.approvals.models import as_text
 from bot.approvals.policy import Policy, PolicyError, parse_policy
+from bot.approvals.tasks import stop
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +113,8 @@ class PolicyPublisher:
 
     async def aclose(self) -> None:
         self._stopping = True  # redis-py can swallow a cancellation (see connection.raise_if_cancelled)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop(self._task)
+        self._task = None
 
     async def _refresh(self, every_s: float) -> None:
         while not self._stopping:

@@ -27,6 +27,7 @@ from bot.approvals import AlreadyDecided, Approval, ApprovalStore, Outcome
 from bot.approvals.card_stream import CardRequest, CardStream, Claim
 from bot.approvals.connection import TRANSIENT
 from bot.approvals.requests import EXTERNAL
+from bot.approvals.tasks import stop
 from bot.logs import APPROVAL_ID
 from bot.slack.posting import PostFailed
 from bot.slack.prompter import Prompter
@@ -67,11 +68,8 @@ class CardRequestConsumer:
     async def aclose(self) -> None:
         """Stop taking requests; one being posted is left pending (another replica takes it over)."""
         self._stopping = True  # redis-py can swallow a cancellation (see connection.raise_if_cancelled)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

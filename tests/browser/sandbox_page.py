@@ -42,6 +42,13 @@ class SandboxPage:
         await box.press("Enter")
         await expect(box).to_have_value("", timeout=TIMEOUT_MS)  # cleared once the emulator took it
 
+    async def card_for(self, task: str, *, by: str = "alice", showing: str = "Approval needed") -> Locator:
+        """``by`` types ``/agent-task <task>`` in #approvals; the card that shows ``showing``, pinned."""
+        await self.open(by)
+        await self.go("approvals")
+        await self.send(f"/agent-task {task}")
+        return await self.pinned(self.message_with(showing))
+
     def messages(self) -> Locator:
         return self.tab.locator("#messages > .message")
 

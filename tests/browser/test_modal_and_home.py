@@ -37,10 +37,7 @@ async def test_edit_opens_a_modal_that_answers_a_bad_submit_and_approves_the_edi
 
 async def test_an_approver_approves_from_the_app_home_tab(sandbox: SandboxPage, people: People, start_bot) -> None:
     await start_bot()
-    await sandbox.open("alice")
-    await sandbox.go("approvals")
-    await sandbox.send("/agent-task draft: announce the Q3 launch")
-    card = await sandbox.pinned(sandbox.message_with("Approval needed"))
+    card = await sandbox.card_for("draft: announce the Q3 launch")
 
     await sandbox.view_as("bob")
     await sandbox.tab.locator('.nav-item[data-nav="app"]').click()
@@ -58,10 +55,7 @@ async def test_cancel_asks_for_its_confirmation_before_the_click_is_sent(
     sandbox: SandboxPage, people: People, start_bot
 ) -> None:
     await start_bot()
-    await sandbox.open("alice")
-    await sandbox.go("approvals")
-    await sandbox.send("/agent-task draft: announce the Q3 launch")
-    card = await sandbox.pinned(sandbox.message_with("Approval needed"))
+    card = await sandbox.card_for("draft: announce the Q3 launch")
 
     await sandbox.view_as("bob")
     await sandbox.press(card, "Cancel")
@@ -78,10 +72,7 @@ async def test_revise_from_the_app_home_tab_asks_in_a_modal_and_the_agent_revise
     sandbox: SandboxPage, people: People, start_bot
 ) -> None:
     await start_bot()
-    await sandbox.open("alice")
-    await sandbox.go("approvals")
-    await sandbox.send("/agent-task draft: announce the Q3 launch")
-    card = await sandbox.pinned(sandbox.message_with("Approval needed"))
+    card = await sandbox.card_for("draft: announce the Q3 launch")
 
     await sandbox.view_as("bob")
     await sandbox.tab.locator('.nav-item[data-nav="app"]').click()
