@@ -37,5 +37,5 @@ echo "==> mypy"
 echo "==> import contracts"
 .venv/bin/lint-imports
 
-echo "==> pytest"
-exec .venv/bin/python -m pytest "$@"
+echo "==> pytest (${TEST_WORKERS:-2} workers; TEST_WORKERS=0 runs in this process)"
+exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" "$@"

@@ -26,7 +26,6 @@ from workflows.model import DEMO_DRAFTS
 
 FIRST_DRAFT = "Release 2.4 ships today with faster approvals and a new audit export."
 REVISED_DRAFT = "- Please upgrade by Friday"  # "Shorter, and use bullet points": the scripted writer applies it
-SHORTER_DRAFT = "audit export. Please upgrade by Friday.\n"  # "Make it shorter": the last sentence is gone
 BUTTONS = "[ Approve ]  [ Edit ]  [ Revise ]  [ Cancel ]"
 QUESTION = "Approve, Revise or Cancel? [a/r/c]"
 
@@ -36,6 +35,8 @@ def clean_env() -> dict[str, str]:
     dropped = ("REDIS_", "OPENAI_", "MODEL_", "SLACK_", "APPROV", "LOG_LEVEL")
     env = {k: v for k, v in os.environ.items() if not k.startswith(dropped) and "PROXY" not in k.upper()}
     env["PYTHONUNBUFFERED"] = "1"
+    env.pop("COLUMNS", None)  # the transcript wraps at its own width, not at whatever width the test runner has
+    env.pop("LINES", None)
     return env
 
 
@@ -140,10 +141,12 @@ def test_interactive_revise_then_approve(tmp_path: Path) -> None:
         "Reply in this thread",
         "Feedback: Make it shorter\n",
         "↳ you, in the thread:\n        Make it shorter",
-        SHORTER_DRAFT,
+        "Revision 1 of at most",
         f"{QUESTION} a\n",
         "✅ Your draft",
     ), out
+    revised = " ".join(out.split("Revision 1 of at most")[1].split(QUESTION)[0].replace("│", " ").split())
+    assert "audit export. Please upgrade by Friday. Thanks, The platform team" in revised, out  # its last sentence gone
     approved = out.split("✅ Your draft")[-1]
     assert "Please upgrade by" in approved and "Reply here with any questions" not in approved, out
 
