@@ -272,6 +272,7 @@ class Service:
             check_args=argument_checks(settings.ops_db),
             refusal=refusal,
             say=ephemeral,
+            redeliveries=listeners.redeliveries,
         )
         allowing = Allowing(listeners, standings, policy.digest) if standings is not None else None
         app = partial(build_app, client, listeners, editing, allowing)

@@ -30,6 +30,7 @@ from bot.slack import blocks
 from bot.slack.approvers import Approvers
 from bot.slack.patience import StoreUnavailable, patiently
 from bot.slack.payloads import parse_click
+from bot.slack.redelivery import Redeliveries
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,16 @@ class Editing:
     """The plain words for an engine refusal (the listeners' own)."""
     say: Callable[[AsyncWebClient, str, str, str], Any]
     """Answers a person privately: (client, channel, user, text)."""
+    redeliveries: Redeliveries | None = None
+    """Drops a click delivered twice (its trigger id can open one modal only); None: every delivery is handled."""
 
     async def on_edit(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         click = parse_click(body)
         trigger = body.get("trigger_id")
         if click is None or not click.approval_id or not isinstance(trigger, str):
+            return
+        if self.redeliveries is not None and not await self.redeliveries.first(body):
             return
         try:
             approval, editable = await self._editable(click.approval_id, click.digest, click.user)

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.sandbox import SlackEmulator
 from bot.slack import blocks
+from tests.conditions import until
 from tests.e2e.conftest import People
 from tests.e2e.test_approval_flow import report_to, start_task, texts
 from tests.model_server import ModelServer, tool_call
@@ -118,3 +119,18 @@ async def test_a_non_approver_cannot_edit(slack: SlackEmulator, people: People, 
     )
 
     assert refused is not None and slack.open_views(people.mallory) == []
+
+
+async def test_an_edit_click_delivered_twice_opens_one_modal_and_says_nothing_more(
+    slack: SlackEmulator, people: People, start_bot
+) -> None:
+    bot = await start_bot()
+    card = await start_task(slack, people)
+    click = await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_EDIT)
+    await slack.wait_for(lambda: slack.open_views(people.bob), timeout=10)
+
+    await slack.wait_ack(await slack.redeliver(click), timeout=3)
+    await until(lambda: "dropped a redelivered request" in bot.output(), timeout=10, what="the copy dropped")
+
+    assert len(slack.calls_to("views.open")) == 1 and len(slack.open_views(people.bob)) == 1
+    assert [m.text for m in slack.ephemerals(people.bob)] == []  # no "could not open the editor"
