@@ -54,7 +54,7 @@ from bot.slack.requester import RequesterLine
 from bot.slack.socket import AckingSocketModeHandler
 from bot.slack.startup import Workspace, preflight
 from bot.slack.threads import ThreadMarks
-from bot.standing import POLICY_KEY, StandingApprovals
+from bot.standing import StandingApprovals
 from workflows import DEFAULT_WORKFLOW, Models, argument_checks, registry
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,6 @@ class Service:
             standings = StandingApprovals(
                 self.redis, retention_s=settings.retention, timebox_s=settings.standing_timebox
             )
-            await self.redis.set(POLICY_KEY, policy.digest, px=int(settings.retention * 1000))  # what grants bind to
         await store.start()
         self._closes("the approval store", STORE_S, _closing(store.aclose))
         reminders = Reminders(

@@ -26,8 +26,6 @@ from bot.approvals.models import as_text
 SCOPES = ("run", "timebox")
 DECIDER = "standing"
 """Calls a standing approval approves are decided by ``standing:<id>``."""
-POLICY_KEY = f"{keys.PREFIX}:policy:digest"
-"""The digest of the policy the bots loaded (the last to start wins): what standing approvals are bound to."""
 _KEY = f"{keys.PREFIX}:standing"
 
 
