@@ -166,6 +166,22 @@ def test_proxy_variables_do_not_reroute_the_local_slack(tmp_path: Path) -> None:
     assert "✅ Your draft" in out
 
 
+def read_until(process: subprocess.Popen[bytes], marker: bytes, timeout: float = 30) -> bytes:
+    """What ``process`` prints until ``marker`` appears, it closes its output, or ``timeout`` passes."""
+    assert process.stdout is not None
+    seen = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < deadline:
+            if selector.select(timeout=0.5):
+                chunk = os.read(process.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                seen += chunk
+    return seen
+
+
 def test_ctrl_c_at_the_prompt_stops_cleanly(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "demo", "--terminal"],
@@ -175,17 +191,7 @@ def test_ctrl_c_at_the_prompt_stops_cleanly(tmp_path: Path) -> None:
         cwd=tmp_path,
         env=clean_env(),
     )
-    assert process.stdout is not None
-    seen = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + 30
-        while b"[a/r/c]" not in seen and time.monotonic() < deadline:
-            if selector.select(timeout=0.5):
-                chunk = os.read(process.stdout.fileno(), 65536)
-                if not chunk:
-                    break
-                seen += chunk
+    seen = read_until(process, b"[a/r/c]")
     assert b"[a/r/c]" in seen, seen.decode(errors="replace")
 
     process.send_signal(signal.SIGINT)
@@ -366,18 +372,7 @@ def start_page_demo(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes]
         cwd=tmp_path,
         env=env,
     )
-    assert process.stdout is not None
-    seen = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + 30
-        while b"Ctrl-C stops everything" not in seen and time.monotonic() < deadline:
-            if selector.select(timeout=0.5):
-                chunk = os.read(process.stdout.fileno(), 65536)
-                if not chunk:
-                    break
-                seen += chunk
-    out = seen.decode(errors="replace")
+    out = read_until(process, b"Ctrl-C stops everything").decode(errors="replace")
     urls = [line.split()[-1] for line in out.splitlines() if line.strip().startswith("Open ")]
     if len(urls) != 1:
         process.kill()

@@ -66,29 +66,38 @@ async def published(redis_url: str) -> None:
         await redis.aclose()
 
 
+async def start_gate(redis_url: str, done: Path, version: str, *options: str) -> asyncio.subprocess.Process:
+    """``examples/gate_deploy.py`` in its own process, gating a step that writes ``version`` to ``done``."""
+    step = [sys.executable, "-c", f"open({str(done)!r}, 'w').write({version!r})"]
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "examples" / "gate_deploy.py"),
+        "--redis-url",
+        redis_url,
+        *options,
+        "--",
+        *step,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=ROOT,
+    )
+
+
 async def test_a_script_asks_and_deploys_only_once_approved(
     slack: SlackEmulator, people: People, start_bot, redis_url: str, tmp_path: Path
 ) -> None:
     await start_bot()
     done = tmp_path / "deployed"
-    gate = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(ROOT / "examples" / "gate_deploy.py"),
-        "--redis-url",
+    gate = await start_gate(
         redis_url,
+        done,
+        "v1.4",
         "--title",
         "Deploy <v1.4> & migrate",
         "--requester",
         people.alice,
         "--key",
         "deploy-v1.4",
-        "--",
-        sys.executable,
-        "-c",
-        f"open({str(done)!r}, 'w').write('v1.4')",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        cwd=ROOT,
     )
     card = await slack.wait_for(lambda: next(iter(slack.messages(people.approvals)), None), timeout=20)
 
@@ -112,20 +121,7 @@ async def test_a_cancelled_deploy_does_not_run(
 ) -> None:
     await start_bot()
     done = tmp_path / "deployed"
-    gate = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(ROOT / "examples" / "gate_deploy.py"),
-        "--redis-url",
-        redis_url,
-        "--title",
-        "Deploy v1.5",
-        "--",
-        sys.executable,
-        "-c",
-        f"open({str(done)!r}, 'w').write('v1.5')",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    gate = await start_gate(redis_url, done, "v1.5", "--title", "Deploy v1.5")
     card = await slack.wait_for(lambda: next(iter(slack.messages(people.approvals)), None), timeout=20)
     await slack.click(people.bob, people.approvals, card.ts, blocks.ACTION_CANCEL)
     output, _ = await asyncio.wait_for(gate.communicate(), 20)

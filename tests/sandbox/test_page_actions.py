@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.sandbox import SlackEmulator
 from tests.sandbox.support import BUTTONS, SANDBOX_SCOPES, Connect, new_app, next_item
@@ -56,6 +57,15 @@ async def act(
 ) -> tuple[int, dict[str, Any]]:
     async with http.post(f"{slack.page_url}page/{action}", json=body, headers=headers) as response:
         return response.status, dict(await response.json())
+
+
+async def card_and_app(
+    slack: SlackEmulator, connect: Connect, client: AsyncWebClient, channel: str
+) -> tuple[asyncio.Queue[dict[str, Any]], AsyncSlackResponse]:
+    """A connected ``recording_app`` (what it is sent, queued) and a card with ``BUTTONS`` posted in ``channel``."""
+    app, seen = recording_app(slack)
+    await connect(app)
+    return seen, await client.chat_postMessage(channel=channel, text="card", blocks=BUTTONS)
 
 
 def recording_app(slack: SlackEmulator) -> tuple[AsyncApp, asyncio.Queue[dict[str, Any]]]:
@@ -114,9 +124,7 @@ async def test_a_reply_typed_in_a_thread_reaches_the_app_and_the_page_state(
     slack: SlackEmulator, http: aiohttp.ClientSession, people: tuple[str, str], connect: Connect, client: AsyncWebClient
 ) -> None:
     alice, approvals = people
-    app, seen = recording_app(slack)
-    await connect(app)
-    card = await client.chat_postMessage(channel=approvals, text="card", blocks=BUTTONS)
+    seen, card = await card_and_app(slack, connect, client, approvals)
 
     body = {"as": alice, "channel": approvals, "text": "shorter & <b>kinder</b>", "thread_ts": card["ts"]}
     status, _ = await act(http, slack, "send", body)
@@ -132,9 +140,7 @@ async def test_a_click_reaches_the_app_and_its_modal_opens_submits_and_closes_th
     slack: SlackEmulator, http: aiohttp.ClientSession, people: tuple[str, str], connect: Connect, client: AsyncWebClient
 ) -> None:
     alice, approvals = people
-    app, seen = recording_app(slack)
-    await connect(app)
-    card = await client.chat_postMessage(channel=approvals, text="card", blocks=BUTTONS)
+    seen, card = await card_and_app(slack, connect, client, approvals)
 
     click = {"as": alice, "channel": approvals, "ts": card["ts"], "action_id": "approval_approve", "value": "apr_7f3c"}
     assert (await act(http, slack, "click", click))[0] == 200
@@ -163,9 +169,7 @@ async def test_the_page_state_shows_the_modal_and_the_apps_errors_under_its_inpu
     slack: SlackEmulator, http: aiohttp.ClientSession, people: tuple[str, str], connect: Connect, client: AsyncWebClient
 ) -> None:
     alice, approvals = people
-    app, _ = recording_app(slack)
-    await connect(app)
-    card = await client.chat_postMessage(channel=approvals, text="card", blocks=BUTTONS)
+    _, card = await card_and_app(slack, connect, client, approvals)
     click = {"as": alice, "channel": approvals, "ts": card["ts"], "action_id": "approval_approve"}
     await act(http, slack, "click", click)
     view_id = (await slack.wait_for(lambda: slack.open_views(alice)))[0].id
